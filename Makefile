@@ -1,0 +1,68 @@
+# The front door.  `make run` and `make test` do all set-up themselves:
+# a Python 3.10 virtualenv with the pinned requirements, then a trained model,
+# each redone only when its inputs changed.
+
+SHELL := /bin/bash
+PYTHON ?= python3.10
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+MODEL := models/current.tar.gz
+MODEL_INPUTS := config.yml domain.yml $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
+
+export RASA_TELEMETRY_ENABLED := false
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+# TensorFlow's start-up chatter is not useful to a clinic.
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: run test train venv lint format validate test-stories pytest clean help
+
+help:
+	@echo "make run        start the assistant (action server + Rasa server)"
+	@echo "make test       the whole test suite (what CI runs)"
+	@echo "make train      train the model if data/config/domain changed"
+	@echo "make lint       ruff check + format check;  make format  fixes formatting"
+	@echo "make validate   rasa data validate (no warnings allowed)"
+	@echo "make clean      remove the virtualenv, models and test results"
+
+venv: $(INSTALLED)
+
+$(INSTALLED): requirements.txt .python-version
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), "Rasa 3.6 needs Python 3.10"' \
+		|| { echo "Python 3.10 is required (pyenv: see .python-version)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade 'pip==24.0'
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+train: $(MODEL)
+
+$(MODEL): $(MODEL_INPUTS) | $(INSTALLED)
+	$(BIN)/rasa train --fixed-model-name current --out models
+	@touch $@
+
+run: $(MODEL)
+	$(BIN)/python scripts/run.py
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+validate: $(INSTALLED)
+	$(BIN)/python scripts/validate_data.py
+
+test-stories: $(MODEL)
+	$(BIN)/rasa test core --model $(MODEL) --stories tests/stories \
+		--fail-on-prediction-errors --out results/stories
+
+pytest: $(MODEL)
+	$(BIN)/pytest
+
+test: lint validate test-stories pytest
+
+clean:
+	rm -rf $(VENV) models results .rasa .pytest_cache

@@ -1,0 +1,144 @@
+"""The clinic's own facts, loaded from the clinic file.
+
+The file is the only source of practical facts (phone, hours, prices...).
+It is re-read when it changes on disk, so editing it needs neither retraining
+nor a restart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import yaml
+
+from actions import settings
+
+WEEKDAYS = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+
+class ClinicConfigError(ValueError):
+    """The clinic file is missing a required fact or is malformed."""
+
+
+@dataclass(frozen=True)
+class PriceItem:
+    item: str
+    price: str
+
+
+@dataclass(frozen=True)
+class Clinic:
+    name: str
+    phone: str
+    emergency_number: str
+    country: str = "US"
+    timezone: str = "UTC"
+    email: Optional[str] = None
+    address: Optional[str] = None
+    after_hours_line: Optional[str] = None
+    booking_contact: Optional[str] = None
+    opening_hours: Dict[str, str] = field(default_factory=dict)
+    prices: Tuple[PriceItem, ...] = ()
+    parking: Optional[str] = None
+    payment: Optional[str] = None
+    insurance: Optional[str] = None
+
+    def hours_text(self) -> Optional[str]:
+        """Opening hours as one line a patient can read, or None if unknown."""
+        if not self.opening_hours:
+            return None
+        parts = []
+        for day in WEEKDAYS:
+            hours = self.opening_hours.get(day)
+            parts.append(f"{day.capitalize()} {hours}" if hours else f"{day.capitalize()} closed")
+        return ", ".join(parts)
+
+    def prices_text(self) -> Optional[str]:
+        if not self.prices:
+            return None
+        return "; ".join(f"{p.item}: {p.price}" for p in self.prices)
+
+    def template_values(self) -> Dict[str, str]:
+        """Values that domain responses interpolate (`{clinic_phone}` etc.)."""
+        return {
+            "clinic_name": self.name,
+            "clinic_phone": self.phone,
+            "emergency_number": self.emergency_number,
+            "after_hours_line": self.after_hours_line or self.phone,
+        }
+
+
+REQUIRED = ("name", "phone", "emergency_number")
+
+
+def _clean(value: Any) -> Optional[str]:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def parse_clinic(raw: Dict[str, Any]) -> Clinic:
+    """Build a Clinic from the file's mapping, refusing one without the safety facts."""
+    if not isinstance(raw, dict):
+        raise ClinicConfigError("the clinic file must be a mapping of facts")
+    missing = [key for key in REQUIRED if not _clean(raw.get(key))]
+    if missing:
+        raise ClinicConfigError(f"the clinic file lacks: {', '.join(missing)}")
+    hours_raw = raw.get("opening_hours") or {}
+    if not isinstance(hours_raw, dict):
+        raise ClinicConfigError("opening_hours must map weekday names to 'HH:MM-HH:MM'")
+    unknown_days = set(map(str.lower, hours_raw)) - set(WEEKDAYS)
+    if unknown_days:
+        raise ClinicConfigError(f"unknown weekday(s) in opening_hours: {sorted(unknown_days)}")
+    prices: List[PriceItem] = []
+    for entry in raw.get("prices") or []:
+        if not isinstance(entry, dict) or not _clean(entry.get("item")) or not _clean(entry.get("price")):
+            raise ClinicConfigError("each price needs an 'item' and a 'price'")
+        prices.append(PriceItem(item=_clean(entry["item"]), price=_clean(entry["price"])))
+    return Clinic(
+        name=_clean(raw["name"]),
+        phone=_clean(raw["phone"]),
+        emergency_number=_clean(raw["emergency_number"]),
+        country=_clean(raw.get("country")) or "US",
+        timezone=_clean(raw.get("timezone")) or "UTC",
+        email=_clean(raw.get("email")),
+        address=_clean(raw.get("address")),
+        after_hours_line=_clean(raw.get("after_hours_line")),
+        booking_contact=_clean(raw.get("booking_contact")),
+        opening_hours={
+            day.lower(): hours
+            for day, hours in ((d, _clean(h)) for d, h in hours_raw.items())
+            if hours
+        },
+        prices=tuple(prices),
+        parking=_clean(raw.get("parking")),
+        payment=_clean(raw.get("payment")),
+        insurance=_clean(raw.get("insurance")),
+    )
+
+
+_cache: Dict[Path, Tuple[float, Clinic]] = {}
+
+
+def load_clinic(path: Optional[Path] = None) -> Clinic:
+    """The clinic from `path` (default `CLINIC_CONFIG`), cached until the file changes."""
+    path = Path(path or settings.clinic_config_path())
+    mtime = path.stat().st_mtime
+    cached = _cache.get(path)
+    if cached and cached[0] == mtime:
+        return cached[1]
+    with path.open(encoding="utf-8") as handle:
+        clinic = parse_clinic(yaml.safe_load(handle))
+    _cache[path] = (mtime, clinic)
+    return clinic

@@ -1,0 +1,25 @@
+"""Settings read from the environment, in one place.
+
+Everything a deployment may change lives either in the clinic file
+(`CLINIC_CONFIG`) or in an environment variable read here, so that no module
+carries its own copy of a default.  Values are read on each call so that
+tests (and a restarted worker) see the current environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CLINIC_CONFIG = PROJECT_ROOT / "clinic" / "example-clinic.yml"
+
+
+def clinic_config_path() -> Path:
+    """Path of the clinic file (`CLINIC_CONFIG`, default the example clinic)."""
+    return Path(os.environ.get("CLINIC_CONFIG") or DEFAULT_CLINIC_CONFIG)
+
+
+def data_dir() -> Path:
+    """Where the SQLite files live (`DATA_DIR`, default `./var`)."""
+    return Path(os.environ.get("DATA_DIR") or PROJECT_ROOT / "var")
