@@ -1,31 +1,43 @@
-"""A fallback classifier that also distrusts an unsure FAQ topic.
+"""Rasa's FallbackClassifier, plus two cases it misses.
 
-Rasa's FallbackClassifier looks only at the intent confidence.  For a
-retrieval intent that is not enough: "is it safe for how long?" can be
-confidently *some* FAQ question while the ResponseSelector cannot tell which
-topic, and answering the top topic anyway gives a patient a confident, wrong
-answer.  This subclass also predicts `nlu_fallback` when the retrieval
-intent wins but its selected response is below `faq_threshold`, so the
-dialogue (and `/model/parse`) honestly says "not sure".
+1. An unsure FAQ topic.  The FallbackClassifier looks only at the intent
+   confidence.  A message can be confidently *some* FAQ question while the
+   ResponseSelector cannot tell which topic; answering the top topic anyway
+   gives a patient a confident, wrong answer.
+2. A message with no words at all (empty, whitespace, emoji or punctuation
+   only).  The classifier has no features to go on and returns whatever
+   intent an empty input happens to map to, with high confidence: in practice
+   "affirm", i.e. a "yes" the patient never said.
+
+Both become `nlu_fallback`, so the dialogue (and `/model/parse`) honestly
+says "not sure".
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, Text
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY
+from rasa.shared.nlu.constants import INTENT, INTENT_NAME_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 RESPONSE_SELECTOR_KEY = "response_selector"
+# A button payload like "/affirm" is handled before NLU; anything reaching the
+# classifier needs at least one letter or digit to carry meaning.
+WORD_CHARACTER = re.compile(r"[^\W_]", re.UNICODE)
+
+
+def has_words(text: Text) -> bool:
+    return bool(WORD_CHARACTER.search(text or ""))
 
 
 @DefaultV1Recipe.register(
     DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
 )
-class FaqAwareFallbackClassifier(FallbackClassifier):
-    """FallbackClassifier + a confidence floor on the selected FAQ topic."""
+class ClinicFallbackClassifier(FallbackClassifier):
+    """FallbackClassifier + a floor on the FAQ topic + no-words input."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -34,6 +46,8 @@ class FaqAwareFallbackClassifier(FallbackClassifier):
         return config
 
     def _should_fallback(self, message: Message) -> bool:
+        if not has_words(message.get(TEXT)):
+            return True
         if super()._should_fallback(message):
             return True
         return self.topic_confidence_too_low(message)

@@ -1,0 +1,1 @@
+"""Input channels: small subclasses of Rasa's built-in connectors."""

@@ -1,0 +1,154 @@
+"""Shared fixtures: one trained model, one in-process agent, one running assistant.
+
+The model is trained once by `make test` (via `make train`) and shared by
+every test that needs it.  The running assistant is started through
+scripts/run.py, exactly as `make run` starts it, on free ports with its own
+data directory and the test clinic file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator, List
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = ROOT / "models" / "current.tar.gz"
+TEST_CLINIC = ROOT / "tests" / "fixtures" / "test-clinic.yml"
+STARTUP_TIMEOUT_S = 240
+
+
+@pytest.fixture(scope="session")
+def trained_model() -> Path:
+    if not MODEL.exists():
+        pytest.fail(f"No trained model at {MODEL}: run `make train` (`make test` does).")
+    return MODEL
+
+
+@pytest.fixture(scope="session")
+def nlu_agent(trained_model: Path) -> Any:
+    from rasa.core.agent import Agent
+
+    return Agent.load(str(trained_model))
+
+
+@pytest.fixture(scope="session")
+def parse(nlu_agent: Any):
+    """Parse a message with the trained model, as /model/parse would."""
+
+    def _parse(text: str) -> Dict[str, Any]:
+        return asyncio.run(nlu_agent.parse_message(text))
+
+    return _parse
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def http(method: str, url: str, body: Any = None, raw: bytes | None = None,
+         headers: Dict[str, str] | None = None, timeout: float = 60) -> tuple[int, Any]:
+    """One HTTP request; returns (status, decoded JSON body or text)."""
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    request = urllib.request.Request(url, data=data, method=method)
+    request.add_header("Content-Type", "application/json")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as reply:
+            status, payload = reply.status, reply.read()
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, error.read()
+    try:
+        return status, json.loads(payload)
+    except ValueError:
+        return status, payload.decode(errors="replace")
+
+
+@dataclass
+class RunningAssistant:
+    rasa_url: str
+    token: str
+    data_dir: Path
+    clinic_file: Path
+    log_file: Path
+
+    def send(self, sender: str, message: Any) -> List[Dict[str, Any]]:
+        """Send one message through the REST channel; return the bot's messages."""
+        status, replies = http(
+            "POST", f"{self.rasa_url}/webhooks/rest/webhook",
+            {"sender": sender, "message": message},
+        )
+        assert status == 200, f"REST webhook answered {status}: {replies}"
+        return replies
+
+    def texts(self, sender: str, message: Any) -> List[str]:
+        return [reply.get("text") or "" for reply in self.send(sender, message)]
+
+    def logs(self) -> str:
+        return self.log_file.read_text(encoding="utf-8", errors="replace")
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as reply:
+            return reply.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def assistant(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
+    """The real action server + Rasa server, started by scripts/run.py."""
+    work = tmp_path_factory.mktemp("assistant")
+    clinic_file = work / "clinic.yml"
+    shutil.copy(TEST_CLINIC, clinic_file)
+    rasa_port, actions_port = free_port(), free_port()
+    token = "test-token-not-secret"
+    env = dict(os.environ)
+    env.update({
+        "RASA_PORT": str(rasa_port),
+        "ACTIONS_PORT": str(actions_port),
+        "DATA_DIR": str(work / "var"),
+        "CLINIC_CONFIG": str(clinic_file),
+        "RASA_AUTH_TOKEN": token,
+        "MODEL_PATH": str(trained_model),
+    })
+    log_file = work / "servers.log"
+    with log_file.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "run.py")],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
+    running = RunningAssistant(
+        f"http://127.0.0.1:{rasa_port}", token, work / "var", clinic_file, log_file
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while not (_healthy(f"{running.rasa_url}/") and
+                   _healthy(f"http://127.0.0.1:{actions_port}/health")):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail("The assistant did not start:\n" + running.logs()[-4000:])
+            time.sleep(1)
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()

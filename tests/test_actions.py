@@ -1,0 +1,122 @@
+"""Custom actions, run the way the action server runs them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.clinic_facts import ActionClinicInfo
+from actions.offers import ActionAcceptOffer
+from actions.session import ActionSessionStart
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_CLINIC = ROOT / "tests" / "fixtures" / "test-clinic.yml"
+FAQ_RESPONSES = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text())["responses"]
+DOMAIN = {"responses": FAQ_RESPONSES}
+
+
+@pytest.fixture(autouse=True)
+def test_clinic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))
+
+
+def tracker(text: str = "", events: List[Dict[str, Any]] | None = None,
+            intent: str = "clinic_info") -> Tracker:
+    return Tracker.from_dict({
+        "sender_id": "test-conversation",
+        "slots": {},
+        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 0.9}},
+        "events": events or [],
+        "paused": False,
+        "followup_action": None,
+        "active_loop": {},
+        "latest_action_name": "action_listen",
+    })
+
+
+def run(action: Any, tracker_: Tracker) -> tuple[CollectingDispatcher, List[Dict[str, Any]]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker_, DOMAIN))
+    return dispatcher, events
+
+
+def bot_event(utter_action: str) -> Dict[str, Any]:
+    return {"event": "bot", "text": "...", "metadata": {"utter_action": utter_action}}
+
+
+class TestSessionStart:
+    def test_opens_with_the_automated_assistant_notice_and_clinic_facts(self) -> None:
+        dispatcher, events = run(ActionSessionStart(), tracker())
+        assert dispatcher.messages[0]["response"] == "utter_iamabot"
+        assert dispatcher.messages[0]["clinic_phone"] == "+1 555-0142"
+        assert dispatcher.messages[0]["clinic_name"] == "Testwood Dermatology"
+        assert events[0]["event"] == "session_started"
+        slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+        assert slots == {
+            "clinic_name": "Testwood Dermatology",
+            "clinic_phone": "+1 555-0142",
+            "emergency_number": "911",
+            "after_hours_line": "+1 555-0143",
+        }
+        assert (events[-1]["event"], events[-1]["name"]) == ("action", "action_listen")
+
+
+class TestClinicInfo:
+    @pytest.mark.parametrize("question, expected", [
+        ("what time do you open on friday", "Friday 08:30-16:00"),
+        ("where are you located", "7 Testwood Road, Testville"),
+        ("how much is botox", "Botox, one area: from $199"),
+        ("is there parking", "Street parking only."),
+        ("do you take cash?", "Cards only."),
+        ("whats ur phone number", "+1 555-0142"),
+        ("can I email you", "desk@testwood-derm.test"),
+    ])
+    def test_answers_from_the_clinic_file(self, question: str, expected: str) -> None:
+        dispatcher, _ = run(ActionClinicInfo(), tracker(question))
+        assert any(expected in m["text"] for m in dispatcher.messages), dispatcher.messages
+
+    def test_a_fact_the_clinic_did_not_configure_is_not_guessed(self) -> None:
+        dispatcher, _ = run(ActionClinicInfo(), tracker("do you accept my insurance?"))
+        (message,) = dispatcher.messages
+        assert "don't have information about insurance" in message["text"]
+        assert "+1 555-0142" in message["text"]
+
+    def test_two_facts_in_one_question_get_two_answers(self) -> None:
+        dispatcher, _ = run(ActionClinicInfo(), tracker("where are you and when are you open"))
+        texts = " ".join(m["text"] for m in dispatcher.messages)
+        assert "7 Testwood Road" in texts and "Monday 08:30-17:30" in texts
+
+    def test_an_unspecific_question_gets_the_essentials(self) -> None:
+        dispatcher, _ = run(ActionClinicInfo(), tracker("tell me about the clinic"))
+        (message,) = dispatcher.messages
+        for fact in ("Testwood Dermatology", "+1 555-0142", "7 Testwood Road", "Monday"):
+            assert fact in message["text"]
+
+
+class TestAcceptOffer:
+    def test_yes_after_a_faq_answer_gives_the_offered_topic(self) -> None:
+        events = [bot_event("utter_faq/side_effects")]
+        dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_faq/side_effects_duration"]
+
+    def test_yes_to_a_booking_offer_starts_the_booking(self) -> None:
+        events = [bot_event("utter_faq/touch_ups")]
+        dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_book_interim"]
+
+    def test_yes_with_nothing_offered_asks_what_else(self) -> None:
+        events = [bot_event("utter_faq/when_to_call")]
+        dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]
+
+    def test_only_the_latest_bot_message_counts(self) -> None:
+        events = [bot_event("utter_faq/duration"), {"event": "user", "text": "hm"},
+                  bot_event("utter_greet")]
+        dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]

@@ -1,0 +1,60 @@
+"""The clinic file: the only source of practical facts."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions.clinic import ClinicConfigError, load_clinic, parse_clinic
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "clinic" / "example-clinic.yml"
+
+
+def test_example_clinic_loads_with_safety_facts() -> None:
+    clinic = load_clinic(EXAMPLE)
+    assert clinic.emergency_number == "911"
+    assert clinic.phone and clinic.name
+
+
+@pytest.mark.parametrize("missing", ["name", "phone", "emergency_number"])
+def test_a_clinic_without_a_safety_fact_is_refused(missing: str) -> None:
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw[missing] = "  "
+    with pytest.raises(ClinicConfigError, match=missing):
+        parse_clinic(raw)
+
+
+def test_unknown_weekday_is_refused() -> None:
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw["opening_hours"] = {"funday": "09:00-17:00"}
+    with pytest.raises(ClinicConfigError, match="funday"):
+        parse_clinic(raw)
+
+
+def test_hours_text_lists_closed_days() -> None:
+    clinic = parse_clinic({"name": "C", "phone": "1", "emergency_number": "911",
+                           "opening_hours": {"Monday": "09:00-17:00"}})
+    assert clinic.hours_text().startswith("Monday 09:00-17:00, Tuesday closed")
+
+
+def test_unconfigured_facts_are_none_not_empty_strings() -> None:
+    clinic = parse_clinic({"name": "C", "phone": "1", "emergency_number": "911",
+                           "insurance": "", "prices": []})
+    assert clinic.insurance is None and clinic.prices_text() is None and clinic.hours_text() is None
+
+
+def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
+    path = tmp_path / "clinic.yml"
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    path.write_text(yaml.safe_dump(raw))
+    assert load_clinic(path).phone == raw["phone"]
+    raw["phone"] = "+1 555-0177"
+    path.write_text(yaml.safe_dump(raw))
+    later = time.time() + 5
+    os.utime(path, (later, later))
+    assert load_clinic(path).phone == "+1 555-0177"
