@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 import yaml
 
@@ -43,17 +43,17 @@ class Clinic:
     emergency_number: str
     country: str = "US"
     timezone: str = "UTC"
-    email: Optional[str] = None
-    address: Optional[str] = None
-    after_hours_line: Optional[str] = None
-    booking_contact: Optional[str] = None
-    opening_hours: Dict[str, str] = field(default_factory=dict)
-    prices: Tuple[PriceItem, ...] = ()
-    parking: Optional[str] = None
-    payment: Optional[str] = None
-    insurance: Optional[str] = None
+    email: str | None = None
+    address: str | None = None
+    after_hours_line: str | None = None
+    booking_contact: str | None = None
+    opening_hours: dict[str, str] = field(default_factory=dict)
+    prices: tuple[PriceItem, ...] = ()
+    parking: str | None = None
+    payment: str | None = None
+    insurance: str | None = None
 
-    def hours_text(self) -> Optional[str]:
+    def hours_text(self) -> str | None:
         """Opening hours as one line a patient can read, or None if unknown."""
         if not self.opening_hours:
             return None
@@ -63,12 +63,12 @@ class Clinic:
             parts.append(f"{day.capitalize()} {hours}" if hours else f"{day.capitalize()} closed")
         return ", ".join(parts)
 
-    def prices_text(self) -> Optional[str]:
+    def prices_text(self) -> str | None:
         if not self.prices:
             return None
         return "; ".join(f"{p.item}: {p.price}" for p in self.prices)
 
-    def template_values(self) -> Dict[str, str]:
+    def template_values(self) -> dict[str, str]:
         """Values that domain responses interpolate (`{clinic_phone}` etc.)."""
         return {
             "clinic_name": self.name,
@@ -81,14 +81,14 @@ class Clinic:
 REQUIRED = ("name", "phone", "emergency_number")
 
 
-def _clean(value: Any) -> Optional[str]:
+def _clean(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
     return text or None
 
 
-def parse_clinic(raw: Dict[str, Any]) -> Clinic:
+def parse_clinic(raw: dict[str, Any]) -> Clinic:
     """Build a Clinic from the file's mapping, refusing one without the safety facts."""
     if not isinstance(raw, dict):
         raise ClinicConfigError("the clinic file must be a mapping of facts")
@@ -101,9 +101,13 @@ def parse_clinic(raw: Dict[str, Any]) -> Clinic:
     unknown_days = set(map(str.lower, hours_raw)) - set(WEEKDAYS)
     if unknown_days:
         raise ClinicConfigError(f"unknown weekday(s) in opening_hours: {sorted(unknown_days)}")
-    prices: List[PriceItem] = []
+    prices: list[PriceItem] = []
     for entry in raw.get("prices") or []:
-        if not isinstance(entry, dict) or not _clean(entry.get("item")) or not _clean(entry.get("price")):
+        if (
+            not isinstance(entry, dict)
+            or not _clean(entry.get("item"))
+            or not _clean(entry.get("price"))
+        ):
             raise ClinicConfigError("each price needs an 'item' and a 'price'")
         prices.append(PriceItem(item=_clean(entry["item"]), price=_clean(entry["price"])))
     return Clinic(
@@ -128,10 +132,10 @@ def parse_clinic(raw: Dict[str, Any]) -> Clinic:
     )
 
 
-_cache: Dict[Path, Tuple[float, Clinic]] = {}
+_cache: dict[Path, tuple[float, Clinic]] = {}
 
 
-def load_clinic(path: Optional[Path] = None) -> Clinic:
+def load_clinic(path: Path | None = None) -> Clinic:
     """The clinic from `path` (default `CLINIC_CONFIG`), cached until the file changes."""
     path = Path(path or settings.clinic_config_path())
     mtime = path.stat().st_mtime

@@ -9,8 +9,10 @@ it is not available here and given the phone number.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Pattern, Text
+from re import Pattern
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
@@ -25,7 +27,7 @@ class Fact:
 
     label: str
     pattern: Pattern[str]
-    value: Callable[[Clinic], Optional[str]]
+    value: Callable[[Clinic], str | None]
     sentence: str  # formatted with {value} and the clinic's template values
 
 
@@ -33,10 +35,12 @@ def _words(*alternatives: str) -> Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(alternatives) + r")", re.IGNORECASE)
 
 
-FACTS: List[Fact] = [
+FACTS: list[Fact] = [
     Fact(
         "opening hours",
-        _words("hour", "open", "clos", "when are you", "what time", "weekend", "saturday", "sunday"),
+        _words(
+            "hour", "open", "clos", "when are you", "what time", "weekend", "saturday", "sunday"
+        ),
         Clinic.hours_text,
         "Our opening hours are: {value}.",
     ),
@@ -85,12 +89,12 @@ FACTS: List[Fact] = [
 ]
 
 
-def facts_asked(text: Text) -> List[Fact]:
+def facts_asked(text: str) -> list[Fact]:
     """The facts a message asks about, in a stable order."""
     return [fact for fact in FACTS if fact.pattern.search(text or "")]
 
 
-def answer_lines(clinic: Clinic, text: Text) -> List[str]:
+def answer_lines(clinic: Clinic, text: str) -> list[str]:
     """What to tell the patient: one line per fact asked, or an overview."""
     asked = facts_asked(text)
     if not asked:
@@ -115,15 +119,15 @@ def answer_lines(clinic: Clinic, text: Text) -> List[str]:
 
 
 class ActionClinicInfo(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_clinic_info"
 
     async def run(
         self,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[EventType]:
+        domain: dict[str, Any],
+    ) -> list[EventType]:
         text = tracker.latest_message.get("text") or ""
         for line in answer_lines(load_clinic(), text):
             dispatcher.utter_message(text=line)

@@ -8,10 +8,10 @@ the offer is read back from the conversation instead of being kept in a slot.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, FollowupAction
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic import load_clinic
@@ -19,7 +19,7 @@ from actions.clinic import load_clinic
 BOOKING_OFFER = "book"
 
 
-def last_bot_response(tracker: Tracker) -> Optional[Text]:
+def last_bot_response(tracker: Tracker) -> str | None:
     """Name of the response behind the latest bot message, if any."""
     for event in reversed(tracker.events):
         if event.get("event") == "bot":
@@ -27,7 +27,7 @@ def last_bot_response(tracker: Tracker) -> Optional[Text]:
     return None
 
 
-def offered_follow_up(tracker: Tracker, domain: Dict[Text, Any]) -> Optional[Text]:
+def offered_follow_up(tracker: Tracker, domain: dict[str, Any]) -> str | None:
     """The `follow_up` declared by the response the bot sent last."""
     response_name = last_bot_response(tracker)
     variations = domain.get("responses", {}).get(response_name or "", [])
@@ -39,20 +39,20 @@ def offered_follow_up(tracker: Tracker, domain: Dict[Text, Any]) -> Optional[Tex
 
 
 class ActionAcceptOffer(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_accept_offer"
 
     async def run(
         self,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[EventType]:
+        domain: dict[str, Any],
+    ) -> list[EventType]:
         values = load_clinic().template_values()
         follow_up = offered_follow_up(tracker, domain)
         if follow_up == BOOKING_OFFER:
-            dispatcher.utter_message(response="utter_book_interim", **values)
-        elif follow_up:
+            return [FollowupAction("booking_form")]
+        if follow_up:
             dispatcher.utter_message(response=f"utter_{follow_up}", **values)
         else:
             dispatcher.utter_message(response="utter_anything_else", **values)

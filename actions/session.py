@@ -9,7 +9,7 @@ file changes.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
@@ -19,17 +19,17 @@ from actions.clinic import load_clinic
 
 
 class ActionSessionStart(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
     async def run(
         self,
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
-        domain: Dict[Text, Any],
-    ) -> List[EventType]:
+        domain: dict[str, Any],
+    ) -> list[EventType]:
         values = load_clinic().template_values()
-        events: List[EventType] = [SessionStarted()]
+        events: list[EventType] = [SessionStarted()]
         events.extend(SlotSet(name, value) for name, value in values.items())
         # Slots set above are not applied yet when this response is rendered,
         # so the same values go along explicitly.

@@ -23,3 +23,8 @@ def clinic_config_path() -> Path:
 def data_dir() -> Path:
     """Where the SQLite files live (`DATA_DIR`, default `./var`)."""
     return Path(os.environ.get("DATA_DIR") or PROJECT_ROOT / "var")
+
+
+def database_url() -> str:
+    """Bookings, escalations and the outbox: `DATABASE_URL`, else SQLite in DATA_DIR."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir() / 'clinic.db'}"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 # Control characters carry no meaning for the assistant and upset logs and
 # storage; newlines and tabs are kept.
@@ -33,7 +33,7 @@ class CheckedMessage:
     """Either `text` to hand to Rasa, or a `reply` to send back instead."""
 
     text: str = ""
-    reply: Optional[str] = None
+    reply: str | None = None
 
 
 def check_message(raw: Any) -> CheckedMessage:

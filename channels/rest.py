@@ -11,7 +11,8 @@ an internal failure with a polite message instead of an empty reply.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Text
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
@@ -34,19 +35,17 @@ FAILURE_REPLY = (
 )
 
 
-def bot_reply(sender: Text, text: Text) -> List[Dict[str, Any]]:
+def bot_reply(sender: str, text: str) -> list[dict[str, Any]]:
     """A reply in the same shape as the assistant's own replies."""
     return [{"recipient_id": sender, "text": text}]
 
 
 class ClinicRestInput(RestInput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
-    def blueprint(
-        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
-    ) -> Blueprint:
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         webhook = Blueprint("clinic_rest_webhook", __name__)
 
         @webhook.route("/", methods=["GET"])

@@ -16,7 +16,7 @@ says "not sure".
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Text
+from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.nlu.classifiers.fallback_classifier import FallbackClassifier
@@ -29,18 +29,16 @@ RESPONSE_SELECTOR_KEY = "response_selector"
 WORD_CHARACTER = re.compile(r"[^\W_]", re.UNICODE)
 
 
-def has_words(text: Text) -> bool:
+def has_words(text: str) -> bool:
     return bool(WORD_CHARACTER.search(text or ""))
 
 
-@DefaultV1Recipe.register(
-    DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False
-)
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class ClinicFallbackClassifier(FallbackClassifier):
     """FallbackClassifier + a floor on the FAQ topic + no-words input."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> dict[str, Any]:
         config = FallbackClassifier.get_default_config()
         config.update({"retrieval_intent": "faq", "faq_threshold": 0.5})
         return config

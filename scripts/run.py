@@ -1,8 +1,8 @@
-"""Start the action server and the Rasa server together, in the foreground.
+"""Start the action server, the outbox worker and the Rasa server, in the foreground.
 
-`make run` ends here.  Both processes live or die together: Ctrl-C (or
-SIGTERM) stops both cleanly, and if either one fails to start or exits, the
-other is stopped and the reason is printed.  The end-to-end tests start the
+`make run` ends here.  The processes live or die together: Ctrl-C (or
+SIGTERM) stops them all cleanly, and if one fails to start or exits, the
+others are stopped and the reason is printed.  The end-to-end tests start the
 assistant through this same script, so what they test is what a clinic runs.
 """
 
@@ -18,7 +18,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -29,21 +28,21 @@ STOP_GRACE_S = 15.0
 @dataclass
 class Service:
     name: str
-    command: List[str]
+    command: list[str]
     health_url: str
-    process: Optional[subprocess.Popen] = field(default=None, repr=False)
+    process: subprocess.Popen | None = field(default=None, repr=False)
 
-    def start(self, env: Dict[str, str]) -> None:
+    def start(self, env: dict[str, str]) -> None:
         # A session of its own, so that Ctrl-C reaches only this supervisor,
         # which then stops the services in order.
-        self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env=env, start_new_session=True
-        )
+        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, start_new_session=True)
 
-    def exit_code(self) -> Optional[int]:
+    def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 
     def is_healthy(self) -> bool:
+        if self.health_url is None:
+            return self.exit_code() is None
         try:
             with urllib.request.urlopen(self.health_url, timeout=2) as reply:
                 return reply.status == 200
@@ -61,7 +60,7 @@ class Service:
             self.process.wait()
 
 
-def environment() -> Dict[str, str]:
+def environment() -> dict[str, str]:
     """The documented defaults, applied where the caller did not set a value."""
     env = dict(os.environ)
     env.setdefault("RASA_PORT", "5005")
@@ -77,7 +76,7 @@ def environment() -> Dict[str, str]:
     return env
 
 
-def auth_token(env: Dict[str, str]) -> str:
+def auth_token(env: dict[str, str]) -> str:
     """`RASA_AUTH_TOKEN`, or one generated once and kept (owner-only) in DATA_DIR."""
     if env.get("RASA_AUTH_TOKEN"):
         return env["RASA_AUTH_TOKEN"]
@@ -89,37 +88,57 @@ def auth_token(env: Dict[str, str]) -> str:
     return token_file.read_text(encoding="utf-8").strip()
 
 
-def check_clinic_file(env: Dict[str, str]) -> None:
-    """Refuse to start with a clinic file that lacks the safety facts."""
+def prepare(env: dict[str, str]) -> None:
+    """Refuse to start with a clinic file that lacks the safety facts; migrate the database."""
     sys.path.insert(0, str(ROOT))
+    os.environ.update({key: env[key] for key in ("DATA_DIR", "CLINIC_CONFIG")})
+    from actions import storage
     from actions.clinic import ClinicConfigError, load_clinic
 
     try:
         load_clinic(Path(env["CLINIC_CONFIG"]))
     except (OSError, ClinicConfigError) as error:
         sys.exit(f"Cannot start: clinic file {env['CLINIC_CONFIG']}: {error}")
+    storage.migrate()
 
 
-def services(env: Dict[str, str], token: str) -> List[Service]:
+def services(env: dict[str, str], token: str) -> list[Service]:
     rasa_port, actions_port = env["RASA_PORT"], env["ACTIONS_PORT"]
     actions = Service(
         "action server",
-        [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
-         "--port", actions_port],
+        [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", actions_port],
         f"http://127.0.0.1:{actions_port}/health",
     )
     rasa = Service(
         "Rasa server",
-        [str(BIN / "rasa"), "run", "--enable-api", "--auth-token", token,
-         "--interface", env["BIND_HOST"], "--port", rasa_port,
-         "--model", env["MODEL_PATH"], "--endpoints", "endpoints.yml",
-         "--credentials", "credentials.yml"],
+        [
+            str(BIN / "rasa"),
+            "run",
+            "--enable-api",
+            "--auth-token",
+            token,
+            "--interface",
+            env["BIND_HOST"],
+            "--port",
+            rasa_port,
+            "--model",
+            env["MODEL_PATH"],
+            "--endpoints",
+            "endpoints.yml",
+            "--credentials",
+            "credentials.yml",
+        ],
         f"http://127.0.0.1:{rasa_port}/",
     )
-    return [actions, rasa]
+    outbox = Service(
+        "outbox worker",
+        [str(BIN / "python"), "-m", "actions.notifications", "run"],
+        None,
+    )
+    return [actions, outbox, rasa]
 
 
-def supervise(running: List[Service]) -> int:
+def supervise(running: list[Service]) -> int:
     """Wait until every service is healthy, then until one of them stops."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     ready = False
@@ -128,19 +147,29 @@ def supervise(running: List[Service]) -> int:
             code = service.exit_code()
             if code is not None:
                 phase = "running" if ready else "starting"
-                print(f"{service.name} stopped while {phase} (exit code {code}); "
-                      "stopping the others.", file=sys.stderr, flush=True)
+                print(
+                    f"{service.name} stopped while {phase} (exit code {code}); "
+                    "stopping the others.",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return code or 1
         if not ready:
             if all(service.is_healthy() for service in running):
                 ready = True
-                print("Assistant ready: REST webhook at "
-                      f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
-                      "/webhooks/rest/webhook (Ctrl-C stops everything).", flush=True)
+                print(
+                    "Assistant ready: REST webhook at "
+                    f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
+                    "/webhooks/rest/webhook (Ctrl-C stops everything).",
+                    flush=True,
+                )
             elif time.monotonic() > deadline:
                 slow = [s.name for s in running if not s.is_healthy()]
-                print(f"Not ready after {STARTUP_TIMEOUT_S:.0f}s: {', '.join(slow)}; "
-                      "stopping.", file=sys.stderr, flush=True)
+                print(
+                    f"Not ready after {STARTUP_TIMEOUT_S:.0f}s: {', '.join(slow)}; " "stopping.",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 return 1
         time.sleep(0.5)
 
@@ -149,7 +178,7 @@ def main() -> int:
     env = environment()
     Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.update({k: env[k] for k in ("RASA_PORT", "ACTIONS_PORT")})
-    check_clinic_file(env)
+    prepare(env)
     running = services(env, auth_token(env))
 
     def request_stop(signum: int, _frame: object) -> None:

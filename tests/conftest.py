@@ -19,9 +19,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,7 @@ def nlu_agent(trained_model: Path) -> Any:
 def parse(nlu_agent: Any):
     """Parse a message with the trained model, as /model/parse would."""
 
-    def _parse(text: str) -> Dict[str, Any]:
+    def _parse(text: str) -> dict[str, Any]:
         return asyncio.run(nlu_agent.parse_message(text))
 
     return _parse
@@ -61,8 +62,14 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def http(method: str, url: str, body: Any = None, raw: bytes | None = None,
-         headers: Dict[str, str] | None = None, timeout: float = 60) -> tuple[int, Any]:
+def http(
+    method: str,
+    url: str,
+    body: Any = None,
+    raw: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, Any]:
     """One HTTP request; returns (status, decoded JSON body or text)."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(url, data=data, method=method)
@@ -88,16 +95,17 @@ class RunningAssistant:
     clinic_file: Path
     log_file: Path
 
-    def send(self, sender: str, message: Any) -> List[Dict[str, Any]]:
+    def send(self, sender: str, message: Any) -> list[dict[str, Any]]:
         """Send one message through the REST channel; return the bot's messages."""
         status, replies = http(
-            "POST", f"{self.rasa_url}/webhooks/rest/webhook",
+            "POST",
+            f"{self.rasa_url}/webhooks/rest/webhook",
             {"sender": sender, "message": message},
         )
         assert status == 200, f"REST webhook answered {status}: {replies}"
         return replies
 
-    def texts(self, sender: str, message: Any) -> List[str]:
+    def texts(self, sender: str, message: Any) -> list[str]:
         return [reply.get("text") or "" for reply in self.send(sender, message)]
 
     def logs(self) -> str:
@@ -113,7 +121,9 @@ def _healthy(url: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def assistant(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningAssistant]:
+def assistant(
+    trained_model: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningAssistant]:
     """The real action server + Rasa server, started by scripts/run.py."""
     work = tmp_path_factory.mktemp("assistant")
     clinic_file = work / "clinic.yml"
@@ -121,27 +131,33 @@ def assistant(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     rasa_port, actions_port = free_port(), free_port()
     token = "test-token-not-secret"
     env = dict(os.environ)
-    env.update({
-        "RASA_PORT": str(rasa_port),
-        "ACTIONS_PORT": str(actions_port),
-        "DATA_DIR": str(work / "var"),
-        "CLINIC_CONFIG": str(clinic_file),
-        "RASA_AUTH_TOKEN": token,
-        "MODEL_PATH": str(trained_model),
-    })
+    env.update(
+        {
+            "RASA_PORT": str(rasa_port),
+            "ACTIONS_PORT": str(actions_port),
+            "DATA_DIR": str(work / "var"),
+            "CLINIC_CONFIG": str(clinic_file),
+            "RASA_AUTH_TOKEN": token,
+            "MODEL_PATH": str(trained_model),
+        }
+    )
     log_file = work / "servers.log"
     with log_file.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "run.py")],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     running = RunningAssistant(
         f"http://127.0.0.1:{rasa_port}", token, work / "var", clinic_file, log_file
     )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not (_healthy(f"{running.rasa_url}/") and
-                   _healthy(f"http://127.0.0.1:{actions_port}/health")):
+        while not (
+            _healthy(f"{running.rasa_url}/") and _healthy(f"http://127.0.0.1:{actions_port}/health")
+        ):
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail("The assistant did not start:\n" + running.logs()[-4000:])
             time.sleep(1)
@@ -152,3 +168,63 @@ def assistant(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> 
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+# --- real services ----------------------------------------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def service_missing(name: str, error: Exception) -> None:
+    """In CI a missing service fails the run; on a laptop it skips the test."""
+    message = f"{name} is not reachable: {error}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL server, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    name = f"clinic_test_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        service_missing("PostgreSQL", error)
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from actions import storage
+
+    engine = storage._engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The project database, migrated, on SQLite and on the real PostgreSQL."""
+    from actions import storage
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+        import sqlalchemy as sa
+
+        with storage.engine(url).begin() as connection:
+            connection.execute(sa.text("DROP TABLE IF EXISTS outbox, bookings, alembic_version"))
+    storage.migrate(url)
+    yield url
+    if request.param == "sqlite":
+        storage._engines.pop(url).dispose()

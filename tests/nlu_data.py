@@ -7,8 +7,8 @@ what the assistant's NLU contract promises on /model/parse.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Dict, Iterable, List, Tuple
 
 import yaml
 
@@ -17,7 +17,7 @@ TRAINING_FILES = sorted((ROOT / "data" / "nlu").glob("*.yml"))
 HELDOUT_FILES = sorted((ROOT / "tests" / "nlu").glob("*.yml"))
 
 
-def examples(paths: Iterable[Path]) -> List[Tuple[str, str]]:
+def examples(paths: Iterable[Path]) -> list[tuple[str, str]]:
     pairs = []
     for path in paths:
         for block in yaml.safe_load(path.read_text(encoding="utf-8")).get("nlu", []):
@@ -28,8 +28,8 @@ def examples(paths: Iterable[Path]) -> List[Tuple[str, str]]:
     return pairs
 
 
-def by_label(pairs: Iterable[Tuple[str, str]]) -> Dict[str, List[str]]:
-    grouped: Dict[str, List[str]] = {}
+def by_label(pairs: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    grouped: dict[str, list[str]] = {}
     for text, label in pairs:
         grouped.setdefault(label, []).append(text)
     return grouped

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
 import yaml
@@ -26,27 +26,30 @@ def test_clinic(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))
 
 
-def tracker(text: str = "", events: List[Dict[str, Any]] | None = None,
-            intent: str = "clinic_info") -> Tracker:
-    return Tracker.from_dict({
-        "sender_id": "test-conversation",
-        "slots": {},
-        "latest_message": {"text": text, "intent": {"name": intent, "confidence": 0.9}},
-        "events": events or [],
-        "paused": False,
-        "followup_action": None,
-        "active_loop": {},
-        "latest_action_name": "action_listen",
-    })
+def tracker(
+    text: str = "", events: list[dict[str, Any]] | None = None, intent: str = "clinic_info"
+) -> Tracker:
+    return Tracker.from_dict(
+        {
+            "sender_id": "test-conversation",
+            "slots": {},
+            "latest_message": {"text": text, "intent": {"name": intent, "confidence": 0.9}},
+            "events": events or [],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        }
+    )
 
 
-def run(action: Any, tracker_: Tracker) -> tuple[CollectingDispatcher, List[Dict[str, Any]]]:
+def run(action: Any, tracker_: Tracker) -> tuple[CollectingDispatcher, list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(action.run(dispatcher, tracker_, DOMAIN))
     return dispatcher, events
 
 
-def bot_event(utter_action: str) -> Dict[str, Any]:
+def bot_event(utter_action: str) -> dict[str, Any]:
     return {"event": "bot", "text": "...", "metadata": {"utter_action": utter_action}}
 
 
@@ -68,15 +71,18 @@ class TestSessionStart:
 
 
 class TestClinicInfo:
-    @pytest.mark.parametrize("question, expected", [
-        ("what time do you open on friday", "Friday 08:30-16:00"),
-        ("where are you located", "7 Testwood Road, Testville"),
-        ("how much is botox", "Botox, one area: from $199"),
-        ("is there parking", "Street parking only."),
-        ("do you take cash?", "Cards only."),
-        ("whats ur phone number", "+1 555-0142"),
-        ("can I email you", "desk@testwood-derm.test"),
-    ])
+    @pytest.mark.parametrize(
+        "question, expected",
+        [
+            ("what time do you open on friday", "Friday 08:30-16:00"),
+            ("where are you located", "7 Testwood Road, Testville"),
+            ("how much is botox", "Botox, one area: from $199"),
+            ("is there parking", "Street parking only."),
+            ("do you take cash?", "Cards only."),
+            ("whats ur phone number", "+1 555-0142"),
+            ("can I email you", "desk@testwood-derm.test"),
+        ],
+    )
     def test_answers_from_the_clinic_file(self, question: str, expected: str) -> None:
         dispatcher, _ = run(ActionClinicInfo(), tracker(question))
         assert any(expected in m["text"] for m in dispatcher.messages), dispatcher.messages
@@ -107,8 +113,9 @@ class TestAcceptOffer:
 
     def test_yes_to_a_booking_offer_starts_the_booking(self) -> None:
         events = [bot_event("utter_faq/touch_ups")]
-        dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
-        assert [m["response"] for m in dispatcher.messages] == ["utter_book_interim"]
+        dispatcher, result = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
+        assert dispatcher.messages == []
+        assert result == [{"event": "followup", "name": "booking_form", "timestamp": None}]
 
     def test_yes_with_nothing_offered_asks_what_else(self) -> None:
         events = [bot_event("utter_faq/when_to_call")]
@@ -116,7 +123,10 @@ class TestAcceptOffer:
         assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]
 
     def test_only_the_latest_bot_message_counts(self) -> None:
-        events = [bot_event("utter_faq/duration"), {"event": "user", "text": "hm"},
-                  bot_event("utter_greet")]
+        events = [
+            bot_event("utter_faq/duration"),
+            {"event": "user", "text": "hm"},
+            bot_event("utter_greet"),
+        ]
         dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
         assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]

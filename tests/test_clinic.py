@@ -37,14 +37,21 @@ def test_unknown_weekday_is_refused() -> None:
 
 
 def test_hours_text_lists_closed_days() -> None:
-    clinic = parse_clinic({"name": "C", "phone": "1", "emergency_number": "911",
-                           "opening_hours": {"Monday": "09:00-17:00"}})
+    clinic = parse_clinic(
+        {
+            "name": "C",
+            "phone": "1",
+            "emergency_number": "911",
+            "opening_hours": {"Monday": "09:00-17:00"},
+        }
+    )
     assert clinic.hours_text().startswith("Monday 09:00-17:00, Tuesday closed")
 
 
 def test_unconfigured_facts_are_none_not_empty_strings() -> None:
-    clinic = parse_clinic({"name": "C", "phone": "1", "emergency_number": "911",
-                           "insurance": "", "prices": []})
+    clinic = parse_clinic(
+        {"name": "C", "phone": "1", "emergency_number": "911", "insurance": "", "prices": []}
+    )
     assert clinic.insurance is None and clinic.prices_text() is None and clinic.hours_text() is None
 
 

@@ -21,23 +21,39 @@ from tests.conftest import RunningAssistant, http
 TOPIC_QUESTIONS = {
     "what_is_botox": ("what actually is botox?", ["injectable", "decades"]),
     "how_it_works": ("how does botox work on wrinkles", ["rubber bands", "tight muscles"]),
-    "treatment_areas": ("which parts of the body can botox be injected into",
-                        ["face", "other areas of the body"]),
-    "side_effects": ("is botox safe, what are the risks?",
-                     ["side effects", "soreness", "headaches", "rare"]),
-    "side_effects_mild": ("is it normal to bruise after botox injections?",
-                          ["bruising", "injection site"]),
-    "side_effects_moderate": ("can botox give you headaches or a droopy face?",
-                              ["headaches", "drooping", "spread"]),
-    "side_effects_duration": ("how long do botox side effects last?",
-                              ["a few days to a few weeks"]),
+    "treatment_areas": (
+        "which parts of the body can botox be injected into",
+        ["face", "other areas of the body"],
+    ),
+    "side_effects": (
+        "is botox safe, what are the risks?",
+        ["side effects", "soreness", "headaches", "rare"],
+    ),
+    "side_effects_mild": (
+        "is it normal to bruise after botox injections?",
+        ["bruising", "injection site"],
+    ),
+    "side_effects_moderate": (
+        "can botox give you headaches or a droopy face?",
+        ["headaches", "drooping", "spread"],
+    ),
+    "side_effects_duration": (
+        "how long do botox side effects last?",
+        ["a few days to a few weeks"],
+    ),
     "duration": ("how long do the results of botox last", ["6 months"]),
-    "touch_ups": ("how often do i need to come back for touch ups",
-                  ["regular", "touch-ups", "more efficient"]),
-    "suitability": ("is botox right for everyone? can anyone have it?",
-                    ["isn't right for everyone", "dermatologist"]),
-    "when_to_call": ("who should i contact if i notice something unusual after my treatment",
-                     ["+1 555-0142", "urgent care", "911"]),
+    "touch_ups": (
+        "how often do i need to come back for touch ups",
+        ["regular", "touch-ups", "more efficient"],
+    ),
+    "suitability": (
+        "is botox right for everyone? can anyone have it?",
+        ["isn't right for everyone", "dermatologist"],
+    ),
+    "when_to_call": (
+        "who should i contact if i notice something unusual after my treatment",
+        ["+1 555-0142", "urgent care", "911"],
+    ),
 }
 
 
@@ -110,14 +126,18 @@ def test_symptom_report_gets_emergency_advice_first(assistant: RunningAssistant)
     assert "+1 555-0142" in joined(texts[1:])
 
 
-@pytest.mark.parametrize("message, expected", [
-    ("are you a real person or a bot?", "automated assistant"),
-    ("can i talk to a real person please", "+1 555-0142"),
-    ("how long does lip filler last?", "only help with questions about botox"),
-    ("i'd like to book an appointment", "+1 555-0142"),
-])
-def test_other_intents_get_safe_answers(assistant: RunningAssistant, message: str,
-                                        expected: str) -> None:
+@pytest.mark.parametrize(
+    "message, expected",
+    [
+        ("are you a real person or a bot?", "automated assistant"),
+        ("can i talk to a real person please", "+1 555-0142"),
+        ("how long does lip filler last?", "only help with questions about botox"),
+        ("i'd like to book an appointment", "+1 555-0142"),
+    ],
+)
+def test_other_intents_get_safe_answers(
+    assistant: RunningAssistant, message: str, expected: str
+) -> None:
     sender = new_sender()
     assistant.send(sender, "hello")
     assert expected in joined(assistant.texts(sender, message))
@@ -129,7 +149,7 @@ BAD_INPUTS = {
     "emoji only": "😀😀😀",
     "html/script": "<script>alert('x')</script>",
     "sql": "'; DROP TABLE events; --",
-    "non-english": "¿Cuánto tiempo dura el bótox en la frente?",
+    "non-english": "Wie wird das Wetter morgen in Berlin?",
     "binary": "\x00\x01\x02\x7f\ufffd\ufffd",
     "null": None,
 }
@@ -147,16 +167,29 @@ def test_bad_input_gets_a_sensible_reply(assistant: RunningAssistant, kind: str)
     assert "<script" not in reply
 
 
+def test_a_botox_question_in_another_language_gets_an_answer(assistant: RunningAssistant) -> None:
+    texts = assistant.texts(new_sender(), "¿Cuánto tiempo dura el bótox en la frente?")
+    assert len(texts) >= 2 and texts[-1].strip()
+
+
 def test_huge_message_is_declined_politely(assistant: RunningAssistant) -> None:
     texts = assistant.texts(new_sender(), "botox " * 2000)
     assert len(texts) == 1 and "too long" in texts[0] and "12,000 characters" in texts[0]
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'{"message": "hi"}',
-                                  b'{"sender": "<b>x</b>", "message": "hi"}',
-                                  b"\xff\xfe\x00binary"])
-def test_malformed_requests_get_a_400_that_explains(assistant: RunningAssistant,
-                                                    body: bytes) -> None:
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"[1,2]",
+        b'{"message": "hi"}',
+        b'{"sender": "<b>x</b>", "message": "hi"}',
+        b"\xff\xfe\x00binary",
+    ],
+)
+def test_malformed_requests_get_a_400_that_explains(
+    assistant: RunningAssistant, body: bytes
+) -> None:
     status, reply = http("POST", f"{assistant.rasa_url}/webhooks/rest/webhook", raw=body)
     assert status == 400 and "sender" in reply["error"]
 
@@ -170,8 +203,9 @@ def test_http_api_requires_the_token(assistant: RunningAssistant) -> None:
     url = f"{assistant.rasa_url}/model/parse"
     status, _ = http("POST", url, {"text": "hello"})
     assert status == 401
-    status, parsed = http("POST", f"{url}?token={assistant.token}",
-                          {"text": "how long does botox last"})
+    status, parsed = http(
+        "POST", f"{url}?token={assistant.token}", {"text": "how long does botox last"}
+    )
     assert status == 200
     assert parsed["response_selector"]["faq"]["response"]["intent_response_key"] == "faq/duration"
 
@@ -180,10 +214,12 @@ def test_conversation_is_stored_in_the_sqlite_tracker_store(assistant: RunningAs
     sender = new_sender()
     assistant.send(sender, "how long does botox last")
     status, tracker = http(
-        "GET", f"{assistant.rasa_url}/conversations/{sender}/tracker?token={assistant.token}")
+        "GET", f"{assistant.rasa_url}/conversations/{sender}/tracker?token={assistant.token}"
+    )
     assert status == 200
     assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == [
-        "how long does botox last"]
+        "how long does botox last"
+    ]
     assert (assistant.data_dir / "conversations.db").stat().st_size > 0
 
 

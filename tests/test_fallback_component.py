@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any
 
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
 from components.fallback import ClinicFallbackClassifier
 
-CONFIG = {**ClinicFallbackClassifier.get_default_config(), "threshold": 0.5,
-          "faq_threshold": 0.5}
+CONFIG = {**ClinicFallbackClassifier.get_default_config(), "threshold": 0.5, "faq_threshold": 0.5}
 
 
 def message(text: str, intent: str, confidence: float, topic_confidence: float = 0.9) -> Message:
-    data: Dict[str, Any] = {
+    data: dict[str, Any] = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
-        "intent_ranking": [{"name": intent, "confidence": confidence},
-                           {"name": "greet", "confidence": 1 - confidence}],
-        "response_selector": {"faq": {"response": {
-            "intent_response_key": "faq/duration", "confidence": topic_confidence}}},
+        "intent_ranking": [
+            {"name": intent, "confidence": confidence},
+            {"name": "greet", "confidence": 1 - confidence},
+        ],
+        "response_selector": {
+            "faq": {
+                "response": {"intent_response_key": "faq/duration", "confidence": topic_confidence}
+            }
+        },
     }
     return Message(data=data)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Dict, List
 
 import pytest
 import yaml
@@ -30,7 +29,7 @@ HEADINGS = {
 }
 
 
-def variations(topic: str) -> List[Dict]:
+def variations(topic: str) -> list[dict]:
     return RESPONSES[f"utter_faq/{topic}"]
 
 

@@ -24,10 +24,15 @@ def write_report(results: list[tuple[str, str, str]]) -> str:
     per_label = Counter(expected for _, expected, _ in results)
     right_per_label = Counter(expected for _, expected, got in results if expected == got)
     confusions = Counter((expected, got) for _, expected, got in results if expected != got)
-    lines = [f"held-out accuracy (intent + FAQ topic): {correct}/{total} = {correct / total:.3f}",
-             "", "per label:"]
-    lines += [f"  {label:28s} {right_per_label[label]:3d}/{count:<3d}"
-              for label, count in sorted(per_label.items())]
+    lines = [
+        f"held-out accuracy (intent + FAQ topic): {correct}/{total} = {correct / total:.3f}",
+        "",
+        "per label:",
+    ]
+    lines += [
+        f"  {label:28s} {right_per_label[label]:3d}/{count:<3d}"
+        for label, count in sorted(per_label.items())
+    ]
     lines += ["", "confusions (expected -> predicted: count):"]
     lines += [f"  {e} -> {g}: {n}" for (e, g), n in confusions.most_common()]
     lines += ["", "errors:"]
@@ -39,8 +44,9 @@ def write_report(results: list[tuple[str, str, str]]) -> str:
 
 
 def test_heldout_accuracy_is_at_least_95_percent(parse) -> None:
-    results = [(text, label, predicted_label(parse(text)))
-               for text, label in examples(HELDOUT_FILES)]
+    results = [
+        (text, label, predicted_label(parse(text))) for text, label in examples(HELDOUT_FILES)
+    ]
     report = write_report(results)
     print(report)
     accuracy = sum(e == g for _, e, g in results) / len(results)

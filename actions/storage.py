@@ -1,0 +1,188 @@
+"""The project's own database: booking requests and the notification outbox.
+
+A booking and the notifications that tell the clinic about it are written in
+one transaction (a transactional outbox): either both exist or neither, so a
+booking the patient was told about can never miss its notification, and a
+crash between "stored" and "sent" only delays delivery.  The schema is owned
+by Alembic migrations (migrations/), never created ad hoc.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, declarative_base, sessionmaker
+
+from actions import settings
+
+Base = declarative_base()
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+# No 0/O or 1/I: references are read out over the phone.
+REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Booking(Base):
+    """A booking *request*: the clinic calls the patient to confirm a slot."""
+
+    __tablename__ = "bookings"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(16), nullable=False, unique=True)
+    # Same conversation + same details = the same request (double clicks,
+    # retried webhooks, replayed messages).
+    dedupe_key = Column(String(64), nullable=False, unique=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=utcnow)  # UTC
+    patient_name = Column(String(120), nullable=False)
+    phone = Column(String(20), nullable=False, index=True)  # E.164
+    email = Column(String(254))
+    new_patient = Column(Boolean, nullable=False)
+    preferred_start = Column(String(40), nullable=False)  # ISO 8601 with offset
+    preferred_end = Column(String(40), nullable=False)
+    preferred_time_text = Column(String(500), nullable=False)
+    treatment_area = Column(String(200), nullable=False)
+    consent_to_contact = Column(Boolean, nullable=False)
+    status = Column(String(16), nullable=False, default="new")
+    staff_note = Column(Text)
+
+
+class OutboxMessage(Base):
+    """One notification to deliver over one transport, until acknowledged."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (UniqueConstraint("idempotency_key", "transport"),)
+
+    id = Column(Integer, primary_key=True)
+    idempotency_key = Column(String(64), nullable=False)
+    reference = Column(String(16), nullable=False, index=True)
+    message_type = Column(String(32), nullable=False)
+    transport = Column(String(16), nullable=False)  # webhook | email
+    payload = Column(Text, nullable=False)  # the exact JSON body
+    priority = Column(Integer, nullable=False, default=0)  # higher first
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime, nullable=False, default=utcnow)  # UTC
+    last_error = Column(String(500))
+    created_at = Column(DateTime, nullable=False, default=utcnow)
+    delivered_at = Column(DateTime)
+
+
+_engines: dict[str, Engine] = {}
+
+
+def engine(url: str | None = None) -> Engine:
+    """One engine per database URL for the life of the process."""
+    url = url or settings.database_url()
+    if url not in _engines:
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        _engines[url] = create_engine(url, future=True, pool_pre_ping=True)
+    return _engines[url]
+
+
+@contextmanager
+def transaction(url: str | None = None) -> Iterator[Session]:
+    """A session whose work is committed together, or not at all."""
+    factory = sessionmaker(bind=engine(url), future=True, expire_on_commit=False)
+    with factory() as session, session.begin():
+        yield session
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the schema to the latest migration (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", (url or settings.database_url()).replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def new_reference(prefix: str) -> str:
+    return f"{prefix}-" + "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What the clinic must be told, in the exact JSON its webhook receives."""
+
+    idempotency_key: str
+    reference: str
+    message_type: str
+    body: dict[str, Any]
+    priority: int = 0
+
+
+def enqueue(session: Session, notification: Notification, transports: list[str]) -> None:
+    """Add outbox rows in the caller's transaction, one per transport."""
+    payload = json.dumps(notification.body, ensure_ascii=False, sort_keys=False)
+    for transport in transports:
+        session.add(
+            OutboxMessage(
+                idempotency_key=notification.idempotency_key,
+                reference=notification.reference,
+                message_type=notification.message_type,
+                transport=transport,
+                payload=payload,
+                priority=notification.priority,
+            )
+        )
+
+
+def save_booking(
+    booking: Booking, build_notification, transports: list[str], url: str | None = None
+) -> tuple[str, bool]:
+    """Store a booking and its notifications; return (reference, created).
+
+    `build_notification(booking)` makes the notification from the stored row
+    (it needs the reference and creation time).  A booking with the same
+    dedupe key already stored is returned instead of stored twice.
+    """
+    existing = find_booking(booking.dedupe_key, url)
+    if existing:
+        return existing, False
+    try:
+        with transaction(url) as session:
+            booking.reference = booking.reference or new_reference("BK")
+            booking.created_at = booking.created_at or utcnow()
+            session.add(booking)
+            session.flush()
+            enqueue(session, build_notification(booking), transports)
+            return booking.reference, True
+    except IntegrityError:
+        # A concurrent duplicate won the race: theirs is the booking.
+        existing = find_booking(booking.dedupe_key, url)
+        if existing:
+            return existing, False
+        raise
+
+
+def find_booking(dedupe_key: str, url: str | None = None) -> str | None:
+    with transaction(url) as session:
+        row = session.query(Booking.reference).filter_by(dedupe_key=dedupe_key).first()
+        return row[0] if row else None

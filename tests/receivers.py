@@ -1,0 +1,93 @@
+"""Local stand-ins for the clinic's systems: an HTTP webhook and an SMTP server."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class ReceivedRequest:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class WebhookReceiver:
+    """Records every POST; answers with the queued status codes, then 200."""
+
+    port: int
+    requests: list[ReceivedRequest] = field(default_factory=list)
+    statuses: list[int] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/clinic-hook"
+
+    def start(self) -> WebhookReceiver:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if status == 200:
+                    receiver.requests.append(
+                        ReceivedRequest(self.path, dict(self.headers.items()), body)
+                    )
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.messages: list[dict[str, object]] = []
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        self.messages.append(
+            {
+                "from": envelope.mail_from,
+                "to": list(envelope.rcpt_tos),
+                "data": envelope.content.decode("utf-8", "replace"),
+            }
+        )
+        return "250 OK"
+
+
+class SmtpReceiver:
+    """A real SMTP server (aiosmtpd) on loopback that keeps what it receives."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.collector = _Collector()
+        self.controller = Controller(self.collector, hostname="127.0.0.1", port=port)
+
+    @property
+    def messages(self) -> list[dict[str, object]]:
+        return self.collector.messages
+
+    def start(self) -> SmtpReceiver:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
