@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test train venv lint format validate test-stories pytest clean help
+.PHONY: run test train venv lint format validate test-stories pytest outbox migrate clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
@@ -23,6 +23,8 @@ help:
 	@echo "make train      train the model if data/config/domain changed"
 	@echo "make lint       ruff check + format check;  make format  fixes formatting"
 	@echo "make validate   rasa data validate (no warnings allowed)"
+	@echo "make outbox     show clinic notifications: pending / delivered / failed"
+	@echo "make migrate    bring the database (DATABASE_URL or DATA_DIR) to the latest schema"
 	@echo "make clean      remove the virtualenv, models and test results"
 
 venv: $(INSTALLED)
@@ -63,6 +65,12 @@ pytest: $(MODEL)
 	$(BIN)/pytest
 
 test: lint validate test-stories pytest
+
+outbox: $(INSTALLED)
+	$(BIN)/python -m actions.notifications show
+
+migrate: $(INSTALLED)
+	$(BIN)/alembic upgrade head
 
 clean:
 	rm -rf $(VENV) models results .rasa .pytest_cache

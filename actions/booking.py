@@ -94,6 +94,25 @@ def is_interruption(tracker: Tracker) -> bool:
     )
 
 
+# Actions Rasa runs between a message and the form's validation on the happy
+# path (Rasa adds the form's own execution before calling the validation).
+PLUMBING_ACTIONS = {"action_listen", "action_extract_slots", "booking_form"}
+
+
+def answered_something_else_since_the_message(tracker: Tracker) -> bool:
+    """The form runs again after an interruption was answered (e.g. an FAQ).
+
+    Then the latest message was the interruption, not an answer to the form's
+    question, and must not be read as one.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") not in PLUMBING_ACTIONS:
+            return True
+    return False
+
+
 def latest_text(tracker: Tracker) -> str:
     return tracker.latest_message.get("text") or ""
 
@@ -127,7 +146,7 @@ class ValidateBookingForm(FormValidationAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         requested = tracker.get_slot("requested_slot")
-        if tracker.latest_action_name == "action_listen" and wants_to_cancel(tracker):
+        if wants_to_cancel(tracker) and not answered_something_else_since_the_message(tracker):
             # Forget everything the patient told us; the form ends here and
             # action_submit_booking, seeing nothing confirmed, sends nothing.
             dispatcher.utter_message(response="utter_booking_cancelled")
@@ -151,7 +170,7 @@ class ValidateBookingForm(FormValidationAction):
         """
         if tracker.get_slot("requested_slot") != slot or is_interruption(tracker):
             return None
-        if tracker.latest_action_name != "action_listen":
+        if answered_something_else_since_the_message(tracker):
             return None
         text = latest_text(tracker)
         if self.corrects_another_detail(slot, text):

@@ -761,20 +761,7 @@ def _trimmed(
 
 
 def _hours_on(clinic: Clinic, day: date) -> tuple[time, time] | None:
-    """Opening and closing time on `day`, or None if closed.
-
-    An entry that can't be read is treated as closed, so a typo in the clinic
-    file never makes the assistant offer a time the clinic can't honour.
-    """
-    written = clinic.opening_hours.get(WEEKDAYS[day.weekday()])
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*[-\u2013]\s*(\d{1,2}):(\d{2})\s*", written or "")
-    if match is None:
-        return None
-    open_h, open_m, close_h, close_m = (int(part) for part in match.groups())
-    if max(open_h, close_h) > 23 or max(open_m, close_m) > 59:
-        return None
-    opening, closing = time(open_h, open_m), time(close_h, close_m)
-    return (opening, closing) if opening < closing else None
+    return clinic.hours_on(day)
 
 
 def _opening_on(day: date, ctx: _Context) -> tuple[datetime, datetime]:

@@ -7,7 +7,9 @@ nor a restart.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,40 @@ class Clinic:
             hours = self.opening_hours.get(day)
             parts.append(f"{day.capitalize()} {hours}" if hours else f"{day.capitalize()} closed")
         return ", ".join(parts)
+
+    def hours_on(self, day: date) -> tuple[time, time] | None:
+        """Opening and closing time on `day`, or None if closed.
+
+        An entry that can't be read counts as closed, so a typo in the clinic
+        file never makes the assistant promise a time the clinic can't honour.
+        """
+        written = self.opening_hours.get(WEEKDAYS[day.weekday()])
+        match = re.fullmatch(
+            r"\s*(\d{1,2}):(\d{2})\s*[-\u2013]\s*(\d{1,2}):(\d{2})\s*", written or ""
+        )
+        if match is None:
+            return None
+        open_h, open_m, close_h, close_m = (int(part) for part in match.groups())
+        if max(open_h, close_h) > 23 or max(open_m, close_m) > 59:
+            return None
+        opening, closing = time(open_h, open_m), time(close_h, close_m)
+        return (opening, closing) if opening < closing else None
+
+    def is_open(self, now: datetime) -> bool:
+        """Whether the clinic is open at `now` (a time in the clinic's zone)."""
+        hours = self.hours_on(now.date())
+        return bool(hours) and hours[0] <= now.time() < hours[1]
+
+    def next_opening(self, now: datetime) -> datetime | None:
+        """When the clinic next opens after `now` (None if it never does)."""
+        for offset in range(8):
+            day = now.date() + timedelta(days=offset)
+            hours = self.hours_on(day)
+            if hours:
+                opening = datetime.combine(day, hours[0], tzinfo=now.tzinfo)
+                if opening > now:
+                    return opening
+        return None
 
     def prices_text(self) -> str | None:
         if not self.prices:

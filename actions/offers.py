@@ -19,22 +19,28 @@ from actions.clinic import load_clinic
 BOOKING_OFFER = "book"
 
 
-def last_bot_response(tracker: Tracker) -> str | None:
-    """Name of the response behind the latest bot message, if any."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "bot":
-            return (event.get("metadata") or {}).get("utter_action")
-    return None
-
-
 def offered_follow_up(tracker: Tracker, domain: dict[str, Any]) -> str | None:
-    """The `follow_up` declared by the response the bot sent last."""
-    response_name = last_bot_response(tracker)
-    variations = domain.get("responses", {}).get(response_name or "", [])
-    for variation in variations:
-        follow_up = (variation.get("metadata") or {}).get("follow_up")
-        if follow_up:
-            return follow_up
+    """The `follow_up` declared by a response of the bot's latest turn.
+
+    A turn can end with more than the offer (e.g. an FAQ answer followed by
+    the emergency safety line), so every message of that turn is looked at,
+    latest first; an earlier turn's offer no longer counts.
+    """
+    responses = domain.get("responses", {})
+    seen_bot_turn = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            if seen_bot_turn:
+                return None
+            continue
+        if event.get("event") != "bot":
+            continue
+        seen_bot_turn = True
+        name = (event.get("metadata") or {}).get("utter_action") or ""
+        for variation in responses.get(name, []):
+            follow_up = (variation.get("metadata") or {}).get("follow_up")
+            if follow_up:
+                return follow_up
     return None
 
 

@@ -70,6 +70,39 @@ class Booking(Base):
     staff_note = Column(Text)
 
 
+class Escalation(Base):
+    """Something the clinic must look at: a symptom report or a call-back request.
+
+    One open escalation per conversation: later messages update it (and the
+    clinic gets an `escalation_update`) instead of creating another.
+    """
+
+    __tablename__ = "escalations"
+
+    id = Column(Integer, primary_key=True)
+    reference = Column(String(16), nullable=False, unique=True)
+    conversation_id = Column(String(128), nullable=False, index=True)
+    channel = Column(String(32), nullable=False)
+    severity = Column(String(16), nullable=False)  # emergency | urgent | routine
+    reason = Column(String(500), nullable=False)  # which rule fired, on which words
+    created_at = Column(DateTime, nullable=False, default=utcnow)  # UTC
+    updated_at = Column(DateTime, nullable=False, default=utcnow)
+    patient_name = Column(String(120))
+    phone = Column(String(20), index=True)
+    treatment_date = Column(String(120))
+    preferred_time_text = Column(String(500))
+    symptoms = Column(Text, nullable=False)  # the patient's own words
+    transcript = Column(Text)  # the conversation so far, for call-back requests
+    status = Column(String(16), nullable=False, default="open")
+    update_count = Column(Integer, nullable=False, default=0)
+    staff_note = Column(Text)
+
+
+SEVERITY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
+# Emergencies are delivered before anything else waiting in the outbox.
+SEVERITY_PRIORITY = {"routine": 0, "urgent": 50, "emergency": 100}
+
+
 class OutboxMessage(Base):
     """One notification to deliver over one transport, until acknowledged."""
 
@@ -186,3 +219,75 @@ def find_booking(dedupe_key: str, url: str | None = None) -> str | None:
     with transaction(url) as session:
         row = session.query(Booking.reference).filter_by(dedupe_key=dedupe_key).first()
         return row[0] if row else None
+
+
+@dataclass(frozen=True)
+class EscalationChange:
+    """What a message adds to a conversation's escalation (None: unchanged)."""
+
+    severity: str
+    reason: str
+    symptoms: str | None = None
+    patient_name: str | None = None
+    phone: str | None = None
+    treatment_date: str | None = None
+    preferred_time_text: str | None = None
+    transcript: str | None = None
+
+
+def save_escalation(
+    conversation_id: str,
+    channel: str,
+    change: EscalationChange,
+    build_notification,
+    transports: list[str],
+    url: str | None = None,
+) -> tuple[str, bool]:
+    """Create the conversation's escalation, or update its open one; return (reference, created).
+
+    Either way the matching notification is queued in the same transaction:
+    `escalation` for a new one, `escalation_update` (same reference) for a
+    change.  The severity only ever goes up.
+    """
+    with transaction(url) as session:
+        row = (
+            session.query(Escalation)
+            .filter_by(conversation_id=conversation_id, status="open")
+            .order_by(Escalation.id.desc())
+            .with_for_update()
+            .first()
+        )
+        created = row is None
+        if created:
+            row = Escalation(
+                reference=new_reference("ES"),
+                conversation_id=conversation_id,
+                channel=channel,
+                severity=change.severity,
+                reason=change.reason,
+                symptoms=change.symptoms or "",
+                created_at=utcnow(),
+                update_count=0,
+                status="open",
+            )
+            session.add(row)
+        else:
+            row.update_count += 1
+            if SEVERITY_RANK[change.severity] > SEVERITY_RANK[row.severity]:
+                row.severity, row.reason = change.severity, change.reason
+            if change.symptoms and change.symptoms not in row.symptoms:
+                row.symptoms = "\n".join(part for part in (row.symptoms, change.symptoms) if part)
+        for name in (
+            "patient_name",
+            "phone",
+            "treatment_date",
+            "preferred_time_text",
+            "transcript",
+        ):
+            value = getattr(change, name)
+            if value:
+                setattr(row, name, value)
+        row.updated_at = utcnow()
+        session.flush()
+        enqueue(session, build_notification(row, created), transports)
+        return row.reference, created

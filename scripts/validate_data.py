@@ -51,8 +51,7 @@ def is_known_false_positive(message: str) -> bool:
     if text.rstrip("\n") + "\n" in KNOWN_FALSE_POSITIVES:
         return True
     unused = UNUSED_RESPONSE.match(text)
-    return bool(unused and (sent_by_an_action(unused.group(1))
-                            or asks_for_a_slot(unused.group(1))))
+    return bool(unused and (sent_by_an_action(unused.group(1)) or asks_for_a_slot(unused.group(1))))
 
 
 def main() -> int:

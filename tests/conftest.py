@@ -94,6 +94,8 @@ class RunningAssistant:
     data_dir: Path
     clinic_file: Path
     log_file: Path
+    webhook: Any
+    smtp: Any
 
     def send(self, sender: str, message: Any) -> list[dict[str, Any]]:
         """Send one message through the REST channel; return the bot's messages."""
@@ -120,17 +122,29 @@ def _healthy(url: str) -> bool:
         return False
 
 
+WEBHOOK_SECRET = "e2e-webhook-secret"
+
+
 @pytest.fixture(scope="session")
 def assistant(
     trained_model: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningAssistant]:
-    """The real action server + Rasa server, started by scripts/run.py."""
+    """The real servers and outbox worker, started by scripts/run.py.
+
+    The clinic's webhook and mailbox are a local HTTP receiver and a real
+    local SMTP server, so a test sees exactly what the clinic would receive.
+    """
+    from tests.receivers import SmtpReceiver, WebhookReceiver
+
+    webhook = WebhookReceiver(free_port()).start()
+    smtp = SmtpReceiver(free_port()).start()
     work = tmp_path_factory.mktemp("assistant")
     clinic_file = work / "clinic.yml"
     shutil.copy(TEST_CLINIC, clinic_file)
     rasa_port, actions_port = free_port(), free_port()
     token = "test-token-not-secret"
     env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
     env.update(
         {
             "RASA_PORT": str(rasa_port),
@@ -139,6 +153,14 @@ def assistant(
             "CLINIC_CONFIG": str(clinic_file),
             "RASA_AUTH_TOKEN": token,
             "MODEL_PATH": str(trained_model),
+            "CLINIC_WEBHOOK_URL": webhook.url,
+            "CLINIC_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(smtp.port),
+            "CLINIC_EMAIL_TO": "desk@testwood-derm.test",
+            "OUTBOX_BACKOFF_BASE": "0.5",
+            "OUTBOX_BACKOFF_MAX": "2",
+            "OUTBOX_POLL_INTERVAL": "0.2",
         }
     )
     log_file = work / "servers.log"
@@ -151,7 +173,13 @@ def assistant(
             stderr=subprocess.STDOUT,
         )
     running = RunningAssistant(
-        f"http://127.0.0.1:{rasa_port}", token, work / "var", clinic_file, log_file
+        f"http://127.0.0.1:{rasa_port}",
+        token,
+        work / "var",
+        clinic_file,
+        log_file,
+        webhook,
+        smtp,
     )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -168,6 +196,8 @@ def assistant(
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+        webhook.stop()
+        smtp.stop()
 
 
 # --- real services ----------------------------------------------------------
@@ -223,7 +253,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         import sqlalchemy as sa
 
         with storage.engine(url).begin() as connection:
-            connection.execute(sa.text("DROP TABLE IF EXISTS outbox, bookings, alembic_version"))
+            connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
     storage.migrate(url)
     yield url
     if request.param == "sqlite":

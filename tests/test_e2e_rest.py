@@ -132,7 +132,7 @@ def test_symptom_report_gets_emergency_advice_first(assistant: RunningAssistant)
         ("are you a real person or a bot?", "automated assistant"),
         ("can i talk to a real person please", "+1 555-0142"),
         ("how long does lip filler last?", "only help with questions about botox"),
-        ("i'd like to book an appointment", "+1 555-0142"),
+        ("i'd like to book an appointment", "full name"),
     ],
 )
 def test_other_intents_get_safe_answers(
