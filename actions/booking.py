@@ -96,19 +96,20 @@ def is_interruption(tracker: Tracker) -> bool:
 
 # Actions Rasa runs between a message and the form's validation on the happy
 # path (Rasa adds the form's own execution before calling the validation).
-PLUMBING_ACTIONS = {"action_listen", "action_extract_slots", "booking_form"}
+PLUMBING_ACTIONS = {"action_listen", "action_extract_slots"}
 
 
-def answered_something_else_since_the_message(tracker: Tracker) -> bool:
+def answered_something_else_since_the_message(tracker: Tracker, form: str = "booking_form") -> bool:
     """The form runs again after an interruption was answered (e.g. an FAQ).
 
     Then the latest message was the interruption, not an answer to the form's
     question, and must not be read as one.
     """
+    plumbing = PLUMBING_ACTIONS | {form}
     for event in reversed(tracker.events):
         if event.get("event") == "user":
             return False
-        if event.get("event") == "action" and event.get("name") not in PLUMBING_ACTIONS:
+        if event.get("event") == "action" and event.get("name") not in plumbing:
             return True
     return False
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType, FollowupAction
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.clinic import load_clinic
+from actions.escalation import prefilled_contact
 
 BOOKING_OFFER = "book"
+CALLBACK_OFFER = "callback"
 
 
 def offered_follow_up(tracker: Tracker, domain: dict[str, Any]) -> str | None:
@@ -58,6 +60,12 @@ class ActionAcceptOffer(Action):
         follow_up = offered_follow_up(tracker, domain)
         if follow_up == BOOKING_OFFER:
             return [FollowupAction("booking_form")]
+        if follow_up == CALLBACK_OFFER:
+            return [
+                SlotSet("contact_purpose", "callback"),
+                *prefilled_contact(tracker, load_clinic()),
+                FollowupAction("contact_form"),
+            ]
         if follow_up:
             dispatcher.utter_message(response=f"utter_{follow_up}", **values)
         else:

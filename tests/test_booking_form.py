@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 import pytest
 from rasa_sdk import Tracker
@@ -15,7 +15,7 @@ from actions import storage
 from actions.booking import ActionAskBookingConfirmed, ActionSubmitBooking, ValidateBookingForm
 
 ROOT = Path(__file__).resolve().parent.parent
-DOMAIN: Dict[str, Any] = {"slots": {}, "forms": {}, "responses": {}}
+DOMAIN: dict[str, Any] = {"slots": {}, "forms": {}, "responses": {}}
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +29,7 @@ def test_clinic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 def form_tracker(
     text: str,
-    slots: Optional[Dict[str, Any]] = None,
+    slots: dict[str, Any] | None = None,
     intent: str = "inform",
     confidence: float = 0.9,
     after_message: tuple[str, ...] = ("action_extract_slots", "booking_form"),
@@ -49,7 +49,7 @@ def form_tracker(
     )
 
 
-def validate(tracker: Tracker) -> tuple[List[Dict[str, Any]], Dict[str, Any]]:
+def validate(tracker: Tracker) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Run the validation action; return the messages and the resulting slot values."""
     dispatcher = CollectingDispatcher()
     events = asyncio.run(ValidateBookingForm().run(dispatcher, tracker, DOMAIN))
@@ -262,13 +262,13 @@ def test_summary_shows_every_detail_to_confirm() -> None:
     assert message["time"].startswith("Tuesday December 1, 12:00-17:00")
 
 
-def submit(slots: Dict[str, Any]) -> tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
+def submit(slots: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     dispatcher = CollectingDispatcher()
     events = asyncio.run(ActionSubmitBooking().run(dispatcher, form_tracker("yes", slots), DOMAIN))
     return dispatcher.messages, events
 
 
-def stored_bookings() -> List[storage.Booking]:
+def stored_bookings() -> list[storage.Booking]:
     storage.migrate()
     with storage.transaction() as session:
         return session.query(storage.Booking).all()

@@ -13,8 +13,8 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable, List
 
 from tests.conftest import WEBHOOK_SECRET, RunningAssistant
 
@@ -52,11 +52,11 @@ def book(assistant: RunningAssistant, sender: str) -> str:
     return match.group(0)
 
 
-def deliveries_for(assistant: RunningAssistant, reference: str) -> List:
+def deliveries_for(assistant: RunningAssistant, reference: str) -> list:
     return [r for r in assistant.webhook.requests if r.headers.get("Idempotency-Key") == reference]
 
 
-def emails_for(assistant: RunningAssistant, reference: str) -> List:
+def emails_for(assistant: RunningAssistant, reference: str) -> list:
     return [m for m in assistant.smtp.messages if reference in str(m["data"])]
 
 

@@ -1,0 +1,467 @@
+"""Symptom triage and call-backs: what a careful clinic nurse on the phone does first.
+
+The decision itself is actions/triage.py (deterministic rules); this module
+turns it into the conversation and into escalation records:
+
+- emergency: the very first reply says to call the emergency number now;
+  the escalation is stored and queued for the clinic at once, with whatever
+  contact the channel gives; contact details are asked for only afterwards.
+- urgent: name, phone and treatment date are collected, then the escalation
+  is stored, and the patient gets a reference and when to expect a call.
+- expected: the article's reassurance, what would make it worth calling, and
+  the offer of a call-back (a routine escalation if accepted).
+- unclear: at most two questions (contact_check_form), then emergency or
+  urgent; never "expected".
+
+Everything is stored (with its outbox rows) before the patient is told the
+clinic has it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import booking_fields as fields
+from actions import storage, triage
+from actions.booking import answered_something_else_since_the_message, wants_to_cancel
+from actions.clinic import Clinic, load_clinic
+from actions.faq import answer_faq, selected_topic
+from actions.notifications import enabled_transports
+
+logger = logging.getLogger(__name__)
+
+# triage_severity slot values; "none" = the message was not a report.
+NOT_A_REPORT = "none"
+ESCALATION_SEVERITY = {
+    "emergency": "emergency",
+    "urgent": "urgent",
+    "unclear": "urgent",
+    "callback": "routine",
+    "handoff": "routine",
+}
+CONTACT_SLOTS = {
+    "emergency": ["contact_name", "contact_phone"],
+    "urgent": ["contact_name", "contact_phone", "contact_treatment_date"],
+    "callback": ["contact_name", "contact_phone", "contact_treatment_date"],
+    "handoff": ["contact_name", "contact_phone", "contact_callback_time"],
+}
+ALL_CONTACT_SLOTS = [
+    "contact_name",
+    "contact_phone",
+    "contact_treatment_date",
+    "contact_callback_time",
+]
+
+
+def clinic_now(clinic: Clinic) -> datetime:
+    return datetime.now(ZoneInfo(clinic.timezone))
+
+
+def latest_text(tracker: Tracker) -> str:
+    return tracker.latest_message.get("text") or ""
+
+
+def channel_phone(tracker: Tracker, clinic: Clinic) -> str | None:
+    """The number a patient writes from (SMS/WhatsApp sender ids), if any."""
+    sender = re.sub(r"^(whatsapp|sms|tel):", "", tracker.sender_id or "")
+    if not re.fullmatch(r"\+?\d[\d\s\-]{6,}", sender):
+        return None
+    try:
+        return fields.parse_phone(sender, clinic.country)
+    except fields.FieldProblem:
+        return None
+
+
+def symptom_messages(tracker: Tracker) -> str:
+    """Every symptom report of this conversation, in the patient's words."""
+    texts = []
+    for event in tracker.events:
+        if event.get("event") != "user":
+            continue
+        text = event.get("text") or ""
+        intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+        if intent == "report_symptom" or triage.assess(text).is_report:
+            texts.append(text)
+    latest = latest_text(tracker)
+    if latest and latest not in texts and triage.assess(latest).is_report:
+        texts.append(latest)
+    return "\n".join(texts)
+
+
+def transcript(tracker: Tracker) -> str:
+    """The conversation so far, for a call-back request."""
+    lines = []
+    for event in tracker.events:
+        if event.get("event") == "user" and event.get("text"):
+            lines.append(f"Patient: {event['text']}")
+        elif event.get("event") == "bot" and event.get("text"):
+            lines.append(f"Assistant: {event['text']}")
+    return "\n".join(lines)
+
+
+def escalation_notification(
+    row: storage.Escalation, created: bool, clinic: Clinic
+) -> storage.Notification:
+    """The clinic's webhook body for an escalation or an update of one."""
+    zone = ZoneInfo(clinic.timezone)
+    created_at = row.created_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)
+    body = {
+        "type": "escalation" if created else "escalation_update",
+        "reference": row.reference,
+        "severity": row.severity,
+        "reason": row.reason,
+        "conversation_id": row.conversation_id,
+        "channel": row.channel,
+        "created_at": created_at.isoformat(timespec="seconds"),
+        "patient": {"name": row.patient_name, "phone": row.phone},
+        "symptoms": row.symptoms,
+        "treatment_date": row.treatment_date,
+    }
+    if row.preferred_time_text:
+        body["preferred_callback_time"] = row.preferred_time_text
+    if row.transcript:
+        body["conversation"] = row.transcript
+    key = row.reference if created else f"{row.reference}-U{row.update_count}"
+    return storage.Notification(
+        key, row.reference, body["type"], body, storage.SEVERITY_PRIORITY[row.severity]
+    )
+
+
+def save(tracker: Tracker, clinic: Clinic, change: storage.EscalationChange) -> str:
+    reference, _created = storage.save_escalation(
+        tracker.sender_id,
+        tracker.get_latest_input_channel() or "unknown",
+        change,
+        lambda row, created: escalation_notification(row, created, clinic),
+        enabled_transports(),
+    )
+    return reference
+
+
+def when_to_expect_a_call(clinic: Clinic) -> tuple[str, dict[str, str]]:
+    """The response (and its values) telling the patient when the clinic calls."""
+    now = clinic_now(clinic)
+    if clinic.is_open(now):
+        return "utter_escalation_call_today", {}
+    opening = clinic.next_opening(now)
+    when = f"{opening:%A} at {opening:%H:%M}" if opening else "when the clinic reopens"
+    return "utter_escalation_call_out_of_hours", {"next_opening": when}
+
+
+def alert_emergency(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    clinic: Clinic,
+    assessment: triage.Assessment,
+) -> list[EventType]:
+    """Emergency: advice first, then store and alert the clinic, then ask for contact."""
+    values = clinic.template_values()
+    dispatcher.utter_message(response="utter_emergency_call_now", **values)
+    try:
+        reference = save(
+            tracker,
+            clinic,
+            storage.EscalationChange(
+                severity="emergency",
+                reason=triage.reason(assessment),
+                symptoms=symptom_messages(tracker),
+                phone=channel_phone(tracker, clinic),
+            ),
+        )
+    except Exception:  # noqa: BLE001 - the patient must still be told what to do
+        logger.exception("Storing an emergency escalation failed.")
+        dispatcher.utter_message(response="utter_emergency_not_saved", **values)
+        return [SlotSet("triage_severity", "emergency")]
+    dispatcher.utter_message(
+        response="utter_emergency_clinic_alerted", reference=reference, **values
+    )
+    return [
+        SlotSet("triage_severity", "emergency"),
+        SlotSet("escalation_reference", reference),
+        SlotSet("contact_purpose", "emergency"),
+        *prefilled_contact(tracker, clinic),
+    ]
+
+
+def prefilled_contact(tracker: Tracker, clinic: Clinic) -> list[EventType]:
+    """Reuse what the patient already told us (e.g. in a booking) or the channel gives."""
+    events: list[EventType] = []
+    name = tracker.get_slot("contact_name") or tracker.get_slot("booking_name")
+    phone = (
+        tracker.get_slot("contact_phone")
+        or tracker.get_slot("booking_phone")
+        or channel_phone(tracker, clinic)
+    )
+    if name:
+        events.append(SlotSet("contact_name", name))
+    if phone:
+        events.append(SlotSet("contact_phone", phone))
+    return events
+
+
+class ActionTriage(Action):
+    """Decide what a symptom message needs, and say the first thing a nurse would."""
+
+    def name(self) -> str:
+        return "action_triage"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        clinic = load_clinic()
+        assessment = triage.assess(latest_text(tracker))
+        previous = tracker.get_slot("triage_severity")
+        severity = assessment.severity if assessment.is_report else None
+        if severity is None and assessment.worsening and previous == "expected":
+            # "It's getting worse" after an expected symptom: no longer expected.
+            severity = "urgent"
+        if severity is None:
+            answer_faq(dispatcher, tracker, selected_topic(tracker) or "faq/when_to_call")
+            return [SlotSet("triage_severity", NOT_A_REPORT)]
+        if severity == "expected" and previous == "expected" and assessment.worsening:
+            severity = "urgent"
+        if severity == "emergency":
+            return alert_emergency(dispatcher, tracker, clinic, assessment)
+        values = clinic.template_values()
+        if severity == "expected":
+            dispatcher.utter_message(response="utter_triage_expected", **values)
+            return [
+                SlotSet("triage_severity", "expected"),
+                SlotSet("triage_reason", triage.reason(assessment)),
+            ]
+        if severity == "unclear":
+            dispatcher.utter_message(response="utter_triage_unclear", **values)
+            return [
+                SlotSet("triage_severity", "unclear"),
+                SlotSet("triage_reason", triage.reason(assessment)),
+                SlotSet("triage_red_flags", None),
+                SlotSet("triage_worsening", None),
+            ]
+        dispatcher.utter_message(response="utter_triage_urgent", **values)
+        reason = (
+            triage.reason(assessment)
+            if assessment.is_report
+            else ("urgent: an expected symptom is getting worse")
+        )
+        return [
+            SlotSet("triage_severity", "urgent"),
+            SlotSet("triage_reason", reason),
+            SlotSet("contact_purpose", "urgent"),
+            *prefilled_contact(tracker, clinic),
+        ]
+
+
+class ValidateTriageCheckForm(FormValidationAction):
+    """At most two questions for a symptom the rules cannot place."""
+
+    def name(self) -> str:
+        return "validate_triage_check_form"
+
+    def yes_no(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != slot:
+            return {}
+        if answered_something_else_since_the_message(tracker, "triage_check_form"):
+            return {}
+        answer = fields.yes_or_no(
+            latest_text(tracker), (tracker.latest_message.get("intent") or {}).get("name")
+        )
+        if answer is None and triage.assess(latest_text(tracker)).mentions_red_flag:
+            answer = True
+        return {slot: answer} if answer is not None else {}
+
+    async def extract_triage_red_flags(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.yes_no("triage_red_flags", tracker)
+
+    async def extract_triage_worsening(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        return self.yes_no("triage_worsening", tracker)
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        if tracker.get_slot("triage_red_flags") is True:
+            return ["triage_red_flags"]  # an emergency: stop asking
+        return ["triage_red_flags", "triage_worsening"]
+
+
+class ActionTriageDecide(Action):
+    """After the questions: emergency if any red flag, otherwise urgent (never expected)."""
+
+    def name(self) -> str:
+        return "action_triage_decide"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        clinic = load_clinic()
+        if tracker.get_slot("triage_red_flags") is True:
+            assessment = triage.Assessment(
+                is_report=True,
+                severity="emergency",
+                rule="answered_red_flag_question",
+                matched=(),
+                mentions_red_flag=True,
+                worsening=False,
+            )
+            return alert_emergency(dispatcher, tracker, clinic, assessment)
+        dispatcher.utter_message(response="utter_triage_urgent", **clinic.template_values())
+        worse = tracker.get_slot("triage_worsening") is True
+        reason = (
+            f"urgent: unplaced symptom{', getting worse' if worse else ''} "
+            f"({tracker.get_slot('triage_reason') or 'no rule matched'})"
+        )
+        return [
+            SlotSet("triage_severity", "urgent"),
+            SlotSet("triage_reason", reason),
+            SlotSet("contact_purpose", "urgent"),
+            *prefilled_contact(tracker, clinic),
+        ]
+
+
+class ActionStartHandoff(Action):
+    """A person was asked for: arrange a call-back."""
+
+    def name(self) -> str:
+        return "action_start_handoff"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        clinic = load_clinic()
+        dispatcher.utter_message(response="utter_handoff_start", **clinic.template_values())
+        return [SlotSet("contact_purpose", "handoff"), *prefilled_contact(tracker, clinic)]
+
+
+class ValidateContactForm(FormValidationAction):
+    """Name, phone and (by purpose) treatment date or a preferred call-back time."""
+
+    def name(self) -> str:
+        return "validate_contact_form"
+
+    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+        return list(
+            CONTACT_SLOTS.get(
+                tracker.get_slot("contact_purpose") or "urgent", CONTACT_SLOTS["urgent"]
+            )
+        )
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        if wants_to_cancel(tracker) and not answered_something_else_since_the_message(
+            tracker, "contact_form"
+        ):
+            dispatcher.utter_message(
+                response="utter_contact_cancelled", **load_clinic().template_values()
+            )
+            return [SlotSet("contact_cancelled", True), SlotSet("requested_slot", None)]
+        return await super().run(dispatcher, tracker, domain)
+
+    def answer_to(self, slot: str, tracker: Tracker) -> str | None:
+        if tracker.get_slot("requested_slot") != slot:
+            return None
+        if answered_something_else_since_the_message(tracker, "contact_form"):
+            return None
+        intent = tracker.latest_message.get("intent") or {}
+        if (
+            intent.get("name") in {"report_symptom", "faq", "clinic_info", "bot_challenge"}
+            and (intent.get("confidence") or 0) >= 0.8
+        ):
+            return None
+        return latest_text(tracker)
+
+    async def extract_contact_name(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        answer = self.answer_to("contact_name", tracker)
+        return {"contact_name": answer} if answer is not None else {}
+
+    async def extract_contact_phone(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        answer = self.answer_to("contact_phone", tracker)
+        return {"contact_phone": answer} if answer is not None else {}
+
+    async def extract_contact_treatment_date(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        answer = self.answer_to("contact_treatment_date", tracker)
+        return {"contact_treatment_date": answer} if answer is not None else {}
+
+    async def extract_contact_callback_time(self, dispatcher, tracker, domain) -> dict[str, Any]:
+        answer = self.answer_to("contact_callback_time", tracker)
+        return {"contact_callback_time": answer} if answer is not None else {}
+
+    def validate_contact_name(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return {"contact_name": fields.parse_name(value)}
+        except fields.FieldProblem as problem:
+            dispatcher.utter_message(text=str(problem))
+            return {"contact_name": None}
+
+    def validate_contact_phone(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        try:
+            return {"contact_phone": fields.parse_phone(value, load_clinic().country)}
+        except fields.FieldProblem as problem:
+            dispatcher.utter_message(text=str(problem))
+            return {"contact_phone": None}
+
+    def validate_contact_treatment_date(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = re.sub(r"\s+", " ", str(value or "")).strip()
+        if not re.search(r"[^\W_]", text) or len(text) > 120:
+            dispatcher.utter_message(
+                text="When did you have your treatment? For example "
+                "'last Tuesday' or 'about two weeks ago'."
+            )
+            return {"contact_treatment_date": None}
+        return {"contact_treatment_date": text}
+
+    def validate_contact_callback_time(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        text = re.sub(r"\s+", " ", str(value or "")).strip()
+        if not re.search(r"[^\W_]", text) or len(text) > 200:
+            dispatcher.utter_message(
+                text="When would suit you for a call? For example "
+                "'tomorrow morning' or 'any time'."
+            )
+            return {"contact_callback_time": None}
+        return {"contact_callback_time": text}
+
+
+class ActionEscalate(Action):
+    """Store the escalation (or update it) with the contact details, then say what happens next."""
+
+    def name(self) -> str:
+        return "action_escalate"
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        clinic = load_clinic()
+        values = clinic.template_values()
+        purpose = tracker.get_slot("contact_purpose") or "urgent"
+        reset = [SlotSet("contact_cancelled", None), SlotSet("contact_purpose", None)]
+        if tracker.get_slot("contact_cancelled"):
+            return reset
+        severity = ESCALATION_SEVERITY.get(purpose, "urgent")
+        reason = tracker.get_slot("triage_reason") or (
+            "routine: call-back requested"
+            if purpose == "handoff"
+            else "routine: call-back after an expected symptom"
+        )
+        change = storage.EscalationChange(
+            severity=severity,
+            reason=reason,
+            symptoms=symptom_messages(tracker) or None,
+            patient_name=tracker.get_slot("contact_name"),
+            phone=tracker.get_slot("contact_phone"),
+            treatment_date=tracker.get_slot("contact_treatment_date"),
+            preferred_time_text=tracker.get_slot("contact_callback_time"),
+            transcript=transcript(tracker) if purpose == "handoff" else None,
+        )
+        try:
+            reference = save(tracker, clinic, change)
+        except Exception:  # noqa: BLE001 - the patient must not be told the clinic has it
+            logger.exception("Storing an escalation failed.")
+            dispatcher.utter_message(response="utter_escalation_not_saved", **values)
+            return reset
+        if purpose == "emergency":
+            dispatcher.utter_message(response="utter_emergency_contact_saved", **values)
+        else:
+            dispatcher.utter_message(
+                response="utter_escalation_received", reference=reference, **values
+            )
+            response, extra = when_to_expect_a_call(clinic)
+            dispatcher.utter_message(response=response, **values, **extra)
+        return [*reset, SlotSet("escalation_reference", reference)]

@@ -1,0 +1,639 @@
+"""Deterministic symptom triage for patient messages after a Botox treatment.
+
+Why this exists: a patient who writes "my throat is closing up" must be told to
+call the emergency number immediately, every time, whatever the NLU model
+thinks of the message. So the decision is made here with plain regular
+expressions over a vocabulary the clinic can read and review
+(`clinic/triage-rules.yml`), never by a classifier. The Rasa code calls
+`assess()` on every patient message.
+
+How a message is decided:
+
+1. The text is normalised (lower case, apostrophes removed, hyphens to
+   spaces, "sooo" -> "so") keeping a map back to the original characters, so
+   `Assessment.matched` quotes the patient's own words.
+2. Every rule pattern is matched. Each hit is then checked in its sentence:
+   negated ("no trouble breathing")? resolved ("the swelling has gone down")?
+   someone else's ("my sister's eyelid")? hypothetical ("what if I can't
+   breathe")? past history ("a rash years ago")? a general question ("can
+   botox cause trouble swallowing?")?
+3. An emergency hit that is merely negated-free counts as a *mentioned* red
+   flag, report or not, so the caller can add its safety line.
+4. Among the hits that are the patient's own current symptoms, the most
+   serious level wins (emergency > urgent > unclear > expected); an expected
+   or unclear symptom that is worsening or lasting becomes urgent.
+
+When in doubt on a first-person report the rules lean to emergency: a false
+alarm costs a phone call, a missed emergency can cost a life.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from re import Pattern
+from typing import Any
+
+import yaml
+
+log = logging.getLogger(__name__)
+
+SEVERITIES = ("emergency", "urgent", "expected", "unclear")
+
+# Severity decision order: anything we cannot place outranks "expected", so a
+# message is never reassured while part of it is unexplained.
+DECISION_ORDER = ("emergency", "urgent", "unclear", "expected")
+
+DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "clinic" / "triage-rules.yml"
+
+# Longer messages are cut: nobody types a symptom report this long, and the
+# bound keeps the worst case fast. Far above the 10,000 characters tested.
+MAX_CHARS = 50_000
+
+# What a space in a pattern stands for: spaces, quotes, slashes, emoji...
+# between two words, but never a comma or a sentence end.
+SEPARATOR = r"[^\w.!?;:,\n]+"
+
+_MACRO = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+_RULE_ID = re.compile(r"[a-z][a-z0-9_]*")
+_APOSTROPHES = frozenset("'\u2019\u2018`\u00b4\u02bc\u2032")
+_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015_")
+_SENTENCE_END = re.compile(r"[!?;:\n]+|\.(?!\d)")
+_ABILITY_NEGATION = re.compile(r"\b(?:cant|cannot|can not|couldnt|unable|not able|barely|hardly)\b")
+_WORD = re.compile(r"\w+")
+_OR = re.compile(r"\b(?:or|nor)\b")
+
+CUE_NAMES = (
+    "negation",
+    "pseudo_negation",
+    "negation_after",
+    "scope_end",
+    "clause_start",
+    "hypothetical",
+    "not_hypothetical",
+    "third_party",
+    "first_person",
+    "not_first_person",
+    "question_start",
+    "question_strong",
+    "question_weak",
+    "report",
+    "history",
+)
+# Cues that must match at the very start of the text they are tried on.
+_ANCHORED_CUES = frozenset({"negation_after", "question_start"})
+
+
+class RulesError(ValueError):
+    """The rules file is missing or malformed (a deployment error, raised loudly)."""
+
+
+# ---------------------------------------------------------------------------
+# Public result
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Assessment:
+    is_report: bool  # the patient reports their own current symptom
+    severity: str | None  # one of SEVERITIES when is_report, else None
+    rule: str | None  # id of the rule that decided, None if none
+    matched: tuple[str, ...]  # the exact words/phrases from the message that matched
+    mentions_red_flag: bool  # an emergency sign is mentioned (not negated), report or not
+    worsening: bool  # worsening / spreading / lasting-weeks cue present
+
+
+NOT_A_REPORT = Assessment(False, None, None, (), False, False)
+
+
+# ---------------------------------------------------------------------------
+# Rules: loading and compiling the clinic's vocabulary
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One named rule: a severity level and the patterns that recognise it."""
+
+    id: str
+    level: str  # a severity, or "worsening" / "lasting"
+    description: str
+    patterns: tuple[Pattern[str], ...]
+    overrides: frozenset[str] = frozenset()
+    alone: tuple[Pattern[str], ...] = ()  # worsening cues that are a report by themselves
+
+
+@dataclass(frozen=True)
+class TriageRules:
+    """The whole compiled rules file."""
+
+    symptoms: tuple[Rule, ...]  # emergency, urgent, expected, unclear rules in file order
+    worsening: Rule
+    lasting: Rule
+    cues: Mapping[str, Pattern[str]]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.symptoms) + (self.worsening.id, self.lasting.id)
+
+    def by_level(self, level: str) -> tuple[Rule, ...]:
+        return tuple(r for r in self.symptoms if r.level == level)
+
+
+def _expand(pattern: str, words: Mapping[str, str], where: str) -> str:
+    """Insert the `{name}` word lists, then let spaces match any separator."""
+
+    def word_list(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in words:
+            raise RulesError(f"{where}: unknown word list {{{name}}}")
+        return f"(?:{words[name]})"
+
+    expanded = _MACRO.sub(word_list, pattern)
+    return expanded.replace(" ", SEPARATOR)
+
+
+def _compile(patterns: Iterable[str], words: Mapping[str, str], where: str, *, anchored=False):
+    """One case-insensitive whole-word regex for a list of alternatives."""
+    parts = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise RulesError(f"{where}: every pattern must be a non-empty string")
+        parts.append(f"(?:{_expand(pattern.strip(), words, where)})")
+    if not parts:
+        raise RulesError(f"{where}: needs at least one pattern")
+    body = "|".join(parts)
+    prefix = r"\A[^\w.!?;\n]*" if anchored else r"(?<!\w)"
+    try:
+        return re.compile(f"{prefix}(?:{body})(?!\\w)", re.IGNORECASE)
+    except re.error as exc:
+        raise RulesError(f"{where}: invalid pattern: {exc}") from exc
+
+
+def _compile_each(patterns: Any, words: Mapping[str, str], where: str) -> tuple[Pattern[str], ...]:
+    """Compile patterns one by one, so every hit of every pattern is seen."""
+    if not isinstance(patterns, list) or not patterns:
+        raise RulesError(f"{where}: `patterns` must be a non-empty list")
+    return tuple(_compile([p], words, f"{where} pattern {i + 1}") for i, p in enumerate(patterns))
+
+
+def _parse_rule(raw: Any, level: str, words: Mapping[str, str]) -> Rule:
+    if not isinstance(raw, dict):
+        raise RulesError(f"{level}: every rule must be a mapping with id, description, patterns")
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
+        raise RulesError(f"{level}: rule id {rule_id!r} must be lower_snake_case")
+    description = raw.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise RulesError(f"{level}.{rule_id}: needs a plain description")
+    overrides = raw.get("overrides", [])
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise RulesError(f"{level}.{rule_id}: `overrides` must be a list of rule ids")
+    alone = raw.get("alone")
+    return Rule(
+        id=rule_id,
+        level=level,
+        description=description.strip(),
+        patterns=_compile_each(raw.get("patterns"), words, f"{level}.{rule_id}"),
+        overrides=frozenset(overrides),
+        alone=_compile_each(alone, words, f"{level}.{rule_id}.alone") if alone else (),
+    )
+
+
+def _parse_words(raw: Any) -> dict[str, str]:
+    if not isinstance(raw, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in raw.items()
+    ):
+        raise RulesError("`words` must map names to regular expressions")
+    for name, value in raw.items():
+        if _MACRO.search(value):
+            raise RulesError(f"words.{name}: word lists cannot use other word lists")
+    return dict(raw)
+
+
+def parse_rules(raw: Any, source: str = "<rules>") -> TriageRules:
+    """Validate and compile a loaded rules document (raises RulesError)."""
+    if not isinstance(raw, dict):
+        raise RulesError(f"{source}: expected a YAML mapping at the top level")
+    words = _parse_words(raw.get("words", {}))
+    symptoms: list[Rule] = []
+    for level in SEVERITIES:
+        section = raw.get(level)
+        if not isinstance(section, list) or not section:
+            raise RulesError(f"{source}: section `{level}` must be a non-empty list of rules")
+        symptoms.extend(_parse_rule(item, level, words) for item in section)
+    worsening = _parse_rule(raw.get("worsening"), "worsening", words)
+    lasting = _parse_rule(raw.get("lasting"), "lasting", words)
+
+    raw_cues = raw.get("cues")
+    if not isinstance(raw_cues, dict):
+        raise RulesError(f"{source}: section `cues` is missing")
+    cues = {}
+    for name in CUE_NAMES:
+        if not isinstance(raw_cues.get(name), list):
+            raise RulesError(f"{source}: cues.{name} must be a list of patterns")
+        cues[name] = _compile(
+            raw_cues[name], words, f"cues.{name}", anchored=name in _ANCHORED_CUES
+        )
+
+    rules = TriageRules(tuple(symptoms), worsening, lasting, cues)
+    _check_ids(rules)
+    return rules
+
+
+def _check_ids(rules: TriageRules) -> None:
+    """Ids are unique; overrides name real rules and never silence an emergency."""
+    seen: set[str] = set()
+    for rule_id in rules.ids:
+        if rule_id in seen:
+            raise RulesError(f"duplicate rule id {rule_id!r}")
+        seen.add(rule_id)
+    levels = {r.id: r.level for r in rules.symptoms}
+    for rule in rules.symptoms:
+        for target in rule.overrides:
+            if target not in levels:
+                raise RulesError(f"{rule.id}: overrides unknown rule {target!r}")
+            if levels[target] == "emergency":
+                raise RulesError(f"{rule.id}: emergency rules cannot be overridden ({target})")
+
+
+_cache: dict[Path, tuple[float, TriageRules]] = {}
+_cache_lock = threading.Lock()
+
+
+def load_rules(path: Path | str | None = None) -> TriageRules:
+    """The compiled rules from `path` (default clinic/triage-rules.yml), cached until it changes."""
+    path = Path(path) if path is not None else DEFAULT_RULES_PATH
+    try:
+        mtime = path.stat().st_mtime
+    except OSError as exc:
+        raise RulesError(f"cannot read triage rules {path}: {exc}") from exc
+    with _cache_lock:
+        cached = _cache.get(path)
+        if cached and cached[0] == mtime:
+            return cached[1]
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulesError(f"cannot parse triage rules {path}: {exc}") from exc
+    rules = parse_rules(raw, str(path))
+    with _cache_lock:
+        _cache[path] = (mtime, rules)
+    return rules
+
+
+# ---------------------------------------------------------------------------
+# Text preparation
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Text:
+    """The normalised message and a map back to the original characters."""
+
+    original: str
+    norm: str
+    index: tuple[int, ...]  # norm position -> original position
+
+    def phrase(self, start: int, end: int) -> str:
+        """The patient's own words for norm[start:end]."""
+        stop = self.index[end] if end < len(self.index) else len(self.original)
+        return self.original[self.index[start] : stop].strip()
+
+
+def _as_text(text: Any) -> str:
+    """Whatever the caller passes becomes a bounded string (never raises)."""
+    if text is None:
+        return ""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    elif not isinstance(text, str):
+        text = str(text)
+    return text[:MAX_CHARS]
+
+
+def _normalise_char(ch: str) -> str | None:
+    """One character of matching text (None: drop it, e.g. apostrophes)."""
+    if ch in _APOSTROPHES:
+        return None
+    if ch in _DASHES or ch == "\u2026":
+        return " "
+    if ch in "\r\n\u2028\u2029\x0b\x0c\x85":
+        return "\n"
+    if not ch.isprintable():
+        return " "
+    low = ch.lower()
+    return low if len(low) == 1 else ch
+
+
+def normalise(text: str) -> _Text:
+    """Lower-case, drop apostrophes, squeeze 'sooo' to 'so', keep the index map."""
+    chars: list[str] = []
+    index: list[int] = []
+    for i, ch in enumerate(text):
+        low = _normalise_char(ch)
+        if low is not None:
+            chars.append(low)
+            index.append(i)
+    out_chars: list[str] = []
+    out_index: list[int] = []
+    i = 0
+    while i < len(chars):
+        j = i
+        while j + 1 < len(chars) and chars[j + 1] == chars[i]:
+            j += 1
+        if chars[i] == "." and j > i:  # "..." is a pause, not a sentence end
+            out_chars.extend(" " * (j - i + 1))
+            out_index.extend(index[i : j + 1])
+        elif chars[i].isalpha() and j - i >= 2:  # "sooo" -> "so"
+            out_chars.append(chars[i])
+            out_index.append(index[i])
+        else:
+            out_chars.extend(chars[i : j + 1])
+            out_index.extend(index[i : j + 1])
+        i = j + 1
+    return _Text(text, "".join(out_chars), tuple(out_index))
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    start: int
+    end: int
+    question_mark: bool
+
+
+def _sentences(norm: str) -> list[_Sentence]:
+    """Sentence spans; a sentence ending in '?' is flagged."""
+    spans: list[_Sentence] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(norm):
+        spans.append(_Sentence(start, match.start(), "?" in match.group()))
+        start = match.end()
+    spans.append(_Sentence(start, len(norm), False))
+    return spans
+
+
+# ---------------------------------------------------------------------------
+# Hits and their context
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Hit:
+    rule: Rule
+    start: int
+    end: int
+    alone: bool = False  # a worsening cue that is a report by itself
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What the sentence around a hit says about it."""
+
+    negated: bool
+    current: bool  # not hypothetical, third-party or past history
+    reported: bool  # current, and the patient's own report (not a general question)
+
+
+class _Message:
+    """A normalised message with the cue positions needed to judge each hit."""
+
+    def __init__(self, text: _Text, rules: TriageRules) -> None:
+        self.text = text
+        self.norm = text.norm
+        self.rules = rules
+        self.cues = rules.cues
+        self.sentences = _sentences(self.norm)
+        self._sentence_starts = [s.start for s in self.sentences]
+        self.scope_ends = self._ends("scope_end")
+        self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
+        self.masked = self._mask_not_first_person()
+
+    def _spans(self, cue: str, text: str | None = None) -> list[tuple[int, int]]:
+        return [m.span() for m in self.cues[cue].finditer(self.norm if text is None else text)]
+
+    def _ends(self, cue: str) -> list[int]:
+        return sorted(end for _, end in self._spans(cue))
+
+    def _mask_not_first_person(self) -> str:
+        """The text with "can I", "I was wondering", "my sister"... blanked out."""
+        chars = list(self.norm)
+        for cue in ("not_first_person", "third_party"):
+            for start, end in self._spans(cue):
+                chars[start:end] = " " * (end - start)
+        return "".join(chars)
+
+    def sentence(self, pos: int) -> _Sentence:
+        return self.sentences[bisect.bisect_right(self._sentence_starts, pos) - 1]
+
+    @staticmethod
+    def _last_before(ends: list[int], floor: int, pos: int) -> int:
+        """The last boundary in [floor, pos], else floor."""
+        i = bisect.bisect_right(ends, pos) - 1
+        return max(floor, ends[i]) if i >= 0 else floor
+
+    # -- negation ---------------------------------------------------------
+
+    def negated(self, hit: _Hit) -> bool:
+        """'no trouble breathing', 'without any rash', 'the swelling has gone down'."""
+        sentence = self.sentence(hit.start)
+        after = self.norm[hit.end : sentence.end]
+        if self.cues["negation_after"].match(after):
+            return True
+        own = self.norm[hit.start : hit.end]
+        if self.cues["negation"].search(own) or _ABILITY_NEGATION.search(own):
+            return False  # "can't breathe", "not getting better": the hit carries its own "not"
+        floor = self._last_before(self.clause_ends, sentence.start, hit.start)
+        window = self.cues["pseudo_negation"].sub(" ", self.norm[floor : hit.start])
+        if "," in window:  # "no fever, throat closing": the comma ends the negation...
+            tail = window[window.rfind(",") + 1 :]
+            if not _OR.search(tail):  # ...unless it is a list: "no rash, swelling or ..."
+                window = tail
+        last_words = " ".join(_WORD.findall(window)[-5:])
+        return bool(self.cues["negation"].search(last_words))
+
+    # -- whose symptom, and is it real ------------------------------------
+
+    def _hypothetical(self, hit: _Hit, sentence: _Sentence) -> bool:
+        before = self.norm[sentence.start : hit.start]
+        exempt = self._spans("not_hypothetical", before)
+        cue_end = None
+        for start, end in self._spans("hypothetical", before):
+            if not any(s <= start < e for s, e in exempt):
+                cue_end = sentence.start + end
+        if cue_end is None:
+            return False
+        boundary = self._last_before(self.scope_ends, sentence.start, hit.start)
+        return boundary <= cue_end  # no "but ..." between the cue and the symptom
+
+    def _third_party(self, hit: _Hit, sentence: _Sentence) -> bool:
+        before = self.norm[sentence.start : hit.start]
+        spans = self._spans("third_party", before)
+        if not spans:
+            return False
+        between = self.masked[sentence.start + spans[-1][1] : hit.start]
+        return not self.cues["first_person"].search(between)
+
+    def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
+        floor = self._last_before(self.clause_ends, sentence.start, hit.start)
+        i = bisect.bisect_right(self.clause_ends, hit.end)
+        ceiling = (
+            min(self.clause_ends[i], sentence.end) if i < len(self.clause_ends) else sentence.end
+        )
+        return bool(self.cues["history"].search(self.norm[floor:ceiling]))
+
+    def _owned(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'I' or 'my' right before or inside the symptom: "my lips are swelling"."""
+        before = self.masked[sentence.start : hit.start]
+        window = " ".join(_WORD.findall(before)[-6:]) + " " + self.masked[hit.start : hit.end]
+        return bool(self.cues["first_person"].search(window))
+
+    def _general_question(self, sentence: _Sentence) -> bool:
+        """'can botox cause trouble swallowing?', 'is it normal to bruise?'."""
+        text = self.norm[sentence.start : sentence.end]
+        framed = (
+            self.cues["question_start"].match(text)
+            or self.cues["question_strong"].search(text)
+            or (sentence.question_mark and self.cues["question_weak"].search(text))
+        )
+        if not framed:
+            return False
+        return not self.cues["report"].search(self.masked[sentence.start : sentence.end])
+
+    def verdict(self, hit: _Hit) -> _Verdict:
+        sentence = self.sentence(hit.start)
+        negated = self.negated(hit)
+        current = not (
+            self._hypothetical(hit, sentence)
+            or self._third_party(hit, sentence)
+            or self._history(hit, sentence)
+        )
+        reported = current and (self._owned(hit, sentence) or not self._general_question(sentence))
+        return _Verdict(negated, current, reported)
+
+
+def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
+    for rule in rules:
+        for pattern in rule.patterns:
+            for match in pattern.finditer(norm):
+                yield _Hit(rule, match.start(), match.end())
+        for pattern in rule.alone:
+            for match in pattern.finditer(norm):
+                yield _Hit(rule, match.start(), match.end(), alone=True)
+
+
+def _apply_overrides(hits: list[_Hit]) -> list[_Hit]:
+    """A specific reading replaces a broad one where they overlap ('slight droop')."""
+    return [
+        hit
+        for hit in hits
+        if not any(
+            hit.rule.id in other.rule.overrides and other.start < hit.end and hit.start < other.end
+            for other in hits
+        )
+    ]
+
+
+def _phrases(text: _Text, hits: Iterable[_Hit]) -> tuple[str, ...]:
+    """The patient's words for the hits, overlapping hits merged, in message order."""
+    spans = sorted((h.start, h.end) for h in hits)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start < merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    phrases = (text.phrase(start, end) for start, end in merged)
+    return tuple(dict.fromkeys(p for p in phrases if p))
+
+
+# ---------------------------------------------------------------------------
+# The decision
+# ---------------------------------------------------------------------------
+
+
+def _decide(text: _Text, rules: TriageRules) -> Assessment:
+    message = _Message(text, rules)
+    symptom_hits = list(_find_hits(text.norm, rules.symptoms))
+    cue_hits = list(_find_hits(text.norm, (rules.worsening, rules.lasting)))
+    verdicts = {hit: message.verdict(hit) for hit in symptom_hits + cue_hits}
+
+    red_flags = [h for h in symptom_hits if h.rule.level == "emergency" and not verdicts[h].negated]
+    own = _apply_overrides([h for h in symptom_hits if _counts(verdicts[h])])
+    escalating = [h for h in cue_hits if not verdicts[h].negated and verdicts[h].current]
+    if not own:  # a lasting cue needs a symptom; "it's getting worse" does not
+        escalating = [h for h in escalating if h.alone]
+    worsening = bool(escalating)
+    alone = [h for h in escalating if h.alone and verdicts[h].reported]
+
+    if not own and not alone:
+        if not red_flags:
+            return Assessment(False, None, None, (), False, worsening)
+        first = _first_rule(red_flags, rules)
+        hits = [h for h in red_flags if h.rule.id == first]
+        return Assessment(False, None, first, _phrases(text, hits), True, worsening)
+
+    for level in DECISION_ORDER:
+        level_hits = [h for h in own if h.rule.level == level]
+        if not level_hits:
+            continue
+        if worsening and level in ("expected", "unclear"):
+            hits = level_hits + escalating
+            return _report(text, "urgent", rules.worsening.id, hits, red_flags, worsening)
+        first = _first_rule(level_hits, rules)
+        hits = [h for h in level_hits if h.rule.id == first]
+        return _report(text, level, first, hits, red_flags, worsening)
+    return _report(text, "urgent", rules.worsening.id, escalating, red_flags, worsening)
+
+
+def _counts(verdict: _Verdict) -> bool:
+    return verdict.reported and not verdict.negated
+
+
+def _first_rule(hits: list[_Hit], rules: TriageRules) -> str:
+    """The deciding rule: the first in file order (the file order is the priority)."""
+    present = {h.rule.id for h in hits}
+    return next(rule_id for rule_id in rules.ids if rule_id in present)
+
+
+def _report(
+    text: _Text,
+    severity: str,
+    rule: str,
+    hits: list[_Hit],
+    red_flags: list[_Hit],
+    worsening: bool,
+) -> Assessment:
+    return Assessment(True, severity, rule, _phrases(text, hits), bool(red_flags), worsening)
+
+
+def assess(text: str, rules_path: Path | None = None) -> Assessment:
+    """Triage one patient message. Deterministic; never raises on any text.
+
+    A missing or malformed rules file raises RulesError: that is a deployment
+    error and must not silently switch triage off (call `load_rules()` at
+    startup to fail early).
+    """
+    rules = load_rules(rules_path)
+    try:
+        return _decide(normalise(_as_text(text)), rules)
+    except Exception:  # pragma: no cover - a bug must not crash the conversation
+        log.exception("triage failed; treating the message as an unclear report")
+        return Assessment(True, "unclear", "internal_error", (), False, False)
+
+
+def reason(assessment: Assessment) -> str:
+    """One line for the clinic: e.g. "emergency: breathing (matched: 'can't breathe')"."""
+    matched = ", ".join(f"'{m}'" for m in assessment.matched)
+    detail = f" (matched: {matched})" if matched else ""
+    worse = " [worsening]" if assessment.worsening else ""
+    if assessment.is_report:
+        return f"{assessment.severity}: {assessment.rule or 'no rule'}{detail}{worse}"
+    if assessment.mentions_red_flag:
+        return f"not a report; red flag mentioned: {assessment.rule}{detail}"
+    return "not a report"

@@ -1,0 +1,284 @@
+"""Triage actions and escalation records, as the action server runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import storage
+from actions.escalation import (
+    ActionEscalate,
+    ActionStartHandoff,
+    ActionTriage,
+    ActionTriageDecide,
+    ValidateContactForm,
+)
+from actions.fallback import ActionFallback
+
+ROOT = Path(__file__).resolve().parent.parent
+DOMAIN: dict[str, Any] = {"slots": {}, "forms": {}, "responses": {}}
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CLINIC_CONFIG", str(ROOT / "tests" / "fixtures" / "test-clinic.yml"))
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CLINIC_WEBHOOK_URL", "http://127.0.0.1:9/unused")
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    storage.migrate()
+
+
+def tracker(
+    text: str,
+    slots: dict[str, Any] | None = None,
+    intent: str = "report_symptom",
+    sender: str = "conv-triage",
+    history: list[dict[str, Any]] | None = None,
+    channel: str = "rest",
+) -> Tracker:
+    user = {
+        "event": "user",
+        "text": text,
+        "input_channel": channel,
+        "parse_data": {"intent": {"name": intent, "confidence": 0.95}},
+    }
+    return Tracker.from_dict(
+        {
+            "sender_id": sender,
+            "slots": slots or {},
+            "latest_message": {"text": text, "intent": {"name": intent, "confidence": 0.95}},
+            "events": [*(history or []), user],
+            "paused": False,
+            "followup_action": None,
+            "active_loop": {},
+            "latest_action_name": "action_listen",
+        }
+    )
+
+
+def run(action: Any, tracker_: Tracker) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(action.run(dispatcher, tracker_, DOMAIN))
+    return dispatcher.messages, {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+def escalations() -> list[storage.Escalation]:
+    with storage.transaction() as session:
+        return session.query(storage.Escalation).order_by(storage.Escalation.id).all()
+
+
+def outbox() -> list[dict[str, Any]]:
+    with storage.transaction() as session:
+        rows = session.query(storage.OutboxMessage).order_by(storage.OutboxMessage.id).all()
+        return [
+            {"key": r.idempotency_key, "priority": r.priority, **json.loads(r.payload)}
+            for r in rows
+        ]
+
+
+def test_emergency_first_reply_is_the_emergency_number_and_the_clinic_is_alerted_at_once() -> None:
+    messages, slots = run(ActionTriage(), tracker("had botox yesterday and now i can't breathe"))
+    assert [m["response"] for m in messages] == [
+        "utter_emergency_call_now",
+        "utter_emergency_clinic_alerted",
+    ]
+    assert messages[0]["emergency_number"] == "911"
+    (row,) = escalations()
+    assert row.severity == "emergency" and row.phone is None and row.patient_name is None
+    assert "breath" in row.reason
+    assert messages[1]["reference"] == row.reference == slots["escalation_reference"]
+    (sent,) = outbox()
+    assert sent["type"] == "escalation" and sent["severity"] == "emergency"
+    assert sent["priority"] == 100 and sent["patient"] == {"name": None, "phone": None}
+    assert sent["symptoms"] == "had botox yesterday and now i can't breathe"
+    assert slots["triage_severity"] == "emergency" and slots["contact_purpose"] == "emergency"
+
+
+def test_an_sms_number_is_used_as_the_emergency_contact() -> None:
+    run(
+        ActionTriage(),
+        tracker("my throat is closing up after botox", sender="+12015550123", channel="twilio"),
+    )
+    (row,) = escalations()
+    assert row.phone == "+12015550123" and row.channel == "twilio"
+
+
+def test_urgent_asks_for_contact_details_before_storing() -> None:
+    messages, slots = run(
+        ActionTriage(), tracker("there's pus and the injection spot is hot and red, spreading")
+    )
+    assert [m["response"] for m in messages] == ["utter_triage_urgent"]
+    assert slots["triage_severity"] == "urgent" and slots["contact_purpose"] == "urgent"
+    assert escalations() == []
+
+
+def test_expected_is_reassured_with_the_article_and_offered_a_call_back() -> None:
+    messages, slots = run(
+        ActionTriage(),
+        tracker("had botox this morning and there's a little bruise where the needle went in"),
+    )
+    assert [m["response"] for m in messages] == ["utter_triage_expected"]
+    assert slots["triage_severity"] == "expected" and escalations() == []
+
+
+def test_expected_then_worse_becomes_urgent() -> None:
+    _, slots = run(
+        ActionTriage(), tracker("it's getting worse now", {"triage_severity": "expected"})
+    )
+    assert slots["triage_severity"] == "urgent"
+
+
+def test_a_question_about_a_red_flag_is_answered_with_the_safety_line_not_escalated() -> None:
+    messages, slots = run(ActionTriage(), tracker("what if i can't breathe after botox?"))
+    assert slots["triage_severity"] == "none" and escalations() == []
+    assert messages[-1]["response"] == "utter_emergency_safety_line"
+
+
+def test_unplaced_symptom_after_two_noes_is_urgent_never_expected() -> None:
+    messages, slots = run(
+        ActionTriageDecide(),
+        tracker("no", {"triage_red_flags": False, "triage_worsening": False}, intent="deny"),
+    )
+    assert slots["triage_severity"] == "urgent"
+    assert [m["response"] for m in messages] == ["utter_triage_urgent"]
+
+
+def test_yes_to_the_red_flag_question_is_an_emergency() -> None:
+    messages, slots = run(
+        ActionTriageDecide(), tracker("yes", {"triage_red_flags": True}, intent="affirm")
+    )
+    assert slots["triage_severity"] == "emergency"
+    assert messages[0]["response"] == "utter_emergency_call_now"
+    assert escalations()[0].severity == "emergency"
+
+
+def test_urgent_escalation_is_stored_with_contact_and_tells_when_to_expect_a_call() -> None:
+    history = [
+        {
+            "event": "user",
+            "text": "my eyelid droop is getting worse every day",
+            "parse_data": {"intent": {"name": "report_symptom"}},
+        }
+    ]
+    slots = {
+        "contact_purpose": "urgent",
+        "contact_name": "Ana Diaz",
+        "contact_phone": "+12015550123",
+        "contact_treatment_date": "last tuesday",
+        "triage_reason": "urgent: droop_worsening",
+    }
+    messages, result = run(
+        ActionEscalate(), tracker("last tuesday", slots, intent="inform", history=history)
+    )
+    (row,) = escalations()
+    assert (row.severity, row.patient_name, row.phone, row.treatment_date) == (
+        "urgent",
+        "Ana Diaz",
+        "+12015550123",
+        "last tuesday",
+    )
+    assert row.symptoms == "my eyelid droop is getting worse every day"
+    assert messages[0]["response"] == "utter_escalation_received"
+    assert messages[0]["reference"] == row.reference
+    assert messages[1]["response"] in (
+        "utter_escalation_call_today",
+        "utter_escalation_call_out_of_hours",
+    )
+    (sent,) = outbox()
+    assert (sent["type"], sent["severity"], sent["priority"]) == ("escalation", "urgent", 50)
+    assert sent["treatment_date"] == "last tuesday"
+    assert result["escalation_reference"] == row.reference
+
+
+def test_details_given_later_update_the_same_escalation_never_a_duplicate() -> None:
+    run(ActionTriage(), tracker("i cant swallow properly since my botox", sender="conv-u"))
+    slots = {
+        "contact_purpose": "emergency",
+        "contact_name": "Ana Diaz",
+        "contact_phone": "+12015550123",
+    }
+    messages, _ = run(
+        ActionEscalate(), tracker("201 555 0123", slots, intent="inform", sender="conv-u")
+    )
+    (row,) = escalations()
+    assert (row.patient_name, row.phone, row.update_count) == ("Ana Diaz", "+12015550123", 1)
+    first, update = outbox()
+    assert (first["type"], update["type"]) == ("escalation", "escalation_update")
+    assert update["reference"] == first["reference"] and update["key"] == f"{row.reference}-U1"
+    assert update["patient"] == {"name": "Ana Diaz", "phone": "+12015550123"}
+    assert [m["response"] for m in messages] == ["utter_emergency_contact_saved"]
+
+
+def test_handoff_stores_a_routine_escalation_with_the_conversation() -> None:
+    history = [
+        {
+            "event": "user",
+            "text": "can i talk to someone",
+            "parse_data": {"intent": {"name": "human_handoff"}},
+        },
+        {"event": "bot", "text": "Of course."},
+    ]
+    slots = {
+        "contact_purpose": "handoff",
+        "contact_name": "Ana Diaz",
+        "contact_phone": "+12015550123",
+        "contact_callback_time": "tomorrow morning",
+    }
+    run(ActionEscalate(), tracker("tomorrow morning", slots, intent="inform", history=history))
+    (row,) = escalations()
+    assert row.severity == "routine" and row.preferred_time_text == "tomorrow morning"
+    assert "Patient: can i talk to someone" in row.transcript
+    (sent,) = outbox()
+    assert sent["severity"] == "routine" and sent["priority"] == 0
+    assert "Patient: can i talk to someone" in sent["conversation"]
+
+
+def test_handoff_reuses_what_the_patient_already_gave() -> None:
+    _, slots = run(
+        ActionStartHandoff(),
+        tracker(
+            "call me",
+            {"booking_name": "Ana Diaz", "booking_phone": "+12015550123"},
+            intent="human_handoff",
+        ),
+    )
+    assert slots == {
+        "contact_purpose": "handoff",
+        "contact_name": "Ana Diaz",
+        "contact_phone": "+12015550123",
+    }
+
+
+def test_contact_form_asks_by_purpose() -> None:
+    form = ValidateContactForm()
+
+    def required(purpose: str) -> list[str]:
+        return asyncio.run(
+            form.required_slots(
+                [], CollectingDispatcher(), tracker("", {"contact_purpose": purpose}), DOMAIN
+            )
+        )
+
+    assert required("emergency") == ["contact_name", "contact_phone"]
+    assert required("urgent") == ["contact_name", "contact_phone", "contact_treatment_date"]
+    assert required("handoff") == ["contact_name", "contact_phone", "contact_callback_time"]
+
+
+def test_a_second_misunderstanding_offers_a_call_back() -> None:
+    fallback = {
+        "event": "user",
+        "text": "blorp",
+        "parse_data": {"intent": {"name": "nlu_fallback"}},
+    }
+    messages, _ = run(ActionFallback(), tracker("zzz", intent="nlu_fallback"))
+    assert [m["response"] for m in messages] == ["utter_fallback"]
+    user_now = tracker("zzz", intent="nlu_fallback", history=[fallback])
+    messages, _ = run(ActionFallback(), user_now)
+    assert [m["response"] for m in messages] == ["utter_fallback_handoff"]
