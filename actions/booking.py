@@ -21,7 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import booking_fields as fields
-from actions import storage
+from actions import storage, triage
 from actions.booking_time import TimeProblem, find_preferred_time, parse_preferred_time
 from actions.clinic import Clinic, load_clinic
 from actions.notifications import enabled_transports
@@ -46,7 +46,7 @@ MAX_FAILURES = 3
 
 # Messages that interrupt the form instead of answering its question: the
 # form steps aside (rules answer them) and then asks its question again.
-INTERRUPTING_INTENTS = {"faq", "clinic_info", "human_handoff", "report_symptom", "bot_challenge"}
+INTERRUPTING_INTENTS = {"faq", "clinic_info", "human_handoff", "bot_challenge"}
 INTERRUPTION_CONFIDENCE = 0.8
 # "Stop" must work whatever the classifier thinks of a one-word message.
 CANCEL_WORDS = re.compile(
@@ -87,6 +87,15 @@ def wants_to_cancel(tracker: Tracker) -> bool:
 
 
 def is_interruption(tracker: Tracker) -> bool:
+    """The latest message is not an answer but something to handle first.
+
+    A symptom report counts only when the triage rules see one (the
+    classifier alone may call "last tuesday" a symptom report); questions
+    count when the classifier is confident.
+    """
+    text = latest_text(tracker)
+    if triage.assess(text).is_report:
+        return True
     intent = tracker.latest_message.get("intent") or {}
     return (
         intent.get("name") in INTERRUPTING_INTENTS

@@ -32,7 +32,11 @@ from rasa_sdk.types import DomainDict
 
 from actions import booking_fields as fields
 from actions import storage, triage
-from actions.booking import answered_something_else_since_the_message, wants_to_cancel
+from actions.booking import (
+    answered_something_else_since_the_message,
+    is_interruption,
+    wants_to_cancel,
+)
 from actions.clinic import Clinic, load_clinic
 from actions.faq import answer_faq, selected_topic
 from actions.notifications import enabled_transports
@@ -208,6 +212,19 @@ def prefilled_contact(tracker: Tracker, clinic: Clinic) -> list[EventType]:
     return events
 
 
+def start_urgent(
+    dispatcher: CollectingDispatcher, tracker: Tracker, clinic: Clinic, reason: str
+) -> list[EventType]:
+    """Urgent: say so, then collect contact details (reusing what is known)."""
+    dispatcher.utter_message(response="utter_triage_urgent", **clinic.template_values())
+    return [
+        SlotSet("triage_severity", "urgent"),
+        SlotSet("triage_reason", reason),
+        SlotSet("contact_purpose", "urgent"),
+        *prefilled_contact(tracker, clinic),
+    ]
+
+
 class ActionTriage(Action):
     """Decide what a symptom message needs, and say the first thing a nurse would."""
 
@@ -246,18 +263,12 @@ class ActionTriage(Action):
                 SlotSet("triage_red_flags", None),
                 SlotSet("triage_worsening", None),
             ]
-        dispatcher.utter_message(response="utter_triage_urgent", **values)
         reason = (
             triage.reason(assessment)
             if assessment.is_report
-            else ("urgent: an expected symptom is getting worse")
+            else "urgent: an expected symptom is getting worse"
         )
-        return [
-            SlotSet("triage_severity", "urgent"),
-            SlotSet("triage_reason", reason),
-            SlotSet("contact_purpose", "urgent"),
-            *prefilled_contact(tracker, clinic),
-        ]
+        return start_urgent(dispatcher, tracker, clinic, reason)
 
 
 class ValidateTriageCheckForm(FormValidationAction):
@@ -308,18 +319,12 @@ class ActionTriageDecide(Action):
                 worsening=False,
             )
             return alert_emergency(dispatcher, tracker, clinic, assessment)
-        dispatcher.utter_message(response="utter_triage_urgent", **clinic.template_values())
         worse = tracker.get_slot("triage_worsening") is True
         reason = (
             f"urgent: unplaced symptom{', getting worse' if worse else ''} "
             f"({tracker.get_slot('triage_reason') or 'no rule matched'})"
         )
-        return [
-            SlotSet("triage_severity", "urgent"),
-            SlotSet("triage_reason", reason),
-            SlotSet("contact_purpose", "urgent"),
-            *prefilled_contact(tracker, clinic),
-        ]
+        return start_urgent(dispatcher, tracker, clinic, reason)
 
 
 class ActionStartHandoff(Action):
@@ -362,11 +367,7 @@ class ValidateContactForm(FormValidationAction):
             return None
         if answered_something_else_since_the_message(tracker, "contact_form"):
             return None
-        intent = tracker.latest_message.get("intent") or {}
-        if (
-            intent.get("name") in {"report_symptom", "faq", "clinic_info", "bot_challenge"}
-            and (intent.get("confidence") or 0) >= 0.8
-        ):
+        if is_interruption(tracker):
             return None
         return latest_text(tracker)
 

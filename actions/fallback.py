@@ -12,6 +12,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import triage
 from actions.clinic import load_clinic
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -43,4 +44,7 @@ class ActionFallback(Action):
             dispatcher.utter_message(response="utter_fallback_handoff", **values)
         else:
             dispatcher.utter_message(response="utter_fallback", **values)
+        if triage.assess(tracker.latest_message.get("text") or "").mentions_red_flag:
+            # Not understood, but it names an emergency sign: say what to do.
+            dispatcher.utter_message(response="utter_emergency_safety_line", **values)
         return []

@@ -17,8 +17,8 @@ How a message is decided:
    someone else's ("my sister's eyelid")? hypothetical ("what if I can't
    breathe")? past history ("a rash years ago")? a general question ("can
    botox cause trouble swallowing?")?
-3. An emergency hit that is merely negated-free counts as a *mentioned* red
-   flag, report or not, so the caller can add its safety line.
+3. Any emergency hit that is not negated counts as a *mentioned* red flag,
+   report or not, so the caller can add its emergency safety line.
 4. Among the hits that are the patient's own current symptoms, the most
    serious level wins (emergency > urgent > unclear > expected); an expected
    or unclear symptom that is worsening or lasting becomes urgent.
@@ -56,7 +56,7 @@ DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "clinic" / "triage
 MAX_CHARS = 50_000
 
 # What a space in a pattern stands for: spaces, quotes, slashes, emoji...
-# between two words, but never a comma or a sentence end.
+# between two words, but never a comma or a sentence end (" ?" = optional).
 SEPARATOR = r"[^\w.!?;:,\n]+"
 
 _MACRO = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
@@ -64,7 +64,10 @@ _RULE_ID = re.compile(r"[a-z][a-z0-9_]*")
 _APOSTROPHES = frozenset("'\u2019\u2018`\u00b4\u02bc\u2032")
 _DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015_")
 _SENTENCE_END = re.compile(r"[!?;:\n]+|\.(?!\d)")
-_ABILITY_NEGATION = re.compile(r"\b(?:cant|cannot|can not|couldnt|unable|not able|barely|hardly)\b")
+# A "not" inside these negates an ability, not the symptom: "I can't breathe".
+_ABILITY_NEGATION = re.compile(
+    r"\b(?:cant|cannot|can not|couldnt|unable|not able|been able|no longer able|barely|hardly)\b"
+)
 _WORD = re.compile(r"\w+")
 _OR = re.compile(r"\b(?:or|nor)\b")
 
@@ -78,12 +81,14 @@ CUE_NAMES = (
     "not_hypothetical",
     "third_party",
     "first_person",
+    "this_symptom",
     "not_first_person",
     "question_start",
     "question_strong",
     "question_weak",
     "report",
     "history",
+    "confirms_own",
 )
 # Cues that must match at the very start of the text they are tried on.
 _ANCHORED_CUES = frozenset({"negation_after", "question_start"})
@@ -106,9 +111,6 @@ class Assessment:
     matched: tuple[str, ...]  # the exact words/phrases from the message that matched
     mentions_red_flag: bool  # an emergency sign is mentioned (not negated), report or not
     worsening: bool  # worsening / spreading / lasting-weeks cue present
-
-
-NOT_A_REPORT = Assessment(False, None, None, (), False, False)
 
 
 # ---------------------------------------------------------------------------
@@ -155,10 +157,13 @@ def _expand(pattern: str, words: Mapping[str, str], where: str) -> str:
         return f"(?:{words[name]})"
 
     expanded = _MACRO.sub(word_list, pattern)
-    return expanded.replace(" ", SEPARATOR)
+    optional_space = f"(?:{SEPARATOR})?"
+    return expanded.replace(" ?", optional_space).replace(" ", SEPARATOR)
 
 
-def _compile(patterns: Iterable[str], words: Mapping[str, str], where: str, *, anchored=False):
+def _compile(
+    patterns: Iterable[str], words: Mapping[str, str], where: str, *, anchored: bool = False
+) -> Pattern[str]:
     """One case-insensitive whole-word regex for a list of alternatives."""
     parts = []
     for pattern in patterns:
@@ -168,7 +173,8 @@ def _compile(patterns: Iterable[str], words: Mapping[str, str], where: str, *, a
     if not parts:
         raise RulesError(f"{where}: needs at least one pattern")
     body = "|".join(parts)
-    prefix = r"\A[^\w.!?;\n]*" if anchored else r"(?<!\w)"
+    # Anchored cues are used with .match(text, pos, endpos): they must start at pos.
+    prefix = r"[^\w.!?;\n]*" if anchored else r"(?<!\w)"
     try:
         return re.compile(f"{prefix}(?:{body})(?!\\w)", re.IGNORECASE)
     except re.error as exc:
@@ -267,24 +273,41 @@ _cache_lock = threading.Lock()
 
 
 def load_rules(path: Path | str | None = None) -> TriageRules:
-    """The compiled rules from `path` (default clinic/triage-rules.yml), cached until it changes."""
+    """The compiled rules from `path` (default clinic/triage-rules.yml), cached until it changes.
+
+    If an edit breaks a file that loaded before, the last good version keeps
+    triaging (and the error is logged): a typo in the vocabulary must not
+    switch triage off mid-conversation. A file that never loaded raises.
+    """
     path = Path(path) if path is not None else DEFAULT_RULES_PATH
-    try:
-        mtime = path.stat().st_mtime
-    except OSError as exc:
-        raise RulesError(f"cannot read triage rules {path}: {exc}") from exc
     with _cache_lock:
         cached = _cache.get(path)
+    try:
+        mtime = path.stat().st_mtime
         if cached and cached[0] == mtime:
             return cached[1]
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RulesError(f"cannot parse triage rules {path}: {exc}") from exc
-    rules = parse_rules(raw, str(path))
+        rules = _read_rules(path)
+    except RulesError:
+        if cached is None:
+            raise
+        log.exception("triage rules %s are broken; still using the last good version", path)
+        return cached[1]
+    except OSError as exc:
+        if cached is None:
+            raise RulesError(f"cannot read triage rules {path}: {exc}") from exc
+        log.exception("triage rules %s unreadable; still using the last good version", path)
+        return cached[1]
     with _cache_lock:
         _cache[path] = (mtime, rules)
     return rules
+
+
+def _read_rules(path: Path) -> TriageRules:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RulesError(f"cannot parse triage rules {path}: {exc}") from exc
+    return parse_rules(raw, str(path))
 
 
 # ---------------------------------------------------------------------------
@@ -310,7 +333,7 @@ def _as_text(text: Any) -> str:
     """Whatever the caller passes becomes a bounded string (never raises)."""
     if text is None:
         return ""
-    if isinstance(text, (bytes, bytearray)):
+    if isinstance(text, bytes | bytearray):
         text = bytes(text).decode("utf-8", errors="replace")
     elif not isinstance(text, str):
         text = str(text)
@@ -401,21 +424,42 @@ class _Verdict:
 
 
 class _Message:
-    """A normalised message with the cue positions needed to judge each hit."""
+    """A normalised message with every cue located once, to judge each hit.
+
+    All cue positions are computed up front so that judging a hit costs a
+    few bisections, even for a 10,000-character message full of symptoms.
+    """
+
+    NEGATION_REACH = 150  # characters before a hit searched for its negation
 
     def __init__(self, text: _Text, rules: TriageRules) -> None:
-        self.text = text
         self.norm = text.norm
-        self.rules = rules
         self.cues = rules.cues
         self.sentences = _sentences(self.norm)
         self._sentence_starts = [s.start for s in self.sentences]
         self.scope_ends = self._ends("scope_end")
         self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
         self.masked = self._mask_not_first_person()
+        self.confirms_own = bool(self.cues["confirms_own"].search(self.masked))
+        self.third_party_ends = self._ends("third_party")
+        self.first_person = sorted(m.start() for m in self._finditer("first_person", self.masked))
+        self.history = self._spans("history")
+        exempt = self._spans("not_hypothetical")
+        self.hypothetical_starts = sorted(
+            start
+            for start, _ in self._spans("hypothetical")
+            if not any(s <= start < e for s, e in exempt)
+        )
+        self.word_starts = [m.start() for m in _WORD.finditer(self.masked)]
+        self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
 
-    def _spans(self, cue: str, text: str | None = None) -> list[tuple[int, int]]:
-        return [m.span() for m in self.cues[cue].finditer(self.norm if text is None else text)]
+    # -- locating cues ------------------------------------------------------
+
+    def _finditer(self, cue: str, text: str | None = None) -> Iterator[re.Match[str]]:
+        return self.cues[cue].finditer(self.norm if text is None else text)
+
+    def _spans(self, cue: str) -> list[tuple[int, int]]:
+        return sorted(m.span() for m in self._finditer(cue))
 
     def _ends(self, cue: str) -> list[int]:
         return sorted(end for _, end in self._spans(cue))
@@ -432,23 +476,28 @@ class _Message:
         return self.sentences[bisect.bisect_right(self._sentence_starts, pos) - 1]
 
     @staticmethod
-    def _last_before(ends: list[int], floor: int, pos: int) -> int:
-        """The last boundary in [floor, pos], else floor."""
-        i = bisect.bisect_right(ends, pos) - 1
-        return max(floor, ends[i]) if i >= 0 else floor
+    def _last_before(positions: list[int], floor: int, pos: int) -> int:
+        """The last position in [floor, pos], else floor."""
+        i = bisect.bisect_right(positions, pos) - 1
+        return max(floor, positions[i]) if i >= 0 else floor
+
+    @staticmethod
+    def _any_between(positions: list[int], low: int, high: int) -> bool:
+        """Is there a position p with low <= p < high?"""
+        i = bisect.bisect_left(positions, low)
+        return i < len(positions) and positions[i] < high
 
     # -- negation ---------------------------------------------------------
 
-    def negated(self, hit: _Hit) -> bool:
+    def negated(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'no trouble breathing', 'without any rash', 'the swelling has gone down'."""
-        sentence = self.sentence(hit.start)
-        after = self.norm[hit.end : sentence.end]
-        if self.cues["negation_after"].match(after):
+        if self.cues["negation_after"].match(self.norm, hit.end, sentence.end):
             return True
         own = self.norm[hit.start : hit.end]
         if self.cues["negation"].search(own) or _ABILITY_NEGATION.search(own):
             return False  # "can't breathe", "not getting better": the hit carries its own "not"
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
+        floor = max(floor, hit.start - self.NEGATION_REACH)
         window = self.cues["pseudo_negation"].sub(" ", self.norm[floor : hit.start])
         if "," in window:  # "no fever, throat closing": the comma ends the negation...
             tail = window[window.rfind(",") + 1 :]
@@ -460,61 +509,82 @@ class _Message:
     # -- whose symptom, and is it real ------------------------------------
 
     def _hypothetical(self, hit: _Hit, sentence: _Sentence) -> bool:
-        before = self.norm[sentence.start : hit.start]
-        exempt = self._spans("not_hypothetical", before)
-        cue_end = None
-        for start, end in self._spans("hypothetical", before):
-            if not any(s <= start < e for s, e in exempt):
-                cue_end = sentence.start + end
-        if cue_end is None:
+        """A hypothetical frame starts before the symptom: "what if I can't breathe"."""
+        i = bisect.bisect_left(self.hypothetical_starts, hit.start) - 1
+        if i < 0 or self.hypothetical_starts[i] < sentence.start:
             return False
+        cue_start = self.hypothetical_starts[i]
         boundary = self._last_before(self.scope_ends, sentence.start, hit.start)
-        return boundary <= cue_end  # no "but ..." between the cue and the symptom
+        return boundary <= cue_start  # no "but ..." between the frame and the symptom
 
     def _third_party(self, hit: _Hit, sentence: _Sentence) -> bool:
-        before = self.norm[sentence.start : hit.start]
-        spans = self._spans("third_party", before)
-        if not spans:
+        """'my sister's eyelid is drooping' - unless "I"/"my" comes after the other person."""
+        i = bisect.bisect_right(self.third_party_ends, hit.start) - 1
+        if i < 0 or self.third_party_ends[i] <= sentence.start:
             return False
-        between = self.masked[sentence.start + spans[-1][1] : hit.start]
-        return not self.cues["first_person"].search(between)
+        return not self._any_between(self.first_person, self.third_party_ends[i], hit.start)
 
     def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'I had a rash years ago': past history in the same clause."""
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
         i = bisect.bisect_right(self.clause_ends, hit.end)
-        ceiling = (
-            min(self.clause_ends[i], sentence.end) if i < len(self.clause_ends) else sentence.end
-        )
-        return bool(self.cues["history"].search(self.norm[floor:ceiling]))
+        ceiling = sentence.end
+        if i < len(self.clause_ends):
+            ceiling = min(self.clause_ends[i], ceiling)
+        return any(start < ceiling and end > floor for start, end in self.history)
 
     def _owned(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'I' or 'my' right before or inside the symptom: "my lips are swelling"."""
-        before = self.masked[sentence.start : hit.start]
-        window = " ".join(_WORD.findall(before)[-6:]) + " " + self.masked[hit.start : hit.end]
-        return bool(self.cues["first_person"].search(window))
+        i = bisect.bisect_left(self.word_starts, hit.start)
+        window_start = max(sentence.start, self.word_starts[max(0, i - 6)] if i else 0)
+        if self._any_between(self.first_person, window_start, hit.end):
+            return True
+        last_two = self.word_starts[max(0, i - 2)] if i else hit.start
+        before = self.norm[max(sentence.start, last_two) : hit.start]
+        return bool(self.cues["this_symptom"].search(before))
 
-    def _general_question(self, sentence: _Sentence) -> bool:
-        """'can botox cause trouble swallowing?', 'is it normal to bruise?'."""
-        text = self.norm[sentence.start : sentence.end]
-        framed = (
-            self.cues["question_start"].match(text)
-            or self.cues["question_strong"].search(text)
-            or (sentence.question_mark and self.cues["question_weak"].search(text))
-        )
-        if not framed:
+    def _question_frames(self, sentence: _Sentence) -> tuple[bool, int | None, int | None]:
+        """(starts like a question, first strong frame, first weak frame) - cached."""
+        if sentence.start not in self._questions:
+            norm, start, end = self.norm, sentence.start, sentence.end
+            strong = self.cues["question_strong"].search(norm, start, end)
+            weak = self.cues["question_weak"].search(norm, start, end)
+            report = self.cues["report"].search(self.masked, start, end)
+            self._questions[start] = (
+                bool(self.cues["question_start"].match(norm, start, end)) and not report,
+                strong.start() if strong and not report else None,
+                weak.start() if weak and sentence.question_mark and not report else None,
+            )
+        return self._questions[sentence.start]
+
+    def _general_question(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'can botox cause trouble swallowing?', 'is it normal to bruise?'.
+
+        A strong frame counts only before the symptom, and so does a weak one
+        for an emergency sign: in "lips swelling, is it normal?" the patient
+        reports first and asks after; "bruising normal?" is a question. A
+        present-tense cue ("since yesterday", "now") makes it a report.
+        """
+        starts, strong, weak = self._question_frames(sentence)
+        if starts or (strong is not None and strong < hit.start):
+            return True
+        if weak is None:
             return False
-        return not self.cues["report"].search(self.masked[sentence.start : sentence.end])
+        return weak < hit.start or hit.rule.level != "emergency"
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
-        negated = self.negated(hit)
         current = not (
             self._hypothetical(hit, sentence)
             or self._third_party(hit, sentence)
             or self._history(hit, sentence)
         )
-        reported = current and (self._owned(hit, sentence) or not self._general_question(sentence))
-        return _Verdict(negated, current, reported)
+        reported = current and (
+            self._owned(hit, sentence)
+            or self.confirms_own
+            or not self._general_question(hit, sentence)
+        )
+        return _Verdict(self.negated(hit, sentence), current, reported)
 
 
 def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
@@ -529,12 +599,13 @@ def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
 
 def _apply_overrides(hits: list[_Hit]) -> list[_Hit]:
     """A specific reading replaces a broad one where they overlap ('slight droop')."""
+    specific = [h for h in hits if h.rule.overrides]
     return [
         hit
         for hit in hits
         if not any(
             hit.rule.id in other.rule.overrides and other.start < hit.end and hit.start < other.end
-            for other in hits
+            for other in specific
         )
     ]
 
@@ -615,9 +686,9 @@ def _report(
 def assess(text: str, rules_path: Path | None = None) -> Assessment:
     """Triage one patient message. Deterministic; never raises on any text.
 
-    A missing or malformed rules file raises RulesError: that is a deployment
-    error and must not silently switch triage off (call `load_rules()` at
-    startup to fail early).
+    Only a rules file that has never loaded raises (RulesError): that is a
+    deployment error and must not silently switch triage off. Call
+    `load_rules()` at startup to fail early.
     """
     rules = load_rules(rules_path)
     try:

@@ -118,19 +118,20 @@ def test_clinic_info_comes_from_the_clinic_file_and_follows_its_changes(
         assistant.clinic_file.write_text(original)
 
 
-def test_symptom_report_gets_emergency_advice_first(assistant: RunningAssistant) -> None:
+def test_an_expected_symptom_gets_the_articles_reassurance(assistant: RunningAssistant) -> None:
     sender = new_sender()
     assistant.send(sender, "hi")
-    texts = assistant.texts(sender, "i had botox on monday and now my forehead is really swollen")
-    assert "911" in texts[0] and "breathing" in texts[0]
-    assert "+1 555-0142" in joined(texts[1:])
+    texts = assistant.texts(sender, "i had botox on monday and now my forehead is a bit swollen")
+    reply = joined(texts)
+    assert "within a few days to a few weeks" in reply and "+1 555-0142" in reply
+    assert "call you back" in reply
 
 
 @pytest.mark.parametrize(
     "message, expected",
     [
         ("are you a real person or a bot?", "automated assistant"),
-        ("can i talk to a real person please", "+1 555-0142"),
+        ("can i talk to a real person please", "call you back"),
         ("how long does lip filler last?", "only help with questions about botox"),
         ("i'd like to book an appointment", "full name"),
     ],

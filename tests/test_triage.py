@@ -1,0 +1,846 @@
+"""Tests for the deterministic symptom triage (actions/triage.py).
+
+Emergency recall must be 100%: every emergency phrasing below is asserted on
+its own, and a summary test computes recall and the false-alarm rate.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from actions import triage
+from actions.triage import SEVERITIES, Assessment, RulesError, assess, load_rules, reason
+
+RULES_FILE = Path(__file__).resolve().parent.parent / "clinic" / "triage-rules.yml"
+
+
+def _slug(text: str) -> str:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return "-".join(words[:7]) or "blank"
+
+
+def _cases(prefix: str, texts: list[str]) -> list:
+    return [pytest.param(t, id=f"{prefix}{i:02d}-{_slug(t)}") for i, t in enumerate(texts, 1)]
+
+
+def _pairs(prefix: str, pairs: list[tuple[str, str]]) -> list:
+    return [
+        pytest.param(t, s, id=f"{prefix}{i:02d}-{_slug(t)}") for i, (t, s) in enumerate(pairs, 1)
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Emergency reports: toxin spread or severe allergic reaction.
+# ---------------------------------------------------------------------------
+
+EMERGENCY = [
+    # breathing
+    "I can't breathe",
+    "cant breath",
+    "i cnt breathe properly",
+    "I can barely breathe since the injections",
+    "having difficulty breathing after botox",
+    "breathing is hard",
+    "brething is so hard rn",
+    "breathing feels weird and tight",
+    "short of breath after my botox yesterday",
+    "I'm so out of breath just sitting here",
+    "gasping for air",
+    "I can't catch my breath",
+    "struggling to breathe 😭😭",
+    "had botox yesterday and now I have hives and I'm wheezing",
+    "No, I can't breathe",
+    "help cant breathe",
+    "I had no issues until today, now I cant breathe properly",
+    # swallowing
+    "after my botox yesterday I'm struggling to swallow",
+    "its hard to swollow since this morning",
+    "swollowing is really hard",
+    "hard to swallow",
+    "I'm not able to swallow",
+    "i keep choking on my drinks",
+    "I can't eat without choking",
+    "water comes out of my nose when I drink",
+    "food going down the wrong way all the time since botox",
+    "botox yesterday. cant swallow. help",
+    "Is it normal that I can't swallow properly?",
+    "hi, i had botox on monday. since then i've been having trouble swallowing food and it "
+    "feels like it gets stuck. is this something to worry about?",
+    "i think it spread, I can't swallow my own spit",
+    # chest, throat
+    "chest feels really tight",
+    "my chest is tight and I'm wheezing",
+    "my throat feels tight",
+    "throat is closing up!!",
+    "throat feels like its closing",
+    "i've got a lump in my throat and can't swallow right",
+    "no rash but my throat is closing up",
+    # swelling of face, lips, tongue, throat
+    "my lips blew up after the treatment",
+    "tongue swelling, what do I do?",
+    "my tongue feels thick",
+    "my face is swelling up",
+    "my eyes are swollen shut",
+    "My eyelids are puffy and swollen",
+    "my mouth is swollen",
+    "SWOLLEN LIPS AND TONGUE",
+    "lips and tongue are swelling",
+    "lips are huge and tingling",
+    "my lips are swelling, is that normal?",
+    "lips swelling, is it normal?",
+    "can't swallow, could it be the botox?",
+    "had botox yesterday and my lips are swelling, is that normal?",
+    "I think I'm having an allergic reaction, my face is puffy",
+    # vision
+    "seeing double since the injections",
+    "double vision",
+    "my vision is blurry and I had botox 2 days ago",
+    "everything looks blurry",
+    "I can't see properly, everything is double",
+    "cant focus my eyes",
+    # speech and voice
+    "my words are coming out slurred",
+    "speech is slurred",
+    "I'm slurring my words",
+    "My husband says I'm slurring my words",
+    "I sound drunk when I talk",
+    "can't speak properly",
+    "my voice has gone hoarse",
+    "voice gone hoarse",
+    "my voice sounds different and raspy",
+    "lost my voice since the botox",
+    # generalised weakness
+    "my arms feel weak",
+    "i cant hold my head up",
+    "my whole body feels weak",
+    "legs are so weak I can barely stand",
+    "the whole right side of my body feels weak",
+    "i feel so weak all over",
+    "I woke up and my neck is so weak I can't lift my head",
+    # bladder
+    "I keep peeing myself since the botox",
+    "I can't control my bladder",
+    "peeing myself",
+    # fainting
+    "I passed out this morning after botox",
+    "I fainted",
+    "I feel like I'm going to faint",
+    "collapsed in the kitchen an hour ago",
+    "blacked out for a second",
+    "feel faint and dizzy",
+    # mixed
+    "I don't have a fever but I'm short of breath",
+    "My botox was 3 days ago. Now my eyelid is drooping and I'm seeing double",
+    "hives all over and my chest feels tight",
+    "I CAN’T BREATHE",
+    "is it bad that I can't breathe properly since my botox?",
+    "this is an emergency, my throat is swelling",
+    "I'm having an allergic reaction after my botox",
+    "please call an ambulance",
+    # long-winded, hedged, or mixed with other text
+    "Hi! So I had my first botox session last Thursday, forehead and between the brows. "
+    "Everything was great at first, a tiny bit of bruising which is gone now. But this "
+    "morning my voice sounds really weird, kind of hoarse. Should I wait?",
+    "Not sure who to ask. I had botox for my neck bands 2 days ago and now drinking "
+    "water makes me cough and choke",
+    "Sorry for the long message... I had botox on Monday (my 3rd time, never had issues "
+    "before). Today my eyelids feel heavy, and I'm seeing double when I look at my phone.",
+    "lol this is probably nothing but my lips are kinda swelling",
+    "I'm fine except I can't really swallow",
+    "everything's fine apart from the fact that my throat feels tight",
+    "not a big deal but my tongue feels swollen",
+    "Hey, no rush, but since this morning it's been hard to breathe",
+    "my throat is kinda closing?? idk",
+    "im ok but breathing is a bit hard",
+    "Dont know if its normal but cant swallow",
+    "idk whats going on, cant catch my breath",
+    "the bruising is fine, the problem is I keep choking on food",
+    "I'm breathing ok but my lips are huge",
+    "No. My tongue is swollen.",
+    "nothing helps, still can't breathe properly",
+    "I'm not sure if my throat is closing",
+    "is it normal for my lips to be this swollen?",
+    "why can't I swallow properly?",
+    "how long will this trouble swallowing last?",
+    "should I go to the ER? my throat feels tight",
+    "will i be ok? cant breathe",
+    "Is trouble swallowing a side effect? because I have it now",
+    # more typos, slang and short forms
+    "i cant brethe",
+    "its hard 2 breathe",
+    "can hardly breathe",
+    "i feel breathless since having botox this morning",
+    "breathing difficulties",
+    "im wheezy",
+    "swallowing feels weird",
+    "drinks keep going down the wrong pipe",
+    "fluids coming out my nose when i drink",
+    "lips swelled up",
+    "lips got really big",
+    "my lips have doubled in size",
+    "my tongue is getting bigger",
+    "there's swelling in my throat",
+    "woke up with my eyes all puffy, got botox done yesterday afternoon",
+    "i'm talking funny",
+    "talking is hard",
+    "my speech sounds weird",
+    "im hoarse",
+    "voice went raspy",
+    "my eyesight is fuzzy",
+    "im seeing two of everything",
+    "my eyes won't focus",
+    "my legs feel like jelly",
+    "weak legs",
+    "my head keeps dropping forward",
+    "i pee'd myself",
+    "i nearly passed out",
+    "my chest hurts",
+    "pressure on my chest",
+    "I haven't been able to swallow since yesterday",
+    "I've not been able to breathe properly",
+    "never been this short of breath",
+    "I can't breathe ok??",
+    "cant breath, its not ok",
+]
+
+# ---------------------------------------------------------------------------
+# Urgent reports: unusual, severe or worsening, not an emergency.
+# ---------------------------------------------------------------------------
+
+URGENT = [
+    # rash / hives without breathing trouble
+    "I have a rash spreading across my forehead",
+    "itchy welts on my neck",
+    "I've got hives on my arms but I'm breathing fine",
+    "hives on my face, no trouble breathing",
+    # fever
+    "I have a fever since the botox",
+    "running a temperature of 38.5",
+    "I've got chills",
+    "I've got a temperature and the area is throbbing",
+    # severe pain
+    "the pain is unbearable",
+    "severe pain at the injection site",
+    "the pain is getting worse every day",
+    "I have an awful headache",
+    "worst headache of my life",
+    "I have a terrible headache",
+    # infection
+    "the injection site is hot to the touch",
+    "there's pus coming out of one of the injection spots",
+    "it's oozing yellow fluid",
+    "the redness is spreading",
+    "my forehead is red and warm",
+    "red streaks coming from the injection site",
+    # droop
+    "my eyelid is drooping",
+    "my eyebrow has dropped",
+    "my mouth is drooping on one side",
+    "my face is drooping",
+    "my eyelid is hanging lower than the other",
+    "my eye is drooping and heavy",
+    "I can't open my eye all the way",
+    "I can't close my eye fully",
+    "my smile is crooked since the botox",
+    "I've been drooling since the lip flip",
+    "my eyelid droop is getting worse",
+    "slight droop in my brow but it's been 4 weeks",
+    # headache lasting / worsening
+    "I've had a headache for 3 weeks now",
+    "headache getting worse every day",
+    "headache getting worse",
+    # worsening expected symptoms
+    "the bruise is getting bigger",
+    "the swelling is getting worse",
+    "the swelling on my forehead is spreading",
+    "bruising still there after 5 weeks",
+    "my forehead is really swollen and painful and getting worse",
+    "it's getting worse",
+    # unusual / severe / other
+    "my forehead feels weird",
+    "my skin looks really strange where they injected",
+    "I feel really strange",
+    "I feel dizzy",
+    "I threw up twice",
+    "the bleeding won't stop",
+    "my eyes are so dry",
+    "I have a fever of 39",
+    "i feel hot and shivery",
+    "the area is warm and swollen",
+    "the bruise is huge and very painful",
+    "I'm in so much pain",
+    "i've got a pounding headache since my injections this morning",
+    "my eyelid won't open fully",
+    "i'm having trouble keeping my eye closed since my botox",
+    "my smile has gone wonky since i had the injections",
+    "i can't smile properly on the right side since botox",
+    "my lips feel weak and i'm dribbling when i drink since the lip flip",
+    "my eye looks smaller on one side since my treatment last week",
+    "bruise is bigger today",
+    "small bruise that's spreading",
+    "the headache won't go away, it's been a month",
+    "my eyelid has been slightly droopy for a month",
+    "my face feels stiff and strange, like it's not mine",
+    "something is seriously wrong",
+]
+
+# ---------------------------------------------------------------------------
+# Expected reports: mild side effects the article describes as common.
+# ---------------------------------------------------------------------------
+
+EXPECTED = [
+    "a bit of bruising on my forehead",
+    "I have a small bruise where they injected",
+    "bruised a little between my eyebrows",
+    "bruise on my crow's feet area",
+    "black and blue mark near my eyebrow",
+    "a couple of small bruises, no swelling at all",
+    "bruising, is that normal?",
+    "I have a bruise is that normal?",
+    "Is it normal that my forehead is a bit bruised?",
+    "bit sore where the needle went in",
+    "injection sites are a little tender",
+    "it stings a bit where they injected",
+    "my forehead aches a little",
+    "mild soreness at the injection site",
+    "the injection spots are a little sore",
+    "the spot where they injected is tender to touch",
+    "I'm breathing fine, just sore where they injected",
+    "I have a mild headache since yesterday",
+    "slight headache after my botox this morning",
+    "I had botox today and have a slight headache",
+    "head hurts a little since the injections",
+    "headache since my botox yesterday",
+    "some swelling at the injection site",
+    "small bumps where the needles went in",
+    "tiny bump at the injection site",
+    "forehead is a bit swollen",
+    "slight swelling between my brows",
+    "my forehead is a bit red",
+    "little red marks on my forehead",
+    "some redness right after the injections",
+    "no swelling, just a few tiny red dots",
+    "my eyelid is slightly droopy",
+    "a little droop in my left brow, started yesterday",
+    "my forehead feels tight",
+    "my forehead feels heavy",
+    "my forehead feels a bit stiff",
+    "i can't frown anymore lol",
+    "can't move my forehead, is that normal?",
+    "it bled a tiny bit after",
+    "a tiny spot of blood where the needle went in",
+    "pinprick marks still visible",
+    "no trouble breathing, just a little bruise",
+    "I have no fever, just a bit of soreness",
+    "just a small bruise",
+    "bit of a headache",
+    "my head aches",
+    "my head has been aching since the injections, is this normal?",
+    "little bit swollen where they injected",
+    "mild redness",
+    "tender spots",
+    "my brow is slightly lower",
+    "my chin is swollen and sore after botox there",
+    "brusing around my eyes after botox yesterday, bit worried",
+    "my skin is discoloured where i bruised after the shots",
+    "I bled a bit at the injection site",
+    "Is it normal that my forehead is heavy?",
+    "hi, my forehead feels heavy and i cant raise my brows",
+]
+
+# ---------------------------------------------------------------------------
+# Unclear reports: a symptom we cannot place. Never "expected".
+# ---------------------------------------------------------------------------
+
+UNCLEAR = [
+    "my face feels funny",
+    "something's off with my eye",
+    "my eye keeps twitching",
+    "my cheek feels numb",
+    "I have a lump on my forehead",
+    "my eye hurts",
+    "one eyebrow is higher than the other",
+    "I feel a bit off",
+    "my lips feel tingly",
+    "I have a bruise and my eye feels funny",
+    "my ear is ringing",
+    "I feel unwell",
+    "my eye keeps watering since i had botox near it",
+    "I've got a cold sore",
+    "my face is uneven since the botox",
+    "i've got a spock brow on one side since my botox",
+    "I've got pins and needles in my cheek",
+]
+
+# ---------------------------------------------------------------------------
+# Not reports: questions, hypotheticals, third parties, negations, chit-chat.
+# Each is (text, whether an emergency sign is mentioned).
+# ---------------------------------------------------------------------------
+
+FAQ = [
+    ("can botox cause trouble swallowing?", True),
+    ("is it normal to bruise after botox?", False),
+    ("how long do headaches last after botox", False),
+    ("does botox cause drooping eyelids?", False),
+    ("what are the side effects of botox?", False),
+    ("can botox make it hard to breathe?", True),
+    ("is double vision a side effect of botox?", True),
+    ("how common is bruising after botox", False),
+    ("will I have swelling after the treatment?", False),
+    ("can I get a headache from botox?", False),
+    ("is it possible to have an allergic reaction to botox?", True),
+    ("how long does swelling last?", False),
+    ("Can botox spread and cause muscle weakness?", True),
+    ("Is hoarseness a common side effect?", True),
+    ("I have a quick question, can botox cause trouble swallowing?", True),
+    ("I was wondering if botox can cause breathing problems", True),
+    ("someone told me botox can cause double vision", True),
+    ("I read that botox can cause trouble swallowing, is that true?", True),
+    ("Is bruising after botox normal?", False),
+    ("normal to have some swelling after botox?", False),
+    ("I want a lip flip, does it make it hard to drink from a straw?", False),
+    ("Can Botox cause blurred vision or drooping eyelids?", True),
+    ("Are there any risks like breathing problems?", True),
+    ("I heard botox can cause trouble swallowing", True),
+    ("read online it can spread and make your brow sag, how does that even happen", False),
+    ("How long does a droopy eyelid last?", False),
+    ("what should i expect after botox, any swelling or bruising?", False),
+]
+
+HYPOTHETICAL = [
+    ("what if i cant breathe", True),
+    ("what if I can't breathe after", True),
+    ("what happens if my eyelid droops", False),
+    ("should I worry if I get a headache", False),
+    ("If I get a rash, should I call you?", False),
+    ("what if my throat feels tight after the treatment?", True),
+    ("I'm scared of getting a droopy eyelid", False),
+    ("in case I have trouble swallowing, who do I call?", True),
+    ("how do I know if I'm having an allergic reaction?", True),
+    ("what should I do if my lips swell after botox?", True),
+    ("What would happen if I passed out after botox?", True),
+    ("I'm worried about getting headaches after botox", False),
+    ("how can I avoid bruising before my appointment", False),
+    ("what are the signs of the toxin spreading?", False),
+    ("I'm worried I might get double vision", True),
+    ("If my throat closes up, do I call 911?", True),
+    ("if my eyelid droops how long before it goes back to normal", False),
+    ("should i go straight to hospital if i struggle to breathe after", True),
+    ("can botox make my eyelid droop", False),
+    ("would it give me a migraine the first time i have it", False),
+    ("i bruise really easily, will botox bruise me", False),
+    ("chances of droopy face after botox?", False),
+    ("droopy eyelid risk?", False),
+    ("can i have botox if i've got a skin infection on my face", False),
+]
+
+THIRD_PARTY = [
+    ("my friend bruised after her botox", False),
+    ("my sister's eyelid is drooping", False),
+    ("my mom had trouble swallowing after her botox", True),
+    ("my husband got a headache after his treatment", False),
+    ("a friend of mine had a rash after botox", False),
+    ("She said her lips swelled up after botox", True),
+    ("my colleague's forehead was bruised for weeks", False),
+    ("has anyone had a droopy eyelid after botox?", False),
+    ("my friend's lips swelled up after botox", True),
+    ("Her throat was tight after botox, is that common?", True),
+    ("My daughter had botox and now she can't swallow", True),
+    ("I'm a nurse and my patient has slurred speech after botox", True),
+    ("I've heard some people can't swallow after botox", True),
+]
+
+NEGATION = [
+    ("I have no trouble breathing or swallowing", False),
+    ("I can breathe fine", False),
+    ("not having any difficulty swallowing", False),
+    ("no swelling at all", False),
+    ("no fever", False),
+    ("I'm not short of breath", False),
+    ("no hives, no rash, no swelling", False),
+    ("my throat doesn't feel tight", False),
+    ("I'm not seeing double or anything", False),
+    ("no slurred speech", False),
+    ("voice is fine, no hoarseness", False),
+    ("I haven't passed out or anything", False),
+    ("I'm breathing normally and swallowing is fine", False),
+    ("without any trouble breathing", False),
+    ("never had any swelling", False),
+    ("no bruising, no swelling, everything is great", False),
+    ("my lip swelling has gone down", False),
+    ("I don't have trouble breathing", False),
+    ("I'm not choking or anything", False),
+    ("I can swallow fine", False),
+    ("no issues breathing", False),
+    ("No facial swelling", False),
+    ("I never lost my voice", False),
+    ("no double vision, no blurry vision", False),
+    ("I don't feel weak", False),
+    ("my lips are not swollen", False),
+    ("my throat isn't tight anymore", False),
+    ("my face is no longer swollen", False),
+    ("yesterday my lips were a bit swollen but it's gone now", False),
+    ("nothing wrong with my breathing", False),
+    ("I had trouble swallowing years ago with a different treatment", True),
+]
+
+CHITCHAT = [
+    ("hi", False),
+    ("thanks so much!", False),
+    ("I'd like to book an appointment", False),
+    ("how much does botox cost?", False),
+    ("what are your opening hours?", False),
+    ("can I reschedule to friday?", False),
+    ("where are you located", False),
+    ("my face looks amazing, thank you!", False),
+    ("do you take insurance", False),
+    ("I want botox for my forehead lines", False),
+    ("Can I book a touch-up?", False),
+    ("is parking available?", False),
+    ("I love the results", False),
+    ("see you tomorrow", False),
+    ("ok", False),
+    ("I'm away for 3 weeks, can I book after?", False),
+    ("gonna head off now", False),
+    ("number?", False),
+    ("do you have an emergency number for after treatment", False),
+    ("I can't make it tomorrow, can I reschedule?", False),
+    ("I can't talk right now, text me", False),
+    ("can't see any difference yet, is that normal?", False),
+    ("the results are breathtaking", False),
+    ("no worries", False),
+    ("best antihistamine for hay fever?", False),
+    ("I'd like to book for my husband, he has a headache from frowning", False),
+]
+
+NON_REPORTS = FAQ + HYPOTHETICAL + THIRD_PARTY + NEGATION + CHITCHAT
+
+# Negated red flag next to a real, milder symptom: a report, never an emergency.
+NEGATION_WITH_SYMPTOM = [
+    ("no trouble breathing, just a little bruise", "expected"),
+    ("I can breathe fine but I have a headache", "expected"),
+    ("no swelling but I've got a rash", "urgent"),
+    ("not short of breath, just a bit sore", "expected"),
+    ("no fever, but the redness is spreading", "urgent"),
+    ("I have no trouble swallowing, my eyelid is drooping though", "urgent"),
+    ("no hives and no trouble breathing, my forehead feels funny", "unclear"),
+]
+
+ROBUSTNESS = [
+    pytest.param("", id="empty"),
+    pytest.param("   \n\t  ", id="whitespace"),
+    pytest.param("a" * 10_000, id="10k-same-letter"),
+    pytest.param(("my face looks great and botox was nice. " * 300)[:10_000], id="10k-sentences"),
+    pytest.param("no " * 3_333, id="10k-no-no-no"),
+    pytest.param("😀" * 200, id="emoji-only"),
+    pytest.param("<script>alert(1)</script>", id="html-script"),
+    pytest.param("'; DROP TABLE x; --", id="sql"),
+    pytest.param("\x00\x01\x02\x7f\ufffd binary \udcff ish", id="binary-ish"),
+    pytest.param("İİİ ß ﬁ \u200b\u202e reversed", id="unicode-oddities"),
+    pytest.param("?" * 5_000 + "." * 5_000, id="punctuation-only"),
+    pytest.param(b"\xff\xfe bytes", id="bytes"),
+    pytest.param(None, id="none"),
+]
+
+
+# ---------------------------------------------------------------------------
+# Per-message assertions
+# ---------------------------------------------------------------------------
+
+
+def _check_report(text: str, severity: str) -> Assessment:
+    result = assess(text)
+    assert result.is_report, reason(result)
+    assert result.severity == severity, reason(result)
+    assert result.rule, reason(result)
+    assert result.matched, reason(result)
+    return result
+
+
+@pytest.mark.parametrize("text", _cases("emergency", EMERGENCY))
+def test_emergency_report(text: str) -> None:
+    result = _check_report(text, "emergency")
+    assert result.mentions_red_flag
+
+
+@pytest.mark.parametrize("text", _cases("urgent", URGENT))
+def test_urgent_report(text: str) -> None:
+    _check_report(text, "urgent")
+
+
+@pytest.mark.parametrize("text", _cases("expected", EXPECTED))
+def test_expected_report(text: str) -> None:
+    result = _check_report(text, "expected")
+    assert not result.mentions_red_flag
+    assert not result.worsening
+
+
+@pytest.mark.parametrize("text", _cases("unclear", UNCLEAR))
+def test_unclear_report(text: str) -> None:
+    _check_report(text, "unclear")
+
+
+@pytest.mark.parametrize(("text", "red_flag"), _pairs("nonreport", NON_REPORTS))
+def test_not_a_report(text: str, red_flag: bool) -> None:
+    result = assess(text)
+    assert not result.is_report, reason(result)
+    assert result.severity is None
+    assert result.mentions_red_flag is red_flag, reason(result)
+
+
+@pytest.mark.parametrize(("text", "severity"), _pairs("negated", NEGATION_WITH_SYMPTOM))
+def test_negated_red_flag_with_other_symptom(text: str, severity: str) -> None:
+    result = _check_report(text, severity)
+    assert not result.mentions_red_flag
+
+
+@pytest.mark.parametrize("text", ROBUSTNESS)
+def test_robust_input_never_raises(text: object) -> None:
+    result = assess(text)  # type: ignore[arg-type]
+    assert isinstance(result, Assessment)
+    assert result.severity != "emergency"
+    assert not result.mentions_red_flag
+    assert isinstance(reason(result), str)
+
+
+# ---------------------------------------------------------------------------
+# Summary metrics over the sets above
+# ---------------------------------------------------------------------------
+
+
+def test_emergency_recall_and_false_alarm_rate() -> None:
+    caught = [t for t in EMERGENCY if assess(t).severity == "emergency"]
+    recall = len(caught) / len(EMERGENCY)
+    not_emergency = [t for t, _ in NON_REPORTS] + URGENT + EXPECTED + UNCLEAR
+    not_emergency += [t for t, _ in NEGATION_WITH_SYMPTOM]
+    alarms = [t for t in not_emergency if assess(t).severity == "emergency"]
+    false_alarm_rate = len(alarms) / len(not_emergency)
+    print(
+        f"\nemergency recall {recall:.3f} ({len(caught)}/{len(EMERGENCY)}); "
+        f"false-alarm rate {false_alarm_rate:.3f} ({len(alarms)}/{len(not_emergency)})"
+    )
+    assert recall == 1.0, sorted(set(EMERGENCY) - set(caught))
+    assert false_alarm_rate == 0.0, alarms
+    assert not [t for t, _ in NON_REPORTS if assess(t).is_report]
+
+
+def test_case_counts_meet_the_brief() -> None:
+    assert len(EMERGENCY) >= 60
+    assert len(URGENT) >= 40
+    assert len(EXPECTED) >= 40
+    assert len(NON_REPORTS) >= 60
+    assert len(UNCLEAR) >= 5
+    assert len(set(EMERGENCY + URGENT + EXPECTED + UNCLEAR)) == len(
+        EMERGENCY + URGENT + EXPECTED + UNCLEAR
+    )
+
+
+def test_typical_message_is_fast() -> None:
+    messages = EMERGENCY + URGENT + EXPECTED + [t for t, _ in NON_REPORTS]
+    assess("warm up the cache")
+    start = time.perf_counter()
+    for text in messages:
+        assess(text)
+    per_message_ms = (time.perf_counter() - start) * 1000 / len(messages)
+    assert per_message_ms < 5, per_message_ms  # typically well under 1 ms
+
+
+# ---------------------------------------------------------------------------
+# Details of the result
+# ---------------------------------------------------------------------------
+
+
+def test_matched_quotes_the_patients_own_words() -> None:
+    result = assess("Since yesterday I CAN’T BREATHE properly!!")
+    assert result.rule == "breathing"
+    assert result.matched == ("CAN’T BREATHE",)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        pytest.param("I can't breathe", "breathing", id="breathing"),
+        pytest.param("my lips are swelling", "face_swelling", id="face_swelling"),
+        pytest.param("the injection site is hot to the touch", "infection", id="infection"),
+        pytest.param("a bruise on my forehead", "injection_site_bruising", id="bruising"),
+        pytest.param("my eyelid is drooping", "droop", id="droop"),
+        pytest.param("my eyelid is slightly droopy", "slight_droop", id="slight_droop"),
+        pytest.param("my headache is getting worse", "worsening", id="worsening"),
+        pytest.param("my face feels funny", "odd_sensation", id="odd_sensation"),
+    ],
+)
+def test_rule_ids(text: str, rule: str) -> None:
+    assert assess(text).rule == rule
+
+
+def test_worsening_flag() -> None:
+    assert assess("my headache is getting worse").worsening
+    assert assess("the bruise has been there for a month").worsening
+    assert not assess("a mild headache since yesterday").worsening
+    assert not assess("it's not getting worse, just a small bruise").worsening
+    assert not assess("what if it gets worse?").is_report
+
+
+def test_red_flag_in_question_next_to_a_report() -> None:
+    result = assess("I have a small bruise. Can botox cause trouble swallowing?")
+    assert result.is_report and result.severity == "expected"
+    assert result.mentions_red_flag
+
+
+def test_emergency_beats_everything_else_in_a_message() -> None:
+    result = assess("slight bruise and a mild headache, but my tongue is swelling")
+    assert result.severity == "emergency"
+    assert result.rule == "face_swelling"
+
+
+def test_deterministic() -> None:
+    text = "had botox yesterday and my lips are swelling, is that normal?"
+    assert len({assess(text) for _ in range(20)}) == 1
+
+
+# ---------------------------------------------------------------------------
+# reason()
+# ---------------------------------------------------------------------------
+
+
+def test_reason_mentions_rule_and_matched_words() -> None:
+    line = reason(assess("I can't breathe"))
+    assert line == "emergency: breathing (matched: 'can't breathe')"
+
+
+def test_reason_for_worsening_lists_symptom_and_cue() -> None:
+    line = reason(assess("my headache is getting worse"))
+    assert line.startswith("urgent: worsening")
+    assert "'headache'" in line and "'getting worse'" in line
+
+
+def test_reason_for_a_question_mentioning_a_red_flag() -> None:
+    line = reason(assess("can botox cause trouble swallowing?"))
+    assert line == "not a report; red flag mentioned: swallowing (matched: 'trouble swallowing')"
+
+
+def test_reason_for_chitchat() -> None:
+    assert reason(assess("what are your opening hours?")) == "not a report"
+
+
+# ---------------------------------------------------------------------------
+# The rules file
+# ---------------------------------------------------------------------------
+
+
+def _raw_rules() -> dict:
+    return yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))
+
+
+def test_rules_file_loads_with_every_level() -> None:
+    rules = load_rules()
+    for level in SEVERITIES:
+        assert rules.by_level(level), level
+    assert rules is load_rules(RULES_FILE)  # cached
+
+
+def test_rule_ids_are_unique_and_described() -> None:
+    raw = _raw_rules()
+    ids = [rule["id"] for level in SEVERITIES for rule in raw[level]]
+    ids += [raw["worsening"]["id"], raw["lasting"]["id"]]
+    assert len(ids) == len(set(ids))
+    for level in SEVERITIES:
+        for rule in raw[level]:
+            assert rule["description"].strip() and rule["patterns"], rule["id"]
+    assert set(ids) == set(load_rules().ids)
+
+
+def test_every_emergency_rule_is_exercised() -> None:
+    fired = {assess(t).rule for t in EMERGENCY}
+    assert {r.id for r in load_rules().by_level("emergency")} <= fired
+
+
+def test_rules_file_documents_its_sections() -> None:
+    text = RULES_FILE.read_text(encoding="utf-8")
+    for heading in ("EMERGENCY", "URGENT", "EXPECTED", "UNCLEAR", "WORSENING", "CUES"):
+        assert f"# {heading}" in text, heading
+    assert "HOW PATTERNS ARE WRITTEN" in text
+
+
+def _write(tmp_path: Path, raw: dict) -> Path:
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    return path
+
+
+def test_custom_rules_path(tmp_path: Path) -> None:
+    raw = _raw_rules()
+    raw["expected"][0]["patterns"].append("shiner")
+    path = _write(tmp_path, raw)
+    assert assess("I have a shiner", rules_path=path).severity == "expected"
+    assert not assess("I have a shiner").is_report
+
+
+def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
+    raw = _raw_rules()
+    raw["urgent"][0]["id"] = "breathing"
+    with pytest.raises(RulesError, match="duplicate"):
+        load_rules(_write(tmp_path, raw))
+
+
+def test_emergency_rule_cannot_be_overridden(tmp_path: Path) -> None:
+    raw = _raw_rules()
+    raw["expected"][0]["overrides"] = ["breathing"]
+    with pytest.raises(RulesError, match="cannot be overridden"):
+        load_rules(_write(tmp_path, raw))
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        pytest.param(lambda raw: raw.pop("emergency"), id="missing-section"),
+        pytest.param(lambda raw: raw["urgent"][0].update(patterns=["(unclosed"]), id="bad-regex"),
+        pytest.param(lambda raw: raw["urgent"][0].update(patterns=["{nope}"]), id="unknown-words"),
+        pytest.param(lambda raw: raw["cues"].pop("negation"), id="missing-cue"),
+    ],
+)
+def test_malformed_rules_are_rejected(tmp_path: Path, mutate) -> None:
+    raw = _raw_rules()
+    mutate(raw)
+    with pytest.raises(RulesError):
+        load_rules(_write(tmp_path, raw))
+
+
+def test_missing_rules_file_raises_rules_error(tmp_path: Path) -> None:
+    with pytest.raises(RulesError):
+        assess("I can't breathe", rules_path=tmp_path / "absent.yml")
+
+
+def test_default_path_is_next_to_the_project() -> None:
+    assert triage.DEFAULT_RULES_PATH == RULES_FILE
+
+
+def test_broken_edit_keeps_the_last_good_rules(tmp_path: Path, caplog) -> None:
+    path = _write(tmp_path, _raw_rules())
+    good = load_rules(path)
+    path.write_text("emergency: [this is: not: valid", encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))  # make sure the edit is seen
+    assert load_rules(path) is good
+    assert assess("I can't breathe", rules_path=path).severity == "emergency"
+    assert "still using the last good version" in caplog.text
+
+
+def test_internal_error_is_an_unclear_report_not_a_crash(monkeypatch) -> None:
+    def broken(*_args: object) -> Assessment:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(triage, "_decide", broken)
+    result = assess("my lips are swelling")
+    assert (result.is_report, result.severity, result.rule) == (True, "unclear", "internal_error")
+
+
+def test_overlapping_phrases_are_merged_and_quoted_once() -> None:
+    result = assess("my eyelid is slightly droopy")
+    assert result.matched == ("slightly droopy",)
