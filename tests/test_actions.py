@@ -130,3 +130,24 @@ class TestAcceptOffer:
         ]
         dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
         assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]
+
+
+def test_yes_to_a_call_back_offer_starts_the_contact_form_with_known_details(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    domain = {
+        "responses": {
+            "utter_triage_expected": [{"text": "...", "metadata": {"follow_up": "callback"}}]
+        }
+    }
+    events = [bot_event("utter_triage_expected")]
+    known = tracker("yes", events, "affirm")
+    known.slots["booking_name"] = "Ana Diaz"
+    dispatcher = CollectingDispatcher()
+    result = asyncio.run(ActionAcceptOffer().run(dispatcher, known, domain))
+    assert dispatcher.messages == []
+    assert [(e["event"], e.get("name"), e.get("value")) for e in result] == [
+        ("slot", "contact_purpose", "callback"),
+        ("slot", "contact_name", "Ana Diaz"),
+        ("followup", "contact_form", None),
+    ]

@@ -1,0 +1,71 @@
+"""scripts/run.py: the services live or die together, and say why."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import ROOT, free_port
+
+
+def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "var"),
+        "RASA_PORT": str(free_port()),
+        "ACTIONS_PORT": str(free_port()),
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run.py")],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def test_a_clinic_file_without_safety_facts_refuses_to_start(tmp_path: Path) -> None:
+    clinic = tmp_path / "clinic.yml"
+    clinic.write_text("name: X\nphone: '1'\n")
+    result = run_script(tmp_path, CLINIC_CONFIG=str(clinic))
+    assert result.returncode != 0
+    assert "emergency_number" in result.stderr
+
+
+def test_if_the_action_server_cannot_start_everything_stops_and_says_why(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_script(tmp_path, ACTIONS_PORT=str(port), RASA_AUTH_TOKEN="t")
+    assert result.returncode != 0
+    assert "action server stopped while starting" in result.stderr
+    assert "stopping the others" in result.stderr
+
+
+def test_a_generated_api_token_is_stored_owner_only_and_reused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RASA_AUTH_TOKEN"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; sys.argv=['run.py']; sys.path.insert(0, 'scripts');"
+            "import run; env = run.environment(); import os; os.makedirs(env['DATA_DIR'], "
+            "exist_ok=True); print(run.auth_token(env))",
+        ],
+        cwd=ROOT,
+        env={**env, "DATA_DIR": str(tmp_path / "var")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    token_file = tmp_path / "var" / "rasa-auth-token"
+    assert token_file.read_text().strip() in result.stdout
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+    assert len(token_file.read_text().strip()) >= 40
+    assert "HTTP API token: stored in" in result.stdout
