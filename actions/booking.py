@@ -213,7 +213,12 @@ class ValidateBookingForm(FormValidationAction):
         answer = self.answer_to("booking_phone", tracker)
         if answer is not None:
             return {"booking_phone": answer}
-        found = fields.find_phone(latest_text(tracker), load_clinic().country)
+        region = load_clinic().country
+        found = fields.find_phone(latest_text(tracker), region)
+        if not found and not tracker.get_slot("booking_phone"):
+            # An SMS/WhatsApp patient is not asked for the number they write
+            # from; the summary shows it for confirmation.
+            found = fields.phone_from_sender(tracker.sender_id, region)
         return {"booking_phone": found} if found else {}
 
     async def extract_booking_email(self, dispatcher, tracker, domain) -> dict[str, Any]:

@@ -81,6 +81,21 @@ def find_phone_text(text: str, region: str) -> str | None:
     return None
 
 
+def phone_from_sender(sender_id: str, region: str) -> str | None:
+    """The number an SMS/WhatsApp patient writes from (their conversation id).
+
+    Used so the patient is not asked for a number we already have; the
+    booking summary and the escalation still show it for confirmation.
+    """
+    sender = re.sub(r"^(whatsapp|sms|tel):", "", sender_id or "")
+    if not re.fullmatch(r"\+?\d[\d\s\-]{6,}", sender):
+        return None
+    try:
+        return parse_phone(sender, region)
+    except FieldProblem:
+        return None
+
+
 def format_phone(e164: str) -> str:
     """A number as people read it, for the summary."""
     try:

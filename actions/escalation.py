@@ -76,13 +76,7 @@ def latest_text(tracker: Tracker) -> str:
 
 def channel_phone(tracker: Tracker, clinic: Clinic) -> str | None:
     """The number a patient writes from (SMS/WhatsApp sender ids), if any."""
-    sender = re.sub(r"^(whatsapp|sms|tel):", "", tracker.sender_id or "")
-    if not re.fullmatch(r"\+?\d[\d\s\-]{6,}", sender):
-        return None
-    try:
-        return fields.parse_phone(sender, clinic.country)
-    except fields.FieldProblem:
-        return None
+    return fields.phone_from_sender(tracker.sender_id, clinic.country)
 
 
 def symptom_messages(tracker: Tracker) -> str:

@@ -69,6 +69,12 @@ def environment() -> dict[str, str]:
     env.setdefault("DATA_DIR", str(ROOT / "var"))
     env.setdefault("CLINIC_CONFIG", str(ROOT / "clinic" / "example-clinic.yml"))
     env.setdefault("MODEL_PATH", str(ROOT / "models"))
+    env.setdefault("WIDGET_PORT", "8080")
+    env.setdefault(
+        "WIDGET_ORIGINS",
+        f"http://localhost:{env['WIDGET_PORT']},http://127.0.0.1:{env['WIDGET_PORT']}",
+    )
+    env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{env['RASA_PORT']}")
     env["DATA_DIR"] = str(Path(env["DATA_DIR"]).resolve())
     env["RASA_TELEMETRY_ENABLED"] = "false"
     # The action server has no authentication of its own: loopback only.
@@ -126,7 +132,10 @@ def services(env: dict[str, str], token: str) -> list[Service]:
             "--endpoints",
             "endpoints.yml",
             "--credentials",
-            "credentials.yml",
+            env["CREDENTIALS_FILE"],
+            # Only the clinic's own site(s) may call the assistant from a browser.
+            "--cors",
+            *(origin.strip() for origin in env["WIDGET_ORIGINS"].split(",") if origin.strip()),
         ],
         f"http://127.0.0.1:{rasa_port}/",
     )
@@ -135,7 +144,12 @@ def services(env: dict[str, str], token: str) -> list[Service]:
         [str(BIN / "python"), "-m", "actions.notifications", "run"],
         None,
     )
-    return [actions, outbox, rasa]
+    widget = Service(
+        "widget demo page",
+        [str(BIN / "python"), str(ROOT / "scripts" / "serve_widget.py")],
+        f"http://127.0.0.1:{env['WIDGET_PORT']}/",
+    )
+    return [actions, outbox, rasa, widget]
 
 
 def supervise(running: list[Service]) -> int:
@@ -179,6 +193,10 @@ def main() -> int:
     Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.update({k: env[k] for k in ("RASA_PORT", "ACTIONS_PORT")})
     prepare(env)
+    from channel_credentials import enabled_channels, write_credentials
+
+    env["CREDENTIALS_FILE"] = str(write_credentials(env))
+    print("Messaging channels: " + (", ".join(enabled_channels(env)) or "none enabled"), flush=True)
     running = services(env, auth_token(env))
 
     def request_stop(signum: int, _frame: object) -> None:

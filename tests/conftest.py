@@ -96,6 +96,8 @@ class RunningAssistant:
     log_file: Path
     webhook: Any
     smtp: Any
+    widget_url: str = ""
+    twilio_api: Any = None
 
     def send(self, sender: str, message: Any) -> list[dict[str, Any]]:
         """Send one message through the REST channel; return the bot's messages."""
@@ -123,6 +125,7 @@ def _healthy(url: str) -> bool:
 
 
 WEBHOOK_SECRET = "e2e-webhook-secret"
+TWILIO_TEST_TOKEN = "twilio-test-token"
 
 
 @pytest.fixture(scope="session")
@@ -138,10 +141,11 @@ def assistant(
 
     webhook = WebhookReceiver(free_port()).start()
     smtp = SmtpReceiver(free_port()).start()
+    twilio_api = WebhookReceiver(free_port()).start()
     work = tmp_path_factory.mktemp("assistant")
     clinic_file = work / "clinic.yml"
     shutil.copy(TEST_CLINIC, clinic_file)
-    rasa_port, actions_port = free_port(), free_port()
+    rasa_port, actions_port, widget_port = free_port(), free_port(), free_port()
     token = "test-token-not-secret"
     env = dict(os.environ)
     env.pop("DATABASE_URL", None)
@@ -161,6 +165,15 @@ def assistant(
             "OUTBOX_BACKOFF_BASE": "0.5",
             "OUTBOX_BACKOFF_MAX": "2",
             "OUTBOX_POLL_INTERVAL": "0.2",
+            "WIDGET_PORT": str(widget_port),
+            "WIDGET_ORIGINS": f"http://127.0.0.1:{widget_port}",
+            "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
+            # SMS through the real Twilio connector; its API is a local stub.
+            "TWILIO_ACCOUNT_SID": "ACtest",
+            "TWILIO_AUTH_TOKEN": TWILIO_TEST_TOKEN,
+            "TWILIO_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
+            "TWILIO_NUMBER": "+15550001111",
+            "TWILIO_API_BASE_URL": f"http://127.0.0.1:{twilio_api.port}",
         }
     )
     log_file = work / "servers.log"
@@ -180,6 +193,8 @@ def assistant(
         log_file,
         webhook,
         smtp,
+        f"http://127.0.0.1:{widget_port}",
+        twilio_api,
     )
     try:
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -198,6 +213,7 @@ def assistant(
             process.kill()
         webhook.stop()
         smtp.stop()
+        twilio_api.stop()
 
 
 # --- real services ----------------------------------------------------------

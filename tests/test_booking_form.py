@@ -33,10 +33,11 @@ def form_tracker(
     intent: str = "inform",
     confidence: float = 0.9,
     after_message: tuple[str, ...] = ("action_extract_slots", "booking_form"),
+    sender: str = "conv-form",
 ) -> Tracker:
     return Tracker.from_dict(
         {
-            "sender_id": "conv-form",
+            "sender_id": sender,
             "slots": slots or {},
             "latest_message": {"text": text, "intent": {"name": intent, "confidence": confidence}},
             "events": [{"event": "user", "text": text, "input_channel": "rest"}]
@@ -80,6 +81,21 @@ def test_details_given_up_front_are_taken_and_not_asked_again() -> None:
     assert slots["booking_phone"] == "+447911123456"
     assert slots["booking_time"] == "I'm Ana Diaz, can I book next Tuesday afternoon?"
     assert slots["booking_time_start"].endswith("T12:00:00-06:00")
+    assert slots["requested_slot"] == "booking_email"
+
+
+def test_an_sms_or_whatsapp_patient_is_not_asked_for_the_number_they_write_from() -> None:
+    _, slots = validate(
+        form_tracker("i want to book", intent="book_appointment", sender="whatsapp:+12015550123")
+    )
+    assert slots["booking_phone"] == "+12015550123"
+    _, slots = validate(
+        form_tracker(
+            "Ana Diaz",
+            {"requested_slot": "booking_name", "booking_phone": "+12015550123"},
+            sender="whatsapp:+12015550123",
+        )
+    )
     assert slots["requested_slot"] == "booking_email"
 
 

@@ -1,0 +1,83 @@
+"""The credentials Rasa runs with: credentials.yml plus the channels the environment enables.
+
+credentials.yml holds what is always on (the REST channel of the website
+widget).  A messaging channel is added only when all of its required
+environment variables are set, so none is on by default and no secret is
+ever written into the repository; the combined file goes to DATA_DIR with
+owner-only permissions.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Channel:
+    connector: str  # module path Rasa loads
+    required: dict[str, str]  # credentials key -> environment variable
+    optional: dict[str, str]
+
+
+CHANNELS = [
+    Channel(
+        "channels.twilio.ClinicTwilioInput",
+        {
+            "account_sid": "TWILIO_ACCOUNT_SID",
+            "auth_token": "TWILIO_AUTH_TOKEN",
+            "public_url": "TWILIO_PUBLIC_URL",
+        },
+        {"twilio_number": "TWILIO_NUMBER", "api_base_url": "TWILIO_API_BASE_URL"},
+    ),
+    Channel(
+        "channels.messenger.ClinicMessengerInput",
+        {
+            "verify": "MESSENGER_VERIFY_TOKEN",
+            "secret": "MESSENGER_APP_SECRET",
+            "page-access-token": "MESSENGER_PAGE_ACCESS_TOKEN",
+        },
+        {"graph_api_base_url": "MESSENGER_GRAPH_API_BASE_URL"},
+    ),
+    Channel(
+        "channels.telegram.ClinicTelegramInput",
+        {"access_token": "TELEGRAM_ACCESS_TOKEN", "secret_token": "TELEGRAM_SECRET_TOKEN"},
+        {"api_base_url": "TELEGRAM_API_BASE_URL"},
+    ),
+]
+
+
+def effective_credentials(env: dict[str, str]) -> dict:
+    credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8")) or {}
+    for channel in CHANNELS:
+        if all(env.get(variable) for variable in channel.required.values()):
+            keys = {**channel.required, **channel.optional}
+            credentials[channel.connector] = {
+                key: env[variable] for key, variable in keys.items() if env.get(variable)
+            }
+    return credentials
+
+
+def write_credentials(env: dict[str, str]) -> Path:
+    path = Path(env["DATA_DIR"]) / "credentials.yml"
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(yaml.safe_dump(effective_credentials(env), sort_keys=False), encoding="utf-8")
+    return path
+
+
+def enabled_channels(env: dict[str, str]) -> list[str]:
+    return [
+        c.connector.rsplit(".", 1)[1]
+        for c in CHANNELS
+        if all(env.get(v) for v in c.required.values())
+    ]
+
+
+if __name__ == "__main__":
+    print(yaml.safe_dump(effective_credentials(dict(os.environ)), sort_keys=False))
