@@ -1,0 +1,66 @@
+"""Serve the chat widget and the demo clinic page (`make run` starts this).
+
+Static files only; the demo page learns the assistant's public URL
+(`RASA_PUBLIC_URL`) and the clinic's name from here, so it works whatever
+ports are configured.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WIDGET_DIR = ROOT / "widget"
+sys.path.insert(0, str(ROOT))
+
+
+class WidgetHandler(SimpleHTTPRequestHandler):
+    """Files from widget/, with the demo page's placeholders filled in."""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path.split("?")[0] in ("/", "/index.html"):
+            self.send_demo_page()
+        else:
+            super().do_GET()
+
+    def send_demo_page(self) -> None:
+        from actions.clinic import load_clinic
+
+        page = (WIDGET_DIR / "index.html").read_text(encoding="utf-8")
+        values = {
+            "{{RASA_URL}}": os.environ.get("RASA_PUBLIC_URL", "http://localhost:5005"),
+            "{{CLINIC_NAME}}": load_clinic().name,
+        }
+        for placeholder, value in values.items():
+            page = page.replace(placeholder, html.escape(value, quote=True))
+        body = page.encode("utf-8")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def end_headers(self) -> None:
+        self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("Cache-Control", "no-cache")
+        super().end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return  # page requests carry nothing worth logging
+
+
+def main() -> None:
+    port = int(os.environ.get("WIDGET_PORT", "8080"))
+    handler = partial(WidgetHandler, directory=str(WIDGET_DIR))
+    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    print(f"Demo clinic page with the chat widget: http://localhost:{port}/", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
