@@ -246,7 +246,21 @@ class ValidateBookingForm(FormValidationAction):
 
     async def extract_booking_area(self, dispatcher, tracker, domain) -> dict[str, Any]:
         answer = self.answer_to("booking_area", tracker)
+        if answer is None and self.names_an_area(tracker):
+            # "forehead lines" (a button) reads like an FAQ topic to the
+            # classifier, but as the answer to "which area?" it is just that.
+            answer = latest_text(tracker)
         return {"booking_area": answer} if answer is not None else {}
+
+    @staticmethod
+    def names_an_area(tracker: Tracker) -> bool:
+        text = latest_text(tracker)
+        return (
+            tracker.get_slot("requested_slot") == "booking_area"
+            and not answered_something_else_since_the_message(tracker)
+            and len(text.split()) <= 4
+            and fields.parse_area_choice(text) is not None
+        )
 
     async def extract_booking_new_patient(self, dispatcher, tracker, domain) -> dict[str, Any]:
         answer = self.answer_to("booking_new_patient", tracker)

@@ -269,6 +269,15 @@ AREAS = {
 }
 
 
+def parse_area_choice(text: str) -> str | None:
+    """One of the offered areas (or "other"), when that is all the message says."""
+    candidate = re.sub(r"\s+", " ", (text or "").strip())
+    if re.fullmatch(r"(?i)other|something else", candidate):
+        return "other: not sure yet"
+    found = [area for area, pattern in AREAS.items() if re.search(pattern, candidate, re.I)]
+    return ", ".join(found) if found else None
+
+
 def parse_area(text: str) -> str:
     """One of the usual areas, or "other: <the patient's words>"."""
     candidate = re.sub(r"\s+", " ", (text or "").strip())

@@ -166,6 +166,25 @@ def test_after_answering_an_interruption_the_same_question_is_asked_again() -> N
     assert messages == [] and slots == {"requested_slot": "booking_name"}
 
 
+def test_an_area_button_is_an_answer_even_if_it_reads_like_an_faq_topic() -> None:
+    _, slots = validate(
+        form_tracker(
+            "forehead lines",
+            {
+                **FILLED,
+                "booking_area": None,
+                "booking_new_patient": None,
+                "booking_consent": None,
+                "requested_slot": "booking_area",
+            },
+            intent="faq",
+            confidence=1.0,
+        )
+    )
+    assert slots["booking_area"] == "forehead lines"
+    assert slots["requested_slot"] == "booking_new_patient"
+
+
 def test_why_do_you_need_my_phone_is_explained_and_asked_again() -> None:
     messages, slots = validate(
         form_tracker(

@@ -75,7 +75,7 @@
       return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
     });
     const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
-    return luminance > 0.4 ? "#111827" : "#ffffff";
+    return luminance > 0.179 ? "#111827" : "#ffffff"; // whichever contrasts more
   }
 
   function usableStorage(get) {
@@ -118,7 +118,10 @@
   }
 
   const ICONS = {
-    chat: ["M4 5.5A2.5 2.5 0 0 1 6.5 3h11A2.5 2.5 0 0 1 20 5.5v8a2.5 2.5 0 0 1-2.5 2.5H10l-4.5 4v-4A2.5 2.5 0 0 1 3 13.5z"],
+    chat: [
+      "M3 5.5A2.5 2.5 0 0 1 5.5 3h13A2.5 2.5 0 0 1 21 5.5v9a2.5 2.5 0 0 1-2.5 2.5H10" +
+        "l-4.5 4v-4A2.5 2.5 0 0 1 3 14.5z",
+    ],
     close: ["M6 6l12 12", "M18 6L6 18"],
     send: ["M4 12l16-8-6 16-2.5-6.5z", "M11.5 13.5L20 4"],
     restart: ["M4 12a8 8 0 1 0 2.3-5.6", "M4 4v4.5h4.5"],
@@ -164,9 +167,6 @@
   }
 
   function saveState() {
-    if (state.messages.length > MAX_STORED_MESSAGES) {
-      state.messages = state.messages.slice(-MAX_STORED_MESSAGES);
-    }
     try {
       if (store) store.setItem(STATE_KEY, JSON.stringify(state));
     } catch (_) {
@@ -248,7 +248,11 @@
     autocomplete: "off",
     enterkeyhint: "send",
   });
-  const sendButton = el("button", "cc-send", { type: "submit", "aria-label": "Send", title: "Send" });
+  const sendButton = el("button", "cc-send", {
+    type: "submit",
+    "aria-label": "Send",
+    title: "Send",
+  });
   sendButton.append(icon(ICONS.send));
   form.append(label, input, sendButton);
 
@@ -265,7 +269,11 @@
       const href = webUrl(url);
       if (!href) continue;
       parent.append(document.createTextNode(text.slice(last, match.index)));
-      const link = el("a", "cc-link", { href: new URL(href).href, target: "_blank", rel: "noopener noreferrer" });
+      const link = el("a", "cc-link", {
+        href: new URL(href).href,
+        target: "_blank",
+        rel: "noopener noreferrer",
+      });
       link.textContent = url;
       parent.append(link);
       last = match.index + url.length;
@@ -348,6 +356,13 @@
 
   function addMessage(message) {
     state.messages.push(message);
+    if (state.messages.length > MAX_STORED_MESSAGES) {
+      // Only the most recent part of a very long conversation is kept.
+      state.messages = state.messages.slice(-MAX_STORED_MESSAGES);
+      saveState();
+      renderAll();
+      return message;
+    }
     saveState();
     appendMessage(state.messages.length - 1);
     refreshChoices();
@@ -455,11 +470,12 @@
     if (!message || !message.buttons || !message.buttons[choice]) return;
     message.chosen = choice;
     saveState();
-    const chosenButton = log.querySelector(`.cc-msg[data-index="${index}"] .cc-choice:nth-child(${choice + 1})`);
+    const row = log.querySelector(`.cc-msg[data-index="${index}"]`);
+    const chosenButton = row && row.querySelectorAll(".cc-choice")[choice];
     if (chosenButton) chosenButton.classList.add("cc-choice--chosen");
     const { title: shown, payload } = message.buttons[choice];
     send(payload, shown, message);
-    input.focus();
+    if (!phone.matches) input.focus(); // on a phone, don't pop up the keyboard
   }
 
   function startConversation() {
