@@ -124,6 +124,39 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def start_servers(env: dict[str, str], log_file: Path) -> subprocess.Popen:
+    """scripts/run.py with `env`; returns once Rasa and the action server answer."""
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "run.py")],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while not (
+        _healthy(f"http://127.0.0.1:{env['RASA_PORT']}/")
+        and _healthy(f"http://127.0.0.1:{env['ACTIONS_PORT']}/health")
+    ):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_servers(process)
+            logs = log_file.read_text(encoding="utf-8", errors="replace")
+            pytest.fail("The assistant did not start:\n" + logs[-4000:])
+        time.sleep(1)
+    return process
+
+
+def stop_servers(process: subprocess.Popen) -> None:
+    """Ctrl-C, as a person would; run.py stops every service."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
 WEBHOOK_SECRET = "e2e-webhook-secret"
 TWILIO_TEST_TOKEN = "twilio-test-token"
 
@@ -177,14 +210,7 @@ def assistant(
         }
     )
     log_file = work / "servers.log"
-    with log_file.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "run.py")],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process = start_servers(env, log_file)
     running = RunningAssistant(
         f"http://127.0.0.1:{rasa_port}",
         token,
@@ -197,20 +223,9 @@ def assistant(
         twilio_api,
     )
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while not (
-            _healthy(f"{running.rasa_url}/") and _healthy(f"http://127.0.0.1:{actions_port}/health")
-        ):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("The assistant did not start:\n" + running.logs()[-4000:])
-            time.sleep(1)
         yield running
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_servers(process)
         webhook.stop()
         smtp.stop()
         twilio_api.stop()

@@ -229,3 +229,25 @@ def test_patient_messages_are_not_written_to_the_logs(assistant: RunningAssistan
     assistant.send(new_sender(), canary)
     time.sleep(1)
     assert canary.split()[3] not in assistant.logs()
+
+
+def test_browsers_may_call_only_from_the_clinic_site(assistant: RunningAssistant) -> None:
+    url = f"{assistant.rasa_url}/webhooks/rest/webhook"
+    body = {"sender": new_sender(), "message": "hi"}
+    _, allowed = http_with_headers("POST", url, body, {"Origin": assistant.widget_url})
+    _, other = http_with_headers("POST", url, body, {"Origin": "https://evil.example"})
+    assert allowed.get("Access-Control-Allow-Origin") == assistant.widget_url
+    assert other.get("Access-Control-Allow-Origin") is None
+
+
+def http_with_headers(method: str, url: str, body: dict, headers: dict) -> tuple[int, dict]:
+    """Like conftest.http, but returns the response headers."""
+    import json
+    import urllib.request
+
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method=method)
+    request.add_header("Content-Type", "application/json")
+    for name, value in headers.items():
+        request.add_header(name, value)
+    with urllib.request.urlopen(request, timeout=60) as reply:
+        return reply.status, dict(reply.headers.items())
