@@ -396,24 +396,34 @@ class ValidateContactForm(FormValidationAction):
             return {"contact_phone": None}
 
     def validate_contact_treatment_date(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        text = re.sub(r"\s+", " ", str(value or "")).strip()
-        if not re.search(r"[^\W_]", text) or len(text) > 120:
-            dispatcher.utter_message(
-                text="When did you have your treatment? For example "
-                "'last Tuesday' or 'about two weeks ago'."
-            )
-            return {"contact_treatment_date": None}
-        return {"contact_treatment_date": text}
+        return free_text_answer(
+            "contact_treatment_date",
+            value,
+            120,
+            dispatcher,
+            "When did you have your treatment? For example 'last Tuesday' or "
+            "'about two weeks ago'.",
+        )
 
     def validate_contact_callback_time(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        text = re.sub(r"\s+", " ", str(value or "")).strip()
-        if not re.search(r"[^\W_]", text) or len(text) > 200:
-            dispatcher.utter_message(
-                text="When would suit you for a call? For example "
-                "'tomorrow morning' or 'any time'."
-            )
-            return {"contact_callback_time": None}
-        return {"contact_callback_time": text}
+        return free_text_answer(
+            "contact_callback_time",
+            value,
+            200,
+            dispatcher,
+            "When would suit you for a call? For example 'tomorrow morning' or 'any time'.",
+        )
+
+
+def free_text_answer(
+    slot: str, value: Any, limit: int, dispatcher: CollectingDispatcher, reprompt: str
+) -> dict[str, Any]:
+    """Kept in the patient's words (the clinic reads them); only empty or huge is refused."""
+    text = re.sub(r"\s+", " ", str(value or "")).strip()
+    if not re.search(r"[^\W_]", text) or len(text) > limit:
+        dispatcher.utter_message(text=reprompt)
+        return {slot: None}
+    return {slot: text}
 
 
 class ActionEscalate(Action):
