@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test train venv lint format validate test-stories pytest outbox migrate clean help
+.PHONY: run test train venv lint format validate test-stories pytest outbox migrate staff-user clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
@@ -25,6 +25,7 @@ help:
 	@echo "make validate   rasa data validate (no warnings allowed)"
 	@echo "make outbox     show clinic notifications: pending / delivered / failed"
 	@echo "make migrate    bring the database (DATABASE_URL or DATA_DIR) to the latest schema"
+	@echo "make staff-user NAME=<login> ROLE=staff|admin   create a staff account (STAFF_PASSWORD or prompt)"
 	@echo "make clean      remove the virtualenv, models and test results"
 
 venv: $(INSTALLED)
@@ -71,6 +72,11 @@ outbox: $(INSTALLED)
 
 migrate: $(INSTALLED)
 	$(BIN)/alembic upgrade head
+
+ROLE ?= staff
+staff-user: $(INSTALLED)
+	@test -n "$(NAME)" || { echo "usage: make staff-user NAME=<login> ROLE=staff|admin"; exit 1; }
+	$(BIN)/python -m staff.users add "$(NAME)" --role "$(ROLE)"
 
 clean:
 	rm -rf $(VENV) models results .rasa .pytest_cache

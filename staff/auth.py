@@ -1,0 +1,694 @@
+"""Access control of the staff console: accounts, passwords, sessions, CSRF and roles.
+
+Plain functions, no web framework: the web layer calls them.
+
+- Accounts live in `staff_users` (the project database, created by migration
+  0003).  A login is 3-64 characters of [a-z0-9._-]; a role is "staff" (view
+  conversations, work the queues) or "admin" (also manages users and deletes
+  data).  Only an admin manages users: every such function takes the acting
+  user (`actor=`, a `User`, a `Session` or, for the command line run by
+  someone with shell access to the server, `SYSTEM`), re-checked against the
+  database, and raises PermissionError otherwise.  Changes are audited.
+- Passwords (at least 12 characters) are hashed with scrypt (memory-hard):
+  "scrypt$n$r$p$salt_b64$hash_b64", compared in constant time.
+- `authenticate` locks an account for 15 minutes after 5 failed attempts in
+  a row; unknown logins, disabled and locked accounts cost the same scrypt
+  run as a real attempt, so timing says little about which logins exist.
+- Sessions are signed tokens, base64url(payload JSON) + "." +
+  base64url(HMAC-SHA256(secret, payload JSON)), expiring after 15 minutes
+  idle (and 12 hours after login whatever happens); `refresh` re-issues one
+  with `last_seen` updated.  A token says nothing the holder may not know
+  (ids, login, role, times, its CSRF token), but it is bearer authority:
+  keep it in an HttpOnly, SameSite=Strict cookie (`cookie_attributes`).
+  Being stateless, a token stays valid when its account is disabled,
+  deleted or demoted: on each request the web layer calls
+  `current_user(url, session)`, which re-reads the account.
+- The secret signing sessions is `STAFF_SESSION_SECRET`, or else a random one
+  generated once and kept (mode 600) in `$DATA_DIR/staff-session-secret`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import functools
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import tempfile
+import unicodedata
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, Integer, String
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DBSession
+
+from actions import settings, storage
+from staff import audit
+
+# --- policy ------------------------------------------------------------------
+
+STAFF = "staff"
+ADMIN = "admin"
+ROLES = (STAFF, ADMIN)
+# A role includes everything the roles below it may do.
+ROLE_RANK = {STAFF: 0, ADMIN: 1}
+# What each console action needs (for the web layer; one place to read it).
+REQUIRED_ROLE = {
+    audit.VIEW_CONVERSATION: STAFF,
+    "work_queues": STAFF,
+    audit.EXPORT_NLU: STAFF,
+    audit.EXPORT_CONVERSATIONS: ADMIN,  # bulk patient data leaves the system
+    audit.DELETE_DATA: ADMIN,
+    audit.MANAGE_USERS: ADMIN,
+    "view_audit": ADMIN,
+}
+
+LOGIN_FORMAT = re.compile(r"[a-z0-9._-]{3,64}")
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 1024
+
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=15)
+
+IDLE_TIMEOUT = timedelta(minutes=15)
+MAX_SESSION_AGE = timedelta(hours=12)
+# Tolerated clock difference between the workers issuing and reading tokens.
+CLOCK_SKEW = timedelta(seconds=60)
+COOKIE_NAME = "staff_session"
+
+SECRET_ENV = "STAFF_SESSION_SECRET"
+SECRET_FILE = "staff-session-secret"
+MIN_SECRET_LENGTH = 32
+
+# scrypt: 2**14 * 8 * 128 bytes = 16 MiB per hash.
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+SALT_BYTES = 16
+HASH_BYTES = 64
+# Bounds on parameters read back from a stored hash.
+MAX_SCRYPT_N = 2**20
+MAX_SCRYPT_R = 32
+MAX_SCRYPT_P = 16
+
+EPOCH = datetime(1970, 1, 1)
+UNKNOWN_LOGIN = "(unknown)"  # audit login of attempts on logins that do not exist
+
+
+# --- accounts ------------------------------------------------------------------
+
+
+class StaffUser(storage.Base):
+    """A staff account (the ORM row; functions here hand out `User` instead)."""
+
+    __tablename__ = "staff_users"
+    __table_args__ = (CheckConstraint("role IN ('staff', 'admin')", name="ck_staff_users_role"),)
+
+    id = Column(Integer, primary_key=True)
+    login = Column(String(64), nullable=False, unique=True)
+    password_hash = Column(String(255), nullable=False)
+    role = Column(String(16), nullable=False)
+    created_at = Column(DateTime, nullable=False, default=storage.utcnow)  # UTC
+    disabled = Column(Boolean, nullable=False, default=False)
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime)  # UTC
+
+
+@dataclass(frozen=True)
+class User:
+    """A staff account as the rest of the console sees it (no password hash)."""
+
+    id: int
+    login: str
+    role: str
+    created_at: datetime
+    disabled: bool
+    failed_logins: int
+    locked_until: datetime | None
+
+    def locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and _naive_utc(now) < self.locked_until
+
+
+@dataclass(frozen=True)
+class Operator:
+    """Someone acting from the server's shell (the `staff.users` command line)."""
+
+    login: str
+    role: str = ADMIN
+
+
+SYSTEM = Operator("(cli)")
+
+
+@dataclass(frozen=True)
+class Session:
+    """A verified session token's content (times naive UTC, to the second)."""
+
+    user_id: int
+    login: str
+    role: str
+    issued_at: datetime
+    last_seen: datetime
+    csrf: str
+
+
+Actor = User | Session | Operator
+
+
+def _naive_utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return storage.utcnow()
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
+def _user(row: StaffUser) -> User:
+    return User(
+        id=row.id,
+        login=row.login,
+        role=row.role,
+        created_at=row.created_at,
+        disabled=bool(row.disabled),
+        failed_logins=row.failed_logins,
+        locked_until=row.locked_until,
+    )
+
+
+def normalize_login(login: str) -> str:
+    return login.strip().lower() if isinstance(login, str) else ""
+
+
+def check_login(login: str) -> str:
+    """The login, normalised (lower case), or ValueError if it is not a valid one."""
+    normalized = normalize_login(login)
+    if not LOGIN_FORMAT.fullmatch(normalized):
+        raise ValueError("a login is 3-64 characters: lower-case letters, digits, '.', '_', '-'")
+    return normalized
+
+
+def check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    return role
+
+
+# --- passwords -------------------------------------------------------------------
+
+
+def _password_bytes(password: str) -> bytes:
+    # NFKC: the same password typed on another keyboard or OS hashes the same.
+    return unicodedata.normalize("NFKC", password).encode("utf-8")
+
+
+def check_password_policy(password: str) -> None:
+    """ValueError unless the password is acceptable (12 to 1024 characters)."""
+    if not isinstance(password, str):
+        raise ValueError("a password is text")
+    length = len(unicodedata.normalize("NFKC", password))
+    if length < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password has at least {MIN_PASSWORD_LENGTH} characters")
+    if length > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"a password has at most {MAX_PASSWORD_LENGTH} characters")
+
+
+def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    maxmem = 128 * r * (n + p + 2) + 2**20
+    return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=maxmem)
+
+
+def hash_password(password: str) -> str:
+    """Hash as "scrypt$n$r$p$salt_b64$hash_b64", with a fresh random salt (policy checked)."""
+    check_password_policy(password)
+    salt = secrets.token_bytes(SALT_BYTES)
+    digest = _scrypt(_password_bytes(password), salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, HASH_BYTES)
+    return "$".join(
+        (
+            "scrypt",
+            str(SCRYPT_N),
+            str(SCRYPT_R),
+            str(SCRYPT_P),
+            base64.b64encode(salt).decode("ascii"),
+            base64.b64encode(digest).decode("ascii"),
+        )
+    )
+
+
+def _parse_hash(stored: str) -> tuple[int, int, int, bytes, bytes] | None:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        n, r, p = int(n), int(r), int(p)
+        salt_bytes = base64.b64decode(salt, validate=True)
+        digest_bytes = base64.b64decode(digest, validate=True)
+    except (AttributeError, ValueError, binascii.Error):
+        return None
+    if (
+        scheme != "scrypt"
+        or not 2 <= n <= MAX_SCRYPT_N
+        or n & (n - 1)
+        or not 1 <= r <= MAX_SCRYPT_R
+        or not 1 <= p <= MAX_SCRYPT_P
+        or len(salt_bytes) < SALT_BYTES
+        or len(digest_bytes) != HASH_BYTES
+    ):
+        return None
+    return n, r, p, salt_bytes, digest_bytes
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches the stored hash (constant-time comparison)."""
+    parsed = _parse_hash(stored)
+    if parsed is None:
+        return False
+    n, r, p, salt, expected = parsed
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD_LENGTH:
+        password = ""  # still pay for one scrypt run, then fail
+        expected = b""
+    actual = _scrypt(_password_bytes(password), salt, n, r, p, HASH_BYTES)
+    return hmac.compare_digest(actual, expected)
+
+
+def needs_rehash(stored: str) -> bool:
+    """Whether a hash was made with other parameters than today's."""
+    parsed = _parse_hash(stored)
+    return parsed is None or parsed[:3] != (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash no password matches, verified for unknown logins (same cost as a real one)."""
+    return hash_password(secrets.token_urlsafe(32))
+
+
+# --- roles -----------------------------------------------------------------------
+
+
+def has_role(actor: object, role: str) -> bool:
+    check_role(role)
+    held = getattr(actor, "role", None)
+    if getattr(actor, "disabled", False) or held not in ROLE_RANK:
+        return False
+    return ROLE_RANK[held] >= ROLE_RANK[role]
+
+
+def require_role(actor: object, role: str):
+    """The actor (a Session, User or Operator) if it holds `role` (admin includes staff).
+
+    PermissionError otherwise (also for None or a disabled user); ValueError for
+    a role that does not exist.
+    """
+    if actor is None or not has_role(actor, role):
+        raise PermissionError(f"this needs the {role} role")
+    return actor
+
+
+def require_permission(actor: object, action: str):
+    """The actor if its role allows `action` (see REQUIRED_ROLE), else PermissionError."""
+    if action not in REQUIRED_ROLE:
+        raise ValueError(f"unknown action: {action!r}")
+    return require_role(actor, REQUIRED_ROLE[action])
+
+
+def _acting_admin(db: DBSession, actor: Actor) -> str:
+    """The acting admin's login, re-checked against the database; else PermissionError."""
+    require_role(actor, ADMIN)
+    if isinstance(actor, Operator):
+        return actor.login
+    user_id = actor.user_id if isinstance(actor, Session) else getattr(actor, "id", None)
+    row = db.get(StaffUser, user_id) if isinstance(user_id, int) else None
+    if row is None or row.login != actor.login or row.disabled or row.role != ADMIN:
+        raise PermissionError("this needs the admin role")
+    return row.login
+
+
+def _authorise(url: str | None, actor: Actor, what: str) -> None:
+    """Fail early (and audit the refusal) when the actor may not manage users."""
+    with storage.transaction(url) as db:
+        try:
+            _acting_admin(db, actor)
+            return
+        except PermissionError:
+            pass
+    login = getattr(actor, "login", None) or UNKNOWN_LOGIN
+    audit.record(url, login, audit.PERMISSION_DENIED, audit.MANAGE_USERS, what)
+    raise PermissionError("only an admin manages staff users")
+
+
+# --- user management (admins only) -------------------------------------------------
+
+
+def _active_admins(db: DBSession) -> int:
+    return db.query(StaffUser).filter_by(role=ADMIN, disabled=False).count()
+
+
+def _find(db: DBSession, login: str, lock: bool = False) -> StaffUser:
+    query = db.query(StaffUser).filter_by(login=normalize_login(login))
+    row = (query.with_for_update() if lock else query).first()
+    if row is None:
+        raise LookupError(f"no staff user {normalize_login(login)!r}")
+    return row
+
+
+def create_user(url: str | None, login: str, password: str, role: str, *, actor: Actor) -> User:
+    """Add an account.  ValueError: bad login/role/password or login taken."""
+    login, role = check_login(login), check_role(role)
+    _authorise(url, actor, f"create {login}")
+    password_hash = hash_password(password)
+    taken = ValueError(f"the login {login!r} is taken")
+    try:
+        with storage.transaction(url) as db:
+            by = _acting_admin(db, actor)
+            if db.query(StaffUser.id).filter_by(login=login).first():
+                raise taken
+            row = StaffUser(
+                login=login,
+                password_hash=password_hash,
+                role=role,
+                created_at=storage.utcnow(),
+                disabled=False,
+                failed_logins=0,
+            )
+            db.add(row)
+            audit.add(db, by, audit.MANAGE_USERS, login, f"created, role {role}")
+            db.flush()
+            return _user(row)
+    except IntegrityError:  # created concurrently
+        raise taken from None
+
+
+def set_password(url: str | None, login: str, password: str, *, actor: Actor) -> User:
+    """Replace an account's password; this also lifts a lock."""
+    _authorise(url, actor, f"set password of {normalize_login(login)}")
+    password_hash = hash_password(password)
+    with storage.transaction(url) as db:
+        by = _acting_admin(db, actor)
+        row = _find(db, login, lock=True)
+        row.password_hash = password_hash
+        row.failed_logins, row.locked_until = 0, None
+        audit.add(db, by, audit.MANAGE_USERS, row.login, "password set")
+        return _user(row)
+
+
+def set_role(url: str | None, login: str, role: str, *, actor: Actor) -> User:
+    role = check_role(role)
+    _authorise(url, actor, f"set role of {normalize_login(login)}")
+    with storage.transaction(url) as db:
+        by = _acting_admin(db, actor)
+        row = _find(db, login, lock=True)
+        if row.role == ADMIN and role != ADMIN and not row.disabled and _active_admins(db) <= 1:
+            raise ValueError("this is the last active admin")
+        row.role = role
+        audit.add(db, by, audit.MANAGE_USERS, row.login, f"role {role}")
+        return _user(row)
+
+
+def disable_user(url: str | None, login: str, *, actor: Actor) -> User:
+    """Disable an account: it can no longer log in, and `current_user` rejects its sessions."""
+    _authorise(url, actor, f"disable {normalize_login(login)}")
+    with storage.transaction(url) as db:
+        by = _acting_admin(db, actor)
+        row = _find(db, login, lock=True)
+        if row.role == ADMIN and not row.disabled and _active_admins(db) <= 1:
+            raise ValueError("this is the last active admin")
+        row.disabled = True
+        audit.add(db, by, audit.MANAGE_USERS, row.login, "disabled")
+        return _user(row)
+
+
+def enable_user(url: str | None, login: str, *, actor: Actor) -> User:
+    _authorise(url, actor, f"enable {normalize_login(login)}")
+    with storage.transaction(url) as db:
+        by = _acting_admin(db, actor)
+        row = _find(db, login, lock=True)
+        row.disabled = False
+        row.failed_logins, row.locked_until = 0, None
+        audit.add(db, by, audit.MANAGE_USERS, row.login, "enabled")
+        return _user(row)
+
+
+def delete_user(url: str | None, login: str, *, actor: Actor) -> None:
+    """Delete an account (its audit history stays)."""
+    _authorise(url, actor, f"delete {normalize_login(login)}")
+    with storage.transaction(url) as db:
+        by = _acting_admin(db, actor)
+        row = _find(db, login, lock=True)
+        if row.role == ADMIN and not row.disabled and _active_admins(db) <= 1:
+            raise ValueError("this is the last active admin")
+        db.delete(row)
+        audit.add(db, by, audit.MANAGE_USERS, row.login, "deleted")
+
+
+def list_users(url: str | None, *, actor: Actor) -> list[User]:
+    _authorise(url, actor, "list users")
+    with storage.transaction(url) as db:
+        return [_user(row) for row in db.query(StaffUser).order_by(StaffUser.login)]
+
+
+# --- logging in ----------------------------------------------------------------------
+
+
+def authenticate(
+    url: str | None, login: str, password: str, now: datetime | None = None
+) -> User | None:
+    """The account if the password is right and the account usable, else None.
+
+    Every attempt costs one scrypt run (unknown logins are checked against a
+    dummy hash).  After MAX_FAILED_LOGINS failures in a row the account is
+    locked for LOCKOUT; attempts while locked fail without counting.  Both
+    outcomes are audited (an unknown login is audited as "(unknown)": people
+    type passwords into the login field).
+    """
+    now = _naive_utc(now)
+    login = normalize_login(login)
+    if not LOGIN_FORMAT.fullmatch(login):
+        login = ""
+    with storage.transaction(url) as db:
+        row = (
+            db.query(StaffUser).filter_by(login=login).with_for_update().first() if login else None
+        )
+        matches = verify_password(password, row.password_hash if row else _dummy_hash())
+        if row is None:
+            audit.add(db, UNKNOWN_LOGIN, audit.LOGIN_FAILED, None, "unknown login", now)
+            return None
+        if row.locked_until is not None and now >= row.locked_until:
+            row.locked_until, row.failed_logins = None, 0
+        if row.disabled:
+            audit.add(db, row.login, audit.LOGIN_FAILED, None, "account disabled", now)
+            return None
+        if row.locked_until is not None:
+            audit.add(db, row.login, audit.LOGIN_FAILED, None, "account locked", now)
+            return None
+        if not matches:
+            row.failed_logins += 1
+            detail = "wrong password"
+            if row.failed_logins >= MAX_FAILED_LOGINS:
+                row.locked_until, row.failed_logins = now + LOCKOUT, 0
+                detail = f"wrong password; locked for {int(LOCKOUT.total_seconds()) // 60} min"
+            audit.add(db, row.login, audit.LOGIN_FAILED, None, detail, now)
+            return None
+        row.failed_logins = 0
+        if needs_rehash(row.password_hash):
+            row.password_hash = hash_password(password)
+        audit.add(db, row.login, audit.LOGIN, None, None, now)
+        return _user(row)
+
+
+def current_user(url: str | None, session: Session | None) -> User | None:
+    """The session's account as it is now, or None if deleted or disabled since.
+
+    Call on every request: the role to act on is the returned user's role,
+    not the one the token was issued with.
+    """
+    if session is None:
+        return None
+    with storage.transaction(url) as db:
+        row = db.get(StaffUser, session.user_id)
+        if row is None or row.login != session.login or row.disabled:
+            return None
+        return _user(row)
+
+
+# --- sessions ---------------------------------------------------------------------------
+
+
+def _b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64decode(text: str) -> bytes:
+    if not re.fullmatch(r"[A-Za-z0-9_-]*", text) or len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _key(secret: str | bytes) -> bytes:
+    key = secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+    if not key:
+        raise ValueError("an empty session secret")
+    return key
+
+
+def _seconds(moment: datetime) -> int:
+    return int((moment - EPOCH).total_seconds())
+
+
+def _sign(session: Session, secret: str | bytes) -> str:
+    payload = json.dumps(
+        {
+            "user_id": session.user_id,
+            "login": session.login,
+            "role": session.role,
+            "issued_at": _seconds(session.issued_at),
+            "last_seen": _seconds(session.last_seen),
+            "csrf": session.csrf,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode("utf-8")
+    mac = hmac.new(_key(secret), payload, hashlib.sha256).digest()
+    return f"{_b64encode(payload)}.{_b64encode(mac)}"
+
+
+def issue_session(
+    user: User, secret: str | bytes | None = None, now: datetime | None = None
+) -> str:
+    """A new session token for a user who just authenticated (fresh CSRF token)."""
+    if user.disabled:
+        raise ValueError("a disabled user gets no session")
+    check_role(user.role)
+    moment = EPOCH + timedelta(seconds=_seconds(_naive_utc(now)))
+    session = Session(
+        user_id=user.id,
+        login=user.login,
+        role=user.role,
+        issued_at=moment,
+        last_seen=moment,
+        csrf=secrets.token_urlsafe(32),
+    )
+    return _sign(session, session_secret() if secret is None else secret)
+
+
+def _expired(session: Session, now: datetime) -> bool:
+    return (
+        now - session.last_seen >= IDLE_TIMEOUT
+        or now - session.issued_at >= MAX_SESSION_AGE
+        or session.last_seen - now > CLOCK_SKEW
+        or session.last_seen < session.issued_at
+    )
+
+
+def read_session(
+    token: str | None, secret: str | bytes | None = None, now: datetime | None = None
+) -> Session | None:
+    """The session in a token, or None if forged, tampered with, malformed or expired."""
+    if not isinstance(token, str) or len(token) > 4096 or token.count(".") != 1:
+        return None
+    encoded_payload, encoded_mac = token.split(".")
+    try:
+        payload, mac = _b64decode(encoded_payload), _b64decode(encoded_mac)
+    except (ValueError, binascii.Error):
+        return None
+    key = _key(session_secret() if secret is None else secret)
+    if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), mac):
+        return None
+    try:
+        data = json.loads(payload)
+        fields = ("user_id", "login", "role", "issued_at", "last_seen", "csrf")
+        if not isinstance(data, dict) or set(data) != set(fields):
+            return None
+        user_id, login, role, issued, seen, csrf = (data[name] for name in fields)
+        if not all(type(value) is int for value in (user_id, issued, seen)):
+            return None
+        if not (isinstance(login, str) and isinstance(csrf, str) and csrf) or role not in ROLES:
+            return None
+        session = Session(
+            user_id=user_id,
+            login=login,
+            role=role,
+            issued_at=EPOCH + timedelta(seconds=issued),
+            last_seen=EPOCH + timedelta(seconds=seen),
+            csrf=csrf,
+        )
+    except (ValueError, OverflowError):
+        return None
+    return None if _expired(session, _naive_utc(now)) else session
+
+
+def refresh(
+    session: Session, now: datetime | None = None, secret: str | bytes | None = None
+) -> str:
+    """A new token for the same session, `last_seen` = now (same CSRF token).
+
+    ValueError if the session has already expired.
+    """
+    now = _naive_utc(now)
+    if _expired(session, now):
+        raise ValueError("the session has expired")
+    moment = EPOCH + timedelta(seconds=_seconds(now))
+    renewed = replace(session, last_seen=max(moment, session.last_seen))
+    return _sign(renewed, session_secret() if secret is None else secret)
+
+
+def cookie_attributes(secure: bool) -> dict[str, object]:
+    """Attributes of the session cookie (Sanic's cookie keys).
+
+    No max-age: a browser session cookie; the token itself expires when idle.
+    `secure` should be True everywhere but plain-HTTP local development.
+    """
+    attributes: dict[str, object] = {"path": "/", "httponly": True, "samesite": "Strict"}
+    if secure:
+        attributes["secure"] = True
+    return attributes
+
+
+def check_csrf(session: Session | None, submitted: str | None) -> bool:
+    """Whether a submitted CSRF token is the session's (constant-time)."""
+    if session is None or not isinstance(submitted, str) or not submitted or not session.csrf:
+        return False
+    return hmac.compare_digest(session.csrf.encode("utf-8"), submitted.encode("utf-8"))
+
+
+# --- the signing secret ---------------------------------------------------------------
+
+
+def session_secret() -> str:
+    """`STAFF_SESSION_SECRET`, else `$DATA_DIR/staff-session-secret` (made once, mode 600).
+
+    All workers of one deployment must share it: give them the same DATA_DIR
+    or set the variable.  Changing it logs everybody out.
+    """
+    configured = os.environ.get(SECRET_ENV, "")
+    if configured:
+        if len(configured) < MIN_SECRET_LENGTH:
+            raise RuntimeError(f"{SECRET_ENV} must be at least {MIN_SECRET_LENGTH} characters")
+        return configured
+    directory = settings.data_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / SECRET_FILE
+    if not path.exists():
+        # Write a complete file under a temporary name, then link it into
+        # place: concurrent first starts all end up reading the same secret.
+        handle, temporary = tempfile.mkstemp(prefix=".staff-secret-", dir=directory)
+        try:
+            with os.fdopen(handle, "w", encoding="ascii") as file:
+                os.fchmod(file.fileno(), 0o600)  # mkstemp's default, made explicit
+                file.write(secrets.token_urlsafe(48) + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            with contextlib.suppress(FileExistsError):  # another process was first
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    secret = path.read_text(encoding="ascii").strip()
+    if len(secret) < MIN_SECRET_LENGTH:
+        raise RuntimeError(f"{path} does not hold a usable session secret")
+    return secret
