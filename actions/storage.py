@@ -44,6 +44,15 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+def as_naive_utc(moment: datetime | None) -> datetime:
+    """The database's convention (naive UTC) for any moment; None means now."""
+    if moment is None:
+        return utcnow()
+    if moment.tzinfo is not None:
+        return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
+
+
 class Booking(Base):
     """A booking *request*: the clinic calls the patient to confirm a slot."""
 

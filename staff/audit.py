@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import Column, DateTime, Integer, String
 from sqlalchemy.orm import Session
@@ -73,14 +73,6 @@ class AuditEntry:
     detail: str | None
 
 
-def _naive_utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return storage.utcnow()
-    if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
-
-
 def _clip(value: object, length: int) -> str | None:
     if value is None:
         return None
@@ -103,7 +95,7 @@ def add(
         raise ValueError("an audit entry needs a login")
     session.add(
         StaffAuditRow(
-            at=_naive_utc(at),
+            at=storage.as_naive_utc(at),
             login=_clip(login, LOGIN_LENGTH),
             action=action,
             target=_clip(target, TARGET_LENGTH),
@@ -141,7 +133,7 @@ def entries(
     with storage.transaction(url) as session:
         query = session.query(StaffAuditRow)
         if since is not None:
-            query = query.filter(StaffAuditRow.at >= _naive_utc(since))
+            query = query.filter(StaffAuditRow.at >= storage.as_naive_utc(since))
         if login is not None:
             query = query.filter(StaffAuditRow.login == login)
         rows = query.order_by(StaffAuditRow.at.desc(), StaffAuditRow.id.desc()).limit(limit)

@@ -42,7 +42,7 @@ import secrets
 import tempfile
 import unicodedata
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, Integer, String
 from sqlalchemy.exc import IntegrityError
@@ -133,7 +133,7 @@ class User:
     locked_until: datetime | None
 
     def locked(self, now: datetime | None = None) -> bool:
-        return self.locked_until is not None and _naive_utc(now) < self.locked_until
+        return self.locked_until is not None and storage.as_naive_utc(now) < self.locked_until
 
 
 @dataclass(frozen=True)
@@ -160,14 +160,6 @@ class Session:
 
 
 Actor = User | Session | Operator
-
-
-def _naive_utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return storage.utcnow()
-    if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 def _user(row: StaffUser) -> User:
@@ -465,7 +457,7 @@ def authenticate(
     outcomes are audited (an unknown login is audited as "(unknown)": people
     type passwords into the login field).
     """
-    now = _naive_utc(now)
+    now = storage.as_naive_utc(now)
     login = normalize_login(login)
     if not LOGIN_FORMAT.fullmatch(login):
         login = ""
@@ -563,7 +555,7 @@ def issue_session(
     if user.disabled:
         raise ValueError("a disabled user gets no session")
     check_role(user.role)
-    moment = EPOCH + timedelta(seconds=_seconds(_naive_utc(now)))
+    moment = EPOCH + timedelta(seconds=_seconds(storage.as_naive_utc(now)))
     session = Session(
         user_id=user.id,
         login=user.login,
@@ -618,7 +610,7 @@ def read_session(
         )
     except (ValueError, OverflowError):
         return None
-    return None if _expired(session, _naive_utc(now)) else session
+    return None if _expired(session, storage.as_naive_utc(now)) else session
 
 
 def refresh(
@@ -628,7 +620,7 @@ def refresh(
 
     ValueError if the session has already expired.
     """
-    now = _naive_utc(now)
+    now = storage.as_naive_utc(now)
     if _expired(session, now):
         raise ValueError("the session has expired")
     moment = EPOCH + timedelta(seconds=_seconds(now))

@@ -33,6 +33,7 @@ import yaml
 from actions import storage
 from staff import conversations as conv
 from staff import retention
+from tests.conftest import service_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -232,10 +233,7 @@ def pg_databases() -> Iterator[Callable[[], str]]:
             pass
     except sa.exc.OperationalError as error:
         admin.dispose()
-        message = f"PostgreSQL unreachable at {PG_SERVER}/test ({type(error).__name__})"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        service_missing("PostgreSQL", error)
     prefix = f"staff_test_{uuid.uuid4().hex[:12]}"
     created: list[str] = []
 
