@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test train venv lint format validate test-stories pytest outbox migrate staff-user clean help
+.PHONY: run test train venv lint format validate test-stories pytest outbox migrate staff-user retention erase clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
@@ -26,6 +26,8 @@ help:
 	@echo "make outbox     show clinic notifications: pending / delivered / failed"
 	@echo "make migrate    bring the database (DATABASE_URL or DATA_DIR) to the latest schema"
 	@echo "make staff-user NAME=<login> ROLE=staff|admin   create a staff account (STAFF_PASSWORD or prompt)"
+	@echo "make retention  delete conversations, bookings, escalations older than RETENTION_DAYS (default 365)"
+	@echo "make erase CONVERSATION=<id> | PHONE=<number>   delete one patient's data on request"
 	@echo "make clean      remove the virtualenv, models and test results"
 
 venv: $(INSTALLED)
@@ -77,6 +79,14 @@ ROLE ?= staff
 staff-user: $(INSTALLED)
 	@test -n "$(NAME)" || { echo "usage: make staff-user NAME=<login> ROLE=staff|admin"; exit 1; }
 	$(BIN)/python -m staff.users add "$(NAME)" --role "$(ROLE)"
+
+RETENTION_DAYS ?= 365
+retention: $(INSTALLED)
+	$(BIN)/python -m staff.retention older-than $(RETENTION_DAYS)
+
+erase: $(INSTALLED)
+	@test -n "$(CONVERSATION)$(PHONE)" || { echo "usage: make erase CONVERSATION=<id> | PHONE=<number>"; exit 1; }
+	$(BIN)/python -m staff.retention erase $(if $(CONVERSATION),--conversation "$(CONVERSATION)") $(if $(PHONE),--phone "$(PHONE)")
 
 clean:
 	rm -rf $(VENV) models results .rasa .pytest_cache

@@ -1,4 +1,4 @@
-"""Start the action server, the outbox worker and the Rasa server, in the foreground.
+"""Start the assistant's services (actions, outbox, Rasa, widget page, staff console).
 
 `make run` ends here.  The processes live or die together: Ctrl-C (or
 SIGTERM) stops them all cleanly, and if one fails to start or exits, the
@@ -70,6 +70,7 @@ def environment() -> dict[str, str]:
     env.setdefault("CLINIC_CONFIG", str(ROOT / "clinic" / "example-clinic.yml"))
     env.setdefault("MODEL_PATH", str(ROOT / "models"))
     env.setdefault("WIDGET_PORT", "8080")
+    env.setdefault("STAFF_PORT", "8081")
     env.setdefault(
         "WIDGET_ORIGINS",
         f"http://localhost:{env['WIDGET_PORT']},http://127.0.0.1:{env['WIDGET_PORT']}",
@@ -149,7 +150,12 @@ def services(env: dict[str, str], token: str) -> list[Service]:
         [str(BIN / "python"), str(ROOT / "scripts" / "serve_widget.py")],
         f"http://127.0.0.1:{env['WIDGET_PORT']}/",
     )
-    return [actions, outbox, rasa, widget]
+    staff = Service(
+        "staff console",
+        [str(BIN / "python"), "-m", "staff.web"],
+        f"http://127.0.0.1:{env['STAFF_PORT']}/login",
+    )
+    return [actions, outbox, rasa, widget, staff]
 
 
 def supervise(running: list[Service]) -> int:

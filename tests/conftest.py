@@ -98,6 +98,7 @@ class RunningAssistant:
     smtp: Any
     widget_url: str = ""
     twilio_api: Any = None
+    staff_url: str = ""
 
     def send(self, sender: str, message: Any) -> list[dict[str, Any]]:
         """Send one message through the REST channel; return the bot's messages."""
@@ -179,6 +180,7 @@ def assistant(
     clinic_file = work / "clinic.yml"
     shutil.copy(TEST_CLINIC, clinic_file)
     rasa_port, actions_port, widget_port = free_port(), free_port(), free_port()
+    staff_port = free_port()
     token = "test-token-not-secret"
     env = dict(os.environ)
     env.pop("DATABASE_URL", None)
@@ -199,6 +201,7 @@ def assistant(
             "OUTBOX_BACKOFF_MAX": "2",
             "OUTBOX_POLL_INTERVAL": "0.2",
             "WIDGET_PORT": str(widget_port),
+            "STAFF_PORT": str(staff_port),
             "WIDGET_ORIGINS": f"http://127.0.0.1:{widget_port}",
             "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
             # SMS through the real Twilio connector; its API is a local stub.
@@ -221,6 +224,7 @@ def assistant(
         smtp,
         f"http://127.0.0.1:{widget_port}",
         twilio_api,
+        f"http://127.0.0.1:{staff_port}",
     )
     try:
         yield running
