@@ -394,11 +394,17 @@ def set_role(url: str | None, login: str, role: str, *, actor: Actor) -> User:
     with storage.transaction(url) as db:
         by = _acting_admin(db, actor)
         row = _find(db, login, lock=True)
-        if row.role == ADMIN and role != ADMIN and not row.disabled and _active_admins(db) <= 1:
-            raise ValueError("this is the last active admin")
+        if role != ADMIN:
+            _keep_an_admin(db, row)
         row.role = role
         audit.add(db, by, audit.MANAGE_USERS, row.login, f"role {role}")
         return _user(row)
+
+
+def _keep_an_admin(db: DBSession, row: StaffUser) -> None:
+    """Refuse to take away the last active admin (nobody could manage users then)."""
+    if row.role == ADMIN and not row.disabled and _active_admins(db) <= 1:
+        raise ValueError("this is the last active admin")
 
 
 def disable_user(url: str | None, login: str, *, actor: Actor) -> User:
@@ -407,8 +413,7 @@ def disable_user(url: str | None, login: str, *, actor: Actor) -> User:
     with storage.transaction(url) as db:
         by = _acting_admin(db, actor)
         row = _find(db, login, lock=True)
-        if row.role == ADMIN and not row.disabled and _active_admins(db) <= 1:
-            raise ValueError("this is the last active admin")
+        _keep_an_admin(db, row)
         row.disabled = True
         audit.add(db, by, audit.MANAGE_USERS, row.login, "disabled")
         return _user(row)
@@ -431,8 +436,7 @@ def delete_user(url: str | None, login: str, *, actor: Actor) -> None:
     with storage.transaction(url) as db:
         by = _acting_admin(db, actor)
         row = _find(db, login, lock=True)
-        if row.role == ADMIN and not row.disabled and _active_admins(db) <= 1:
-            raise ValueError("this is the last active admin")
+        _keep_an_admin(db, row)
         db.delete(row)
         audit.add(db, by, audit.MANAGE_USERS, row.login, "deleted")
 

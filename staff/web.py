@@ -421,8 +421,7 @@ def create_app(
                 note = _clean_note(request.form.get("note"))
                 if not note:
                     return redirect(f"/#{row.reference}")
-                stamp = f"[{_fmt(storage.utcnow())} {user.login}] {note}"
-                row.staff_note = "\n".join(p for p in (row.staff_note, stamp) if p)
+                _append_note(row, user, note)
                 detail = "note added"
             elif what == "acknowledge":
                 if row.status != "open":  # never re-opens a resolved one
@@ -491,8 +490,7 @@ def create_app(
             else:
                 note = _clean_note(request.form.get("note"))
                 if note:
-                    stamp = f"[{_fmt(storage.utcnow())} {user.login}] {note}"
-                    row.staff_note = "\n".join(p for p in (row.staff_note, stamp) if p)
+                    _append_note(row, user, note)
                 detail = "note added"
             audit.add(db, user.login, UPDATE_BOOKING, row.reference, detail)
         return redirect("/bookings")
@@ -780,6 +778,12 @@ def create_app(
         return render(request, "retention.html", report=report, message="Done.")
 
     return app
+
+
+def _append_note(row: Any, user: auth.User, note: str) -> None:
+    """Notes accumulate, each stamped with when and by whom (escalations and bookings)."""
+    stamp = f"[{_fmt(storage.utcnow())} {user.login}] {note}"
+    row.staff_note = "\n".join(part for part in (row.staff_note, stamp) if part)
 
 
 def main() -> None:

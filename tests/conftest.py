@@ -235,6 +235,37 @@ def assistant(
         twilio_api.stop()
 
 
+# --- real headless Chromium ---------------------------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright downloads no browser
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium, one per test module (closed before that module's servers
+    stop, so no keep-alive connection outlives them); missing in CI is a failure."""
+    if not CHROMIUM.exists():
+        service_missing("Chromium", FileNotFoundError(f"{CHROMIUM} (apt-get install chromium)"))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
 # --- real services ----------------------------------------------------------
 
 POSTGRES_ADMIN_URL = os.environ.get(

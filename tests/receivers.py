@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from sanic import Sanic
 
 
 @dataclass
@@ -91,3 +94,24 @@ class SmtpReceiver:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+def run_sanic(app: Sanic, sock: socket.socket, ready: threading.Event, box: dict) -> None:
+    """Serve a Sanic app on its own event loop (in a thread) until that loop is stopped.
+
+    sanic 21.12 has no test client here, so tests run the app for real.
+    """
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    box["loop"] = loop
+    # create_server already listens; requests wait for startup() below.
+    server = loop.run_until_complete(
+        app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
+    )
+    loop.run_until_complete(server.startup())
+    loop.run_until_complete(server.before_start())
+    loop.run_until_complete(server.after_start())
+    ready.set()
+    loop.run_forever()
+    loop.run_until_complete(server.close())
+    loop.close()

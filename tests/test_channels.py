@@ -10,7 +10,6 @@ payload format and signing scheme.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -37,6 +36,7 @@ from channels.buttons import OfferedOptions, chosen_payload, numbered_text, opti
 from channels.messenger import ClinicMessengerInput, quick_replies
 from channels.telegram import ClinicTelegramInput, inline_keyboard
 from channels.twilio import ClinicTwilioInput, twilio_signature
+from tests.receivers import run_sanic
 
 SECRET_TEXT = "my botox bruise is bleeding"  # must never reach the logs
 BUTTONS = [
@@ -158,24 +158,6 @@ class ServedChannel:
         return [message.sender_id for message in self.inbox]
 
 
-def run_app(app: Sanic, sock: socket.socket, ready: threading.Event, box: dict) -> None:
-    """Serve `app` on its own event loop until that loop is stopped."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    box["loop"] = loop
-    # create_server already listens; requests wait for startup() below.
-    server = loop.run_until_complete(
-        app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    )
-    loop.run_until_complete(server.startup())
-    loop.run_until_complete(server.before_start())
-    loop.run_until_complete(server.after_start())
-    ready.set()
-    loop.run_forever()
-    loop.run_until_complete(server.close())
-    loop.close()
-
-
 @contextmanager
 def serve(connector: InputChannel) -> Iterator[ServedChannel]:
     """Mount the connector as Rasa does (/webhooks/<name>) and run it for real."""
@@ -195,7 +177,7 @@ def serve(connector: InputChannel) -> Iterator[ServedChannel]:
         connector.blueprint(on_new_message), url_prefix=f"/webhooks/{connector.url_prefix()}"
     )
     ready, box = threading.Event(), {}
-    thread = threading.Thread(target=run_app, args=(app, sock, ready, box), daemon=True)
+    thread = threading.Thread(target=run_sanic, args=(app, sock, ready, box), daemon=True)
     thread.start()
     assert ready.wait(10), "the Sanic app did not start"
     try:

@@ -14,33 +14,17 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import yaml
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tests.conftest import ROOT, RunningAssistant
-from tests.test_staff_browser import CHROMIUM, CHROMIUM_ARGS
 
 PASSWORD = "correct horse battery staple"
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 ARTIFACTS = ROOT / "test-artifacts"
 DOCS = ROOT / "docs"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.exists():
-        message = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)."
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def add_staff_user(assistant: RunningAssistant, login: str, role: str) -> None:

@@ -7,7 +7,6 @@ events in Rasa's format, and talks to it over HTTP with its own cookie jar.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import socket
@@ -29,6 +28,7 @@ from sanic import Sanic
 from actions import storage
 from staff import audit, auth
 from staff import conversations as conv
+from tests.receivers import run_sanic
 
 PASSWORD = "correct horse battery"
 XSS = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -164,22 +164,6 @@ def fill_project(url: str, sender: str) -> dict[str, int]:
 # --- the running app ------------------------------------------------------------------
 
 
-def run_app(app: Sanic, sock: socket.socket, ready: threading.Event, box: dict) -> None:
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    box["loop"] = loop
-    server = loop.run_until_complete(
-        app.create_server(sock=sock, return_asyncio_server=True, access_log=False)
-    )
-    loop.run_until_complete(server.startup())
-    loop.run_until_complete(server.before_start())
-    loop.run_until_complete(server.after_start())
-    ready.set()
-    loop.run_forever()
-    loop.run_until_complete(server.close())
-    loop.close()
-
-
 @dataclass
 class Console:
     base: str
@@ -212,7 +196,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     ready, box = threading.Event(), {}
-    thread = threading.Thread(target=run_app, args=(app, sock, ready, box), daemon=True)
+    thread = threading.Thread(target=run_sanic, args=(app, sock, ready, box), daemon=True)
     thread.start()
     assert ready.wait(10), "the console did not start"
     try:
