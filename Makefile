@@ -15,10 +15,12 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test train venv lint format validate test-stories pytest outbox migrate staff-user retention erase clean help
+.PHONY: run run-prod test train venv lint format validate test-stories pytest outbox migrate staff-user retention erase clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
+	@echo "make run-prod   the production profile: N Rasa + action servers behind nginx on"
+	@echo "                PostgreSQL, Redis, RabbitMQ (needs Debian's nginx; see README.md)"
 	@echo "make test       the whole test suite (what CI runs)"
 	@echo "make train      train the model if data/config/domain changed"
 	@echo "make lint       ruff check + format check;  make format  fixes formatting"
@@ -48,6 +50,11 @@ $(MODEL): $(MODEL_INPUTS) | $(INSTALLED)
 
 run: $(MODEL)
 	$(BIN)/python scripts/run.py
+
+# Several Rasa and action servers behind nginx, on PostgreSQL, Redis and
+# RabbitMQ (addresses and secrets from the environment: see README.md).
+run-prod: $(MODEL)
+	PROFILE=production $(BIN)/python scripts/run.py
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -9,6 +9,8 @@ offered to each sender are remembered until that sender's next message.
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -18,6 +20,8 @@ from typing import Any
 # "1", " 2 ", "3." or "4)": what people type when asked to reply with a number.
 NUMBER_REPLY = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
 DEFAULT_MAX_SENDERS = 10_000
+# Options nobody answered within a day are not an answer any more.
+OPTIONS_TTL_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -102,3 +106,39 @@ class OfferedOptions:
     def resolve(self, sender_id: str, text: str) -> str:
         """The text to hand to Rasa: a chosen option's payload, or the text itself."""
         return chosen_payload(text, self.take(sender_id)) or text
+
+
+class RedisOfferedOptions(OfferedOptions):
+    """The same memory in Redis, shared by every Rasa process of the production profile.
+
+    Behind a load balancer the "1" may reach another process than the one
+    that offered the options; Redis also keeps them across a restart.
+    """
+
+    def __init__(self, url: str, key_prefix: str = "clinic") -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=5)
+        self._prefix = f"{key_prefix}:offered:"
+
+    def remember(self, sender_id: str, options: list[Option]) -> None:
+        key = self._prefix + sender_id
+        if not options:
+            self._redis.delete(key)
+            return
+        value = json.dumps([[option.title, option.payload] for option in options])
+        self._redis.set(key, value, ex=OPTIONS_TTL_S)
+
+    def take(self, sender_id: str) -> list[Option]:
+        value = self._redis.getdel(self._prefix + sender_id)
+        if not value:
+            return []
+        return [Option(title, payload) for title, payload in json.loads(value)]
+
+
+def offered_options() -> OfferedOptions:
+    """Redis-backed when `REDIS_URL` is set (production profile), else in this process."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        return RedisOfferedOptions(url, os.environ.get("REDIS_KEY_PREFIX") or "clinic")
+    return OfferedOptions()

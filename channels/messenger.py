@@ -40,7 +40,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.buttons import OfferedOptions, all_have_payloads, numbered_text, options_from
+from channels.buttons import (
+    OfferedOptions,
+    all_have_payloads,
+    numbered_text,
+    offered_options,
+    options_from,
+)
 from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
 
 logger = logging.getLogger(__name__)
@@ -206,7 +212,7 @@ class ClinicMessengerInput(FacebookInput):
     ) -> None:
         super().__init__(fb_verify, fb_secret, fb_access_token)
         self.graph_api_base_url = graph_api_base_url
-        self.offered = OfferedOptions()
+        self.offered = offered_options()
         if not fb_secret:
             logger.warning("Messenger channel has no app secret: every webhook will get 403.")
 

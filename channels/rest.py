@@ -6,6 +6,12 @@ JSON value on as text, and logs the message text when processing fails.
 This subclass requires a well-formed sender id, runs the shared input guard,
 answers malformed requests with a 400 that says what is wrong, and answers
 an internal failure with a polite message instead of an empty reply.
+
+A client may send a `message_id` with each message and send the same message
+again with the same id when it got no answer (a dropped connection, a server
+restarted mid-turn behind the load balancer).  A message already processed is
+then answered with the replies it got the first time, so a retry can never
+file the same words twice in the conversation (nor book or escalate twice).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
+from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
@@ -35,9 +42,42 @@ FAILURE_REPLY = (
 )
 
 
+BAD_MESSAGE_ID = (
+    "message_id, when given, must be 1-128 letters, digits or _.:@+- "
+    "(the same id again means the same message, sent again)."
+)
+# What a bot event's data may carry to the REST client, as Rasa sends it.
+REPLY_FIELDS = ("image", "buttons", "attachment", "custom")
+
+
 def bot_reply(sender: str, text: str) -> list[dict[str, Any]]:
     """A reply in the same shape as the assistant's own replies."""
     return [{"recipient_id": sender, "text": text}]
+
+
+def replies_after(events: list[Any], sender: str, message_id: str) -> list[dict] | None:
+    """The replies the assistant gave to the message `message_id`; None if it was never filed."""
+    replies: list[dict] | None = None
+    for event in events:
+        if isinstance(event, UserUttered):
+            if replies is not None:
+                break
+            if event.message_id == message_id:
+                replies = []
+        elif replies is not None and isinstance(event, BotUttered):
+            reply = {"recipient_id": sender}
+            if event.text is not None:
+                reply["text"] = event.text
+            data = event.data or {}
+            reply.update({key: data[key] for key in REPLY_FIELDS if data.get(key) is not None})
+            replies.append(reply)
+    return replies
+
+
+async def earlier_replies(request: Request, sender: str, message_id: str) -> list[dict] | None:
+    """The first answer to a message sent again; None if it is new."""
+    tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+    return None if tracker is None else replies_after(list(tracker.events), sender, message_id)
 
 
 class ClinicRestInput(RestInput):
@@ -61,9 +101,16 @@ class ClinicRestInput(RestInput):
             if not isinstance(body, dict) or not valid_sender_id(body.get("sender")):
                 return response.json({"error": BAD_REQUEST}, status=400)
             sender = body["sender"]
+            message_id = body.get("message_id")
+            if message_id is not None and not valid_sender_id(message_id):
+                return response.json({"error": BAD_MESSAGE_ID}, status=400)
             checked = check_message(body.get("message"))
             if checked.reply is not None:
                 return response.json(bot_reply(sender, checked.reply))
+            if message_id is not None:
+                answered = await earlier_replies(request, sender, message_id)
+                if answered is not None:
+                    return response.json(answered)
             collector = CollectingOutputChannel()
             try:
                 await on_new_message(
@@ -72,6 +119,7 @@ class ClinicRestInput(RestInput):
                         collector,
                         sender,
                         input_channel=self.name(),
+                        message_id=message_id,
                         metadata=self.get_metadata(request),
                     )
                 )

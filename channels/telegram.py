@@ -46,7 +46,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.buttons import OfferedOptions, all_have_payloads, numbered_text, options_from
+from channels.buttons import (
+    OfferedOptions,
+    all_have_payloads,
+    numbered_text,
+    offered_options,
+    options_from,
+)
 from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
 
 logger = logging.getLogger(__name__)
@@ -168,7 +174,7 @@ class ClinicTelegramInput(TelegramInput):
         super().__init__(access_token, None, None, debug_mode=False)
         self.secret_token = secret_token
         self.api_base_url = api_base_url
-        self.offered = OfferedOptions()
+        self.offered = offered_options()
         if not secret_token:
             logger.warning("Telegram channel has no secret_token: every update will get 403.")
 

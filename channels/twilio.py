@@ -42,7 +42,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels.buttons import OfferedOptions, numbered_text
+from channels.buttons import OfferedOptions, numbered_text, offered_options
 from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
 
 logger = logging.getLogger(__name__)
@@ -217,7 +217,7 @@ class ClinicTwilioInput(TwilioInput):
         super().__init__(account_sid, auth_token, twilio_number, debug_mode=False)
         self.public_url = public_url.rstrip("/") if public_url else None
         self.api_base_url = api_base_url
-        self.offered = OfferedOptions()
+        self.offered = offered_options()
         if not auth_token:
             logger.warning("Twilio channel has no auth_token: every webhook will get 403.")
         if not self.public_url:

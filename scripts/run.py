@@ -1,9 +1,13 @@
 """Start the assistant's services (actions, outbox, Rasa, widget page, staff console).
 
-`make run` ends here.  The processes live or die together: Ctrl-C (or
-SIGTERM) stops them all cleanly, and if one fails to start or exits, the
-others are stopped and the reason is printed.  The end-to-end tests start the
-assistant through this same script, so what they test is what a clinic runs.
+`make run` ends here, and `make run-prod` (PROFILE=production) too: that
+profile runs several Rasa and action servers behind nginx on PostgreSQL,
+Redis and RabbitMQ (see scripts/production.py).  The processes live or die
+together: Ctrl-C (or SIGTERM) stops them all cleanly, and if one fails to
+start or exits, the others are stopped and the reason is printed.  The one
+exception is a replicated server of the production profile: the others carry
+its load while it is restarted.  The end-to-end tests start the assistant
+through this same script, so what they test is what a clinic runs.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -19,23 +24,36 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import production
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 STARTUP_TIMEOUT_S = float(os.environ.get("STARTUP_TIMEOUT", "180"))
 STOP_GRACE_S = 15.0
+# A replicated server that keeps dying is a fault, not bad luck.
+MAX_RESTARTS_PER_MINUTE = 5
+PROFILES = ("default", "production")
 
 
 @dataclass
 class Service:
     name: str
     command: list[str]
-    health_url: str
+    health_url: str | None
+    # Settings of this process only (e.g. the private port it listens on).
+    own_env: dict[str, str] = field(default_factory=dict)
+    # Restarted when it exits, while its replicas carry the load.
+    replicated: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
+    restarts: list[float] = field(default_factory=list, repr=False)
 
     def start(self, env: dict[str, str]) -> None:
         # A session of its own, so that Ctrl-C reaches only this supervisor,
         # which then stops the services in order.
-        self.process = subprocess.Popen(self.command, cwd=ROOT, env=env, start_new_session=True)
+        self.process = subprocess.Popen(
+            self.command, cwd=ROOT, env={**env, **self.own_env}, start_new_session=True
+        )
+        print(f"started {self.name} (pid {self.process.pid})", flush=True)
 
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
@@ -43,8 +61,9 @@ class Service:
     def is_healthy(self) -> bool:
         if self.health_url is None:
             return self.exit_code() is None
+        context = loopback_tls_context() if self.health_url.startswith("https") else None
         try:
-            with urllib.request.urlopen(self.health_url, timeout=2) as reply:
+            with urllib.request.urlopen(self.health_url, timeout=2, context=context) as reply:
                 return reply.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -58,6 +77,14 @@ class Service:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+def loopback_tls_context() -> ssl.SSLContext:
+    """For health checks on 127.0.0.1 only, where a self-signed certificate is fine."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def environment() -> dict[str, str]:
@@ -75,6 +102,17 @@ def environment() -> dict[str, str]:
         "WIDGET_ORIGINS",
         f"http://localhost:{env['WIDGET_PORT']},http://127.0.0.1:{env['WIDGET_PORT']}",
     )
+    env.setdefault("PROFILE", "default")
+    if env["PROFILE"] not in PROFILES:
+        sys.exit(f"PROFILE must be one of {', '.join(PROFILES)}, not {env['PROFILE']!r}")
+    if env["PROFILE"] == "production":
+        try:
+            production.apply_defaults(env)
+        except ValueError as error:
+            sys.exit(f"Cannot start the production profile: {error}")
+        env["ENDPOINTS_FILE"] = "endpoints.production.yml"
+    else:
+        env["ENDPOINTS_FILE"] = "endpoints.yml"
     env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{env['RASA_PORT']}")
     env["DATA_DIR"] = str(Path(env["DATA_DIR"]).resolve())
     env["RASA_TELEMETRY_ENABLED"] = "false"
@@ -96,9 +134,14 @@ def auth_token(env: dict[str, str]) -> str:
 
 
 def prepare(env: dict[str, str]) -> None:
-    """Refuse to start with a clinic file that lacks the safety facts; migrate the database."""
+    """Refuse to start with a clinic file that lacks the safety facts; migrate the database.
+
+    The production profile also creates its PostgreSQL database when missing
+    and writes and checks nginx's configuration.
+    """
     sys.path.insert(0, str(ROOT))
-    os.environ.update({key: env[key] for key in ("DATA_DIR", "CLINIC_CONFIG")})
+    shared = ("DATA_DIR", "CLINIC_CONFIG", "DATABASE_URL")
+    os.environ.update({key: env[key] for key in shared if key in env})
     from actions import storage
     from actions.clinic import ClinicConfigError, load_clinic
 
@@ -106,87 +149,173 @@ def prepare(env: dict[str, str]) -> None:
         load_clinic(Path(env["CLINIC_CONFIG"]))
     except (OSError, ClinicConfigError) as error:
         sys.exit(f"Cannot start: clinic file {env['CLINIC_CONFIG']}: {error}")
+    if env["PROFILE"] == "production":
+        prepare_production(env)
     storage.migrate()
 
 
+def prepare_production(env: dict[str, str]) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        production.ensure_database(env)
+    except OperationalError as error:
+        where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}"
+        sys.exit(f"Cannot reach PostgreSQL at {where}: {error}")
+    try:
+        config = production.write_nginx_config(env)
+    except (OSError, ValueError) as error:
+        sys.exit(f"Cannot configure nginx: {error}")
+    env["NGINX_CONF"] = str(config)
+    check = subprocess.run(
+        [env["NGINX_BIN"], "-t", "-q", "-c", str(config), "-p", str(config.parent)],
+        capture_output=True,
+        text=True,
+    )
+    if check.returncode != 0:
+        sys.exit(f"nginx refuses {config}:\n{check.stderr}")
+
+
+def rasa_command(env: dict[str, str], token: str, port: int | str) -> list[str]:
+    interface = env["BIND_HOST"] if env["PROFILE"] == "default" else "127.0.0.1"
+    return [
+        str(BIN / "rasa"),
+        "run",
+        "--enable-api",
+        "--auth-token",
+        token,
+        "--interface",
+        interface,
+        "--port",
+        str(port),
+        "--model",
+        env["MODEL_PATH"],
+        "--endpoints",
+        env["ENDPOINTS_FILE"],
+        "--credentials",
+        env["CREDENTIALS_FILE"],
+        # Only the clinic's own site(s) may call the assistant from a browser.
+        "--cors",
+        *(origin.strip() for origin in env["WIDGET_ORIGINS"].split(",") if origin.strip()),
+    ]
+
+
+def action_server(name: str, port: int | str, replicated: bool = False) -> Service:
+    return Service(
+        name,
+        [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        f"http://127.0.0.1:{port}/health",
+        replicated=replicated,
+    )
+
+
+def outbox_worker() -> Service:
+    command = [str(BIN / "python"), "-m", "actions.notifications", "run"]
+    return Service("outbox worker", command, None)
+
+
+def staff_console(port: int | str) -> Service:
+    return Service(
+        "staff console",
+        [str(BIN / "python"), "-m", "staff.web"],
+        f"http://127.0.0.1:{port}/login",
+        own_env={"STAFF_PORT": str(port)},
+    )
+
+
 def services(env: dict[str, str], token: str) -> list[Service]:
+    """The single-machine default: one of each, SQLite, no external service."""
     rasa_port, actions_port = env["RASA_PORT"], env["ACTIONS_PORT"]
-    actions = Service(
-        "action server",
-        [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", actions_port],
-        f"http://127.0.0.1:{actions_port}/health",
-    )
     rasa = Service(
-        "Rasa server",
-        [
-            str(BIN / "rasa"),
-            "run",
-            "--enable-api",
-            "--auth-token",
-            token,
-            "--interface",
-            env["BIND_HOST"],
-            "--port",
-            rasa_port,
-            "--model",
-            env["MODEL_PATH"],
-            "--endpoints",
-            "endpoints.yml",
-            "--credentials",
-            env["CREDENTIALS_FILE"],
-            # Only the clinic's own site(s) may call the assistant from a browser.
-            "--cors",
-            *(origin.strip() for origin in env["WIDGET_ORIGINS"].split(",") if origin.strip()),
-        ],
-        f"http://127.0.0.1:{rasa_port}/",
-    )
-    outbox = Service(
-        "outbox worker",
-        [str(BIN / "python"), "-m", "actions.notifications", "run"],
-        None,
+        "Rasa server", rasa_command(env, token, rasa_port), f"http://127.0.0.1:{rasa_port}/"
     )
     widget = Service(
         "widget demo page",
         [str(BIN / "python"), str(ROOT / "scripts" / "serve_widget.py")],
         f"http://127.0.0.1:{env['WIDGET_PORT']}/",
     )
-    staff = Service(
-        "staff console",
-        [str(BIN / "python"), "-m", "staff.web"],
-        f"http://127.0.0.1:{env['STAFF_PORT']}/login",
+    return [
+        action_server("action server", actions_port),
+        outbox_worker(),
+        rasa,
+        widget,
+        staff_console(env["STAFF_PORT"]),
+    ]
+
+
+def production_services(env: dict[str, str], token: str) -> list[Service]:
+    """Replicated Rasa and action servers behind nginx; nginx also serves the widget files."""
+    actions = [
+        action_server(f"action server {number}", port, replicated=True)
+        for number, port in enumerate(production.action_ports(env), 1)
+    ]
+    rasa = [
+        Service(
+            f"Rasa server {number}",
+            rasa_command(env, token, port),
+            f"http://127.0.0.1:{port}/",
+            replicated=True,
+        )
+        for number, port in enumerate(production.rasa_ports(env), 1)
+    ]
+    scheme = "https" if production.tls_files(env) else "http"
+    nginx_dir = str(Path(env["NGINX_CONF"]).parent)
+    nginx = Service(
+        "nginx",
+        [env["NGINX_BIN"], "-c", env["NGINX_CONF"], "-p", nginx_dir, "-g", "daemon off;"],
+        f"{scheme}://127.0.0.1:{env['RASA_PORT']}/nginx-health",
     )
-    return [actions, outbox, rasa, widget, staff]
+    staff = staff_console(production.staff_backend_port(env))
+    return [*actions, outbox_worker(), *rasa, staff, nginx]
 
 
-def supervise(running: list[Service]) -> int:
-    """Wait until every service is healthy, then until one of them stops."""
+def restart_if_replicated(service: Service, env: dict[str, str]) -> bool:
+    """Restart a replicated server that exited; False when it must not be restarted."""
+    if not service.replicated:
+        return False
+    now = time.monotonic()
+    service.restarts = [moment for moment in service.restarts if now - moment < 60] + [now]
+    if len(service.restarts) > MAX_RESTARTS_PER_MINUTE:
+        return False
+    print(
+        f"{service.name} exited (code {service.exit_code()}); the others carry on, restarting it.",
+        file=sys.stderr,
+        flush=True,
+    )
+    service.start(env)
+    return True
+
+
+def supervise(running: list[Service], env: dict[str, str]) -> int:
+    """Wait until every service is healthy, then until one of them stops for good."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     ready = False
     while True:
         for service in running:
             code = service.exit_code()
-            if code is not None:
-                phase = "running" if ready else "starting"
-                print(
-                    f"{service.name} stopped while {phase} (exit code {code}); "
-                    "stopping the others.",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                return code or 1
+            if code is None or (ready and restart_if_replicated(service, env)):
+                continue
+            phase = "running" if ready else "starting"
+            print(
+                f"{service.name} stopped while {phase} (exit code {code}); stopping the others.",
+                file=sys.stderr,
+                flush=True,
+            )
+            return code or 1
         if not ready:
             if all(service.is_healthy() for service in running):
                 ready = True
+                scheme = "https" if production.tls_files(env) else "http"
                 print(
-                    "Assistant ready: REST webhook at "
-                    f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
-                    "/webhooks/rest/webhook (Ctrl-C stops everything).",
+                    f"Assistant ready ({env['PROFILE']} profile): REST webhook at "
+                    f"{scheme}://127.0.0.1:{env['RASA_PORT']}/webhooks/rest/webhook "
+                    "(Ctrl-C stops everything).",
                     flush=True,
                 )
             elif time.monotonic() > deadline:
                 slow = [s.name for s in running if not s.is_healthy()]
                 print(
-                    f"Not ready after {STARTUP_TIMEOUT_S:.0f}s: {', '.join(slow)}; " "stopping.",
+                    f"Not ready after {STARTUP_TIMEOUT_S:.0f}s: {', '.join(slow)}; stopping.",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -203,7 +332,11 @@ def main() -> int:
 
     env["CREDENTIALS_FILE"] = str(write_credentials(env))
     print("Messaging channels: " + (", ".join(enabled_channels(env)) or "none enabled"), flush=True)
-    running = services(env, auth_token(env))
+    token = auth_token(env)
+    if env["PROFILE"] == "production":
+        running = production_services(env, token)
+    else:
+        running = services(env, token)
 
     def request_stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -213,7 +346,7 @@ def main() -> int:
     try:
         for service in running:
             service.start(env)
-        code = supervise(running)
+        code = supervise(running, env)
     except KeyboardInterrupt:
         print("Stopping...", flush=True)
     finally:

@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -125,8 +125,11 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_servers(env: dict[str, str], log_file: Path) -> subprocess.Popen:
-    """scripts/run.py with `env`; returns once Rasa and the action server answer."""
+def start_servers(
+    env: dict[str, str], log_file: Path, ready: Callable[[], bool] | None = None
+) -> subprocess.Popen:
+    """scripts/run.py with `env`; returns once Rasa and the action server answer
+    (or once `ready()` says so)."""
     with log_file.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, str(ROOT / "scripts" / "run.py")],
@@ -136,10 +139,11 @@ def start_servers(env: dict[str, str], log_file: Path) -> subprocess.Popen:
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while not (
-        _healthy(f"http://127.0.0.1:{env['RASA_PORT']}/")
+    ready = ready or (
+        lambda: _healthy(f"http://127.0.0.1:{env['RASA_PORT']}/")
         and _healthy(f"http://127.0.0.1:{env['ACTIONS_PORT']}/health")
-    ):
+    )
+    while not ready():
         if process.poll() is not None or time.monotonic() > deadline:
             stop_servers(process)
             logs = log_file.read_text(encoding="utf-8", errors="replace")

@@ -786,3 +786,31 @@ def test_each_connector_reads_its_documented_credentials() -> None:
     assert (telegram.access_token, telegram.secret_token) == ("a", "s")
     assert telegram.api_base_url == "https://api.telegram.org"
     assert [c.name() for c in (twilio, messenger, telegram)] == ["twilio", "facebook", "telegram"]
+
+
+def test_a_message_sent_again_is_answered_from_the_record() -> None:
+    """The replies to message m2 (and only those) are given again; an unknown id is new."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+    from channels.rest import replies_after
+
+    events = [
+        UserUttered("hi", message_id="m1"),
+        BotUttered("Hello!"),
+        UserUttered("how long does it last", message_id="m2"),
+        ActionExecuted("utter_faq"),
+        BotUttered("About 3-4 months.", data={"buttons": [{"title": "More", "payload": "/more"}]}),
+        BotUttered("Anything else?"),
+        UserUttered("thanks", message_id="m3"),
+        BotUttered("You're welcome."),
+    ]
+    assert replies_after(events, "p1", "m2") == [
+        {
+            "recipient_id": "p1",
+            "text": "About 3-4 months.",
+            "buttons": [{"title": "More", "payload": "/more"}],
+        },
+        {"recipient_id": "p1", "text": "Anything else?"},
+    ]
+    assert replies_after(events, "p1", "m3") == [{"recipient_id": "p1", "text": "You're welcome."}]
+    assert replies_after(events, "p1", "m9") is None

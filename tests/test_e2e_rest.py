@@ -195,6 +195,15 @@ def test_malformed_requests_get_a_400_that_explains(
     assert status == 400 and "sender" in reply["error"]
 
 
+@pytest.mark.parametrize("message_id", ["", "<script>", 42, "x" * 129])
+def test_a_malformed_message_id_gets_a_400_that_explains(
+    assistant: RunningAssistant, message_id: object
+) -> None:
+    body = {"sender": new_sender(), "message": "hi", "message_id": message_id}
+    status, reply = http("POST", f"{assistant.rasa_url}/webhooks/rest/webhook", body)
+    assert status == 400 and "message_id" in reply["error"]
+
+
 def test_non_text_message_gets_a_polite_reply(assistant: RunningAssistant) -> None:
     texts = assistant.texts(new_sender(), {"text": "hi"})
     assert texts == ["Sorry, I can only read text messages. Could you type your question?"]

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ROOT, RunningAssistant
+from tests.conftest import ROOT, RunningAssistant, http
 
 CLINIC_NAME = "Testwood Dermatology"  # tests/fixtures/test-clinic.yml
 NOTICE = "automated assistant"
@@ -398,3 +398,36 @@ def test_screenshots_on_a_desktop_and_a_phone(browser: Browser, demo_url: str) -
         DOCS.mkdir(exist_ok=True)
         for name in ("widget-desktop.png", "widget-phone.png"):
             shutil.copyfile(ARTIFACTS / name, DOCS / name)
+
+
+def test_a_message_lost_at_the_gateway_is_sent_again_once(
+    new_patient: Page, assistant: RunningAssistant
+) -> None:
+    """A 502 (a server restarting behind nginx): the widget sends the same message
+    again with the same id; the patient gets one answer, the record one message."""
+    widget = Widget(new_patient)
+    widget.open()
+    widget.wait_for_notice()
+    webhook = f"{assistant.rasa_url}/webhooks/rest/webhook"
+    bodies: list[dict] = []
+
+    def first_attempt_fails(route) -> None:
+        bodies.append(json.loads(route.request.post_data))
+        if len(bodies) == 1:
+            route.fulfill(status=502, body="Bad Gateway")
+        else:
+            route.continue_()
+
+    new_patient.route(webhook, first_attempt_fails)
+    reply = widget.say("How long does Botox last?")
+    new_patient.unroute(webhook)
+    assert "6 months" in reply
+    assert [body["message"] for body in bodies] == ["How long does Botox last?"] * 2
+    assert bodies[0]["message_id"] == bodies[1]["message_id"]
+    status, tracker = http(
+        "GET",
+        f"{assistant.rasa_url}/conversations/{widget.sender()}/tracker?token={assistant.token}",
+    )
+    assert status == 200
+    asked = [e for e in tracker["events"] if e["event"] == "user" and "Botox last" in e["text"]]
+    assert [e["message_id"] for e in asked] == [bodies[0]["message_id"]]

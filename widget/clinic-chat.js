@@ -35,6 +35,9 @@
   const MAX_MESSAGE_CHARS = 2000;
   const MAX_STORED_MESSAGES = 200;
   const REQUEST_TIMEOUT_MS = 45000;
+  // A message that got no answer because a server was restarting (behind the
+  // load balancer) is sent again, with the same id, after these pauses.
+  const RETRY_DELAYS_MS = [1000, 3000];
   const ERROR_TEXT =
     "Sorry, I can't reach the assistant right now. Please try again, or call the clinic.";
 
@@ -382,24 +385,58 @@
     scrollToEnd();
   }
 
-  async function post(sender, message) {
+  function newMessageId() {
+    if (window.crypto && typeof window.crypto.randomUUID === "function") {
+      return window.crypto.randomUUID();
+    }
+    return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  }
+
+  async function postOnce(sender, message, messageId) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+    let response;
     try {
-      const response = await fetch(`${config.serverUrl}/webhooks/rest/webhook`, {
+      response = await fetch(`${config.serverUrl}/webhooks/rest/webhook`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender, message }),
+        body: JSON.stringify({ sender, message, message_id: messageId }),
         credentials: "omit",
         cache: "no-store",
         signal: controller.signal,
       });
-      if (!response.ok) throw new Error(`The assistant answered HTTP ${response.status}`);
-      const replies = await response.json();
-      if (!Array.isArray(replies)) throw new Error("Unexpected reply from the assistant");
-      return replies;
+    } catch (error) {
+      // No connection at all: nothing reached the assistant, so try again.
+      // A timeout is not retried: the first attempt may still be running.
+      error.retryable = error.name !== "AbortError";
+      throw error;
     } finally {
       clearTimeout(timer);
+    }
+    if (!response.ok) {
+      const error = new Error(`The assistant answered HTTP ${response.status}`);
+      error.retryable = [502, 503, 504].includes(response.status);
+      throw error;
+    }
+    const replies = await response.json();
+    if (!Array.isArray(replies)) throw new Error("Unexpected reply from the assistant");
+    return replies;
+  }
+
+  /**
+   * One message, sent again after a gateway error with the same message_id:
+   * the assistant answers a message it already processed from its record,
+   * so a retry never files the patient's words (or a booking) twice.
+   */
+  async function post(sender, message) {
+    const messageId = newMessageId();
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await postOnce(sender, message, messageId);
+      } catch (error) {
+        if (!error.retryable || attempt >= RETRY_DELAYS_MS.length) throw error;
+        await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
+      }
     }
   }
 

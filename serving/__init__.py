@@ -1,0 +1,1 @@
+"""Pieces that let several Rasa processes serve one clinic (production profile)."""

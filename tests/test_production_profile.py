@@ -1,0 +1,530 @@
+"""The production profile on loopback, against the real PostgreSQL, Redis and RabbitMQ.
+
+scripts/run.py with PROFILE=production starts two Rasa processes and two
+action servers behind nginx (with TLS, as a clinic's server would run it).
+Fifty conversations then talk to it at once: half through nginx, half
+straight to the two Rasa processes in turn, some sending two messages to both
+processes at the same moment; one Rasa process is killed part-way through.
+Afterwards every stored conversation must hold each message once, in the
+order it was sent, and every booking and escalation must have reached the
+clinic exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import (
+    POSTGRES_ADMIN_URL,
+    TEST_CLINIC,
+    WEBHOOK_SECRET,
+    free_port,
+    service_missing,
+    start_servers,
+    stop_servers,
+)
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+TOKEN = "production-test-token"
+BOOKING_TURNS = [
+    "hello",
+    "I'd like to book an appointment",
+    "Ana Diaz",
+    "201 555 0123",
+    "ana.diaz@example.com",
+    "next tuesday afternoon",
+    "forehead",
+    "yes",
+    "yes",
+    "yes, send it",
+]
+TRIAGE_TURNS = [
+    "hi",
+    "the spot where i was injected is hot and red and there's pus coming out",
+    "Ana Diaz",
+    "201 555 0123",
+    "last tuesday",
+]
+FAQ_TURNS = [
+    "hello",
+    "how long does botox last",
+    "what are the side effects",
+    "how does botox work",
+    "who should not get botox",
+]
+# Sent at the same moment, one to each Rasa process.
+FAQ_PAIR = ("does it hurt", "how long does botox last")
+KILL_AFTER_TURNS = 120
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive free loopback ports."""
+    for _ in range(50):
+        base = free_port()
+        if base + size >= 65535:
+            continue
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no block of free ports")
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    cert, key = folder / "tls.crt", folder / "tls.key"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ],  # fmt: skip
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
+@dataclass
+class Stack:
+    url: str  # nginx, over TLS
+    staff_url: str
+    backends: list[str]  # the two Rasa processes, plain HTTP on loopback
+    tls: ssl.SSLContext
+    webhook: Any
+    log_file: Path
+    database_url: str
+    queue: str
+
+    def logs(self) -> str:
+        return self.log_file.read_text(encoding="utf-8", errors="replace")
+
+    def rasa_pid(self, number: int) -> int:
+        """The pid of Rasa server `number` as last started by run.py."""
+        pids = re.findall(rf"started Rasa server {number} \(pid (\d+)\)", self.logs())
+        return int(pids[-1])
+
+    def get(self, url: str) -> tuple[int, bytes, dict[str, str]]:
+        with urllib.request.urlopen(url, timeout=30, context=self.tls) as reply:
+            return reply.status, reply.read(), dict(reply.headers.items())
+
+
+def reachable_or_missing() -> None:
+    """Each real service this test needs, or a failure in CI (a skip elsewhere)."""
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        service_missing("nginx", FileNotFoundError("apt-get install nginx"))
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).ping()
+    except redis.exceptions.ConnectionError as error:
+        service_missing("Redis", error)
+    import aio_pika
+
+    async def probe() -> None:
+        connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, aio_pika.exceptions.AMQPError) as error:
+        service_missing("RabbitMQ", error)
+
+
+@pytest.fixture(scope="module")
+def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    import redis
+    import sqlalchemy as sa
+
+    from tests.receivers import WebhookReceiver
+
+    tag = uuid.uuid4().hex[:10]
+    database, prefix, queue = f"clinic_prod_{tag}", f"prodtest{tag}", f"clinic_test_{tag}"
+    reachable_or_missing()
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
+    try:
+        with admin.connect():
+            pass
+    except sa.exc.OperationalError as error:
+        service_missing("PostgreSQL", error)
+
+    work = tmp_path_factory.mktemp("production")
+    cert, key = self_signed_certificate(work)
+    clinic_file = work / "clinic.yml"
+    shutil.copy(TEST_CLINIC, clinic_file)
+    webhook = WebhookReceiver(free_port()).start()
+    rasa_port, actions_port, staff_port = free_port(), free_port(), free_port()
+    base = free_port_block(5)
+    env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    env.update(
+        {
+            "PROFILE": "production",
+            "RASA_PORT": str(rasa_port),
+            "ACTIONS_PORT": str(actions_port),
+            "STAFF_PORT": str(staff_port),
+            "PRIVATE_PORT_BASE": str(base),
+            "RASA_PROCESSES": "2",
+            "ACTION_PROCESSES": "2",
+            "POSTGRES_DB": database,
+            "REDIS_KEY_PREFIX": prefix,
+            "RABBITMQ_QUEUE": queue,
+            # A killed process's locks are taken over after this long.
+            "TICKET_LOCK_LIFETIME": "10",
+            "TLS_CERT_FILE": str(cert),
+            "TLS_KEY_FILE": str(key),
+            "DATA_DIR": str(work / "var"),
+            "CLINIC_CONFIG": str(clinic_file),
+            "RASA_AUTH_TOKEN": TOKEN,
+            "MODEL_PATH": str(trained_model),
+            "CLINIC_WEBHOOK_URL": webhook.url,
+            "CLINIC_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "OUTBOX_BACKOFF_BASE": "0.5",
+            "OUTBOX_BACKOFF_MAX": "2",
+            "OUTBOX_POLL_INTERVAL": "0.2",
+            "WIDGET_ORIGINS": "https://clinic.example",
+        }
+    )
+    log_file = work / "servers.log"
+
+    def ready() -> bool:
+        return log_file.exists() and "Assistant ready (production profile)" in log_file.read_text(
+            encoding="utf-8", errors="replace"
+        )
+
+    tls = ssl.create_default_context(cafile=str(cert))
+    process = start_servers(env, log_file, ready=ready)
+    try:
+        yield Stack(
+            url=f"https://127.0.0.1:{rasa_port}",
+            staff_url=f"https://127.0.0.1:{staff_port}",
+            backends=[f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 1}"],
+            tls=tls,
+            webhook=webhook,
+            log_file=log_file,
+            database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}",
+            queue=queue,
+        )
+    finally:
+        stop_servers(process)
+        webhook.stop()
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+        admin.dispose()
+        client = redis.Redis(host="127.0.0.1", port=6379, db=1)
+        for key_name in client.scan_iter(f"{prefix}:*"):
+            client.delete(key_name)
+        asyncio.run(delete_queue(queue))
+
+
+async def delete_queue(queue: str) -> None:
+    import aio_pika
+
+    connection = await aio_pika.connect(RABBITMQ_URL)
+    async with connection:
+        channel = await connection.channel()
+        await channel.queue_delete(queue)
+
+
+# --- the load ---------------------------------------------------------------
+
+
+@dataclass
+class Conversation:
+    sender: str
+    kind: str  # faq | booking | triage
+    turns: list[str]
+    direct: bool  # straight to the Rasa processes in turn, not through nginx
+    pair: tuple[str, str] | None = None
+    sent: list[tuple[str, str]] = field(default_factory=list)  # (message_id, text), in order
+    replies: list[str] = field(default_factory=list)
+    # message_id -> (when it was answered, which address answered it)
+    answered: dict[str, tuple[float, str]] = field(default_factory=dict)
+
+
+@dataclass
+class LoadRun:
+    conversations: list[Conversation]
+    retries: int
+    killed_pid: int
+    killed_at: float  # time.monotonic()
+    turns: int
+    seconds: float
+
+
+def conversations() -> list[Conversation]:
+    tag = uuid.uuid4().hex[:6]
+    made = []
+    for number in range(10):
+        made.append(Conversation(f"pb{number}-{tag}", "booking", BOOKING_TURNS, number % 2 == 1))
+    for number in range(10):
+        made.append(Conversation(f"pt{number}-{tag}", "triage", TRIAGE_TURNS, number % 2 == 1))
+    for number in range(30):
+        direct = number % 2 == 1
+        pair = FAQ_PAIR if direct else None
+        made.append(Conversation(f"pf{number}-{tag}", "faq", FAQ_TURNS, direct, pair))
+    return made
+
+
+class Client:
+    """Sends each message until it is answered, with the same message_id.
+
+    A message whose process died before answering is sent again: through
+    nginx, or to the other Rasa process, as a client of a load balancer would.
+    """
+
+    def __init__(self, stack: Stack, session: Any) -> None:
+        self.stack = stack
+        self.session = session
+        self.retries = 0
+        self.answered = 0
+
+    async def send(self, conversation: Conversation, text: str, process: int) -> tuple[str, str]:
+        """Returns (message_id, the replies' text)."""
+        import aiohttp
+
+        message_id = uuid.uuid4().hex
+        deadline = time.monotonic() + 120
+        attempt = 0
+        while True:
+            if conversation.direct:
+                url = self.stack.backends[(process + attempt) % 2]
+            else:
+                url = self.stack.url
+            body = {"sender": conversation.sender, "message": text, "message_id": message_id}
+            try:
+                async with self.session.post(
+                    f"{url}/webhooks/rest/webhook", json=body, ssl=self.stack.tls
+                ) as reply:
+                    if reply.status == 200:
+                        replies = await reply.json()
+                        self.answered += 1
+                        conversation.answered[message_id] = (time.monotonic(), url)
+                        return message_id, " ".join(r.get("text") or "" for r in replies)
+                    assert reply.status in (502, 503, 504), await reply.text()
+            except (aiohttp.ClientConnectionError, asyncio.TimeoutError):
+                pass
+            attempt += 1
+            self.retries += 1
+            assert time.monotonic() < deadline, f"{conversation.sender}: no answer to {text!r}"
+            await asyncio.sleep(0.5)
+
+    async def talk(self, conversation: Conversation) -> None:
+        for index, text in enumerate(conversation.turns):
+            message_id, reply = await self.send(conversation, text, index)
+            conversation.sent.append((message_id, text))
+            conversation.replies.append(reply)
+        if conversation.pair:
+            both = await asyncio.gather(
+                self.send(conversation, conversation.pair[0], 0),
+                self.send(conversation, conversation.pair[1], 1),
+            )
+            for (message_id, reply), text in zip(both, conversation.pair, strict=True):
+                conversation.sent.append((message_id, text))
+                conversation.replies.append(reply)
+
+
+@pytest.fixture(scope="module")
+def load_run(stack: Stack) -> LoadRun:
+    import aiohttp
+
+    talks = conversations()
+    killed: list[tuple[int, float]] = []
+
+    async def kill_one_process(client: Client) -> None:
+        while client.answered < KILL_AFTER_TURNS:
+            await asyncio.sleep(0.05)
+        pid = stack.rasa_pid(1)
+        os.kill(pid, signal.SIGKILL)
+        killed.append((pid, time.monotonic()))
+
+    async def run() -> Client:
+        timeout = aiohttp.ClientTimeout(total=60)
+        connector = aiohttp.TCPConnector(limit=100)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            client = Client(stack, session)
+            killer = asyncio.ensure_future(kill_one_process(client))
+            await asyncio.gather(*(client.talk(conversation) for conversation in talks))
+            assert killer.done(), "the run ended before a process was killed"
+            return client
+
+    started = time.monotonic()
+    client = asyncio.run(run())
+    (pid, killed_at), seconds = killed[0], time.monotonic() - started
+    return LoadRun(talks, client.retries, pid, killed_at, client.answered, seconds)
+
+
+# --- what must hold afterwards ------------------------------------------------
+
+
+def tracker(stack: Stack, sender: str) -> dict[str, Any]:
+    status, body, _ = stack.get(f"{stack.url}/conversations/{sender}/tracker?token={TOKEN}")
+    assert status == 200
+    return json.loads(body)
+
+
+def user_turns(events: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [(e["message_id"], e["text"]) for e in events if e["event"] == "user"]
+
+
+def test_every_message_is_stored_once_and_in_order(stack: Stack, load_run: LoadRun) -> None:
+    expected_turns = sum(len(c.turns) + (2 if c.pair else 0) for c in load_run.conversations)
+    assert len(load_run.conversations) == 50 and load_run.turns == expected_turns == 330
+    for conversation in load_run.conversations:
+        stored = user_turns(tracker(stack, conversation.sender)["events"])
+        if conversation.pair:
+            # The two messages sent at once may be stored in either order.
+            head, tail = stored[:-2], stored[-2:]
+            assert head == conversation.sent[:-2], conversation.sender
+            assert sorted(tail) == sorted(conversation.sent[-2:]), conversation.sender
+        else:
+            assert stored == conversation.sent, conversation.sender
+
+
+def test_conversations_kept_their_state_across_processes(load_run: LoadRun) -> None:
+    """The booking form and the triage questions went on whichever process answered."""
+    for conversation in load_run.conversations:
+        final = conversation.replies[len(conversation.turns) - 1]
+        if conversation.kind == "booking":
+            assert re.search(r"\bBK-[A-Z2-9]{6}\b", final), (conversation.sender, final)
+        elif conversation.kind == "triage":
+            assert "clinic should look at" in conversation.replies[1]
+            assert "ES-" in final, (conversation.sender, final)
+
+
+def deliveries(stack: Stack) -> list[dict[str, Any]]:
+    return [
+        {**json.loads(request.body), "_key": request.headers.get("Idempotency-Key")}
+        for request in stack.webhook.requests
+    ]
+
+
+def wait_for_deliveries(stack: Stack, expected: int) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + 60
+    while len(deliveries(stack)) < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+    time.sleep(2)  # anything delivered twice would have arrived by now
+    return deliveries(stack)
+
+
+def test_every_booking_and_escalation_reached_the_clinic_exactly_once(
+    stack: Stack, load_run: LoadRun
+) -> None:
+    bookers = {c.sender for c in load_run.conversations if c.kind == "booking"}
+    reporters = {c.sender for c in load_run.conversations if c.kind == "triage"}
+    received = wait_for_deliveries(stack, len(bookers) + len(reporters))
+    bookings = [d for d in received if d["type"] == "booking"]
+    escalations = [d for d in received if d["type"] == "escalation"]
+    assert Counter(d["conversation_id"] for d in bookings) == Counter(bookers)
+    assert Counter(d["conversation_id"] for d in escalations) == Counter(reporters)
+    assert all(d["severity"] == "urgent" for d in escalations)
+    # No notification of any kind delivered twice.
+    assert len({d["_key"] + d["type"] for d in received}) == len(received)
+    # And exactly one row each in the clinic's database.
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(stack.database_url)
+    with engine.connect() as connection:
+        booked = connection.execute(sa.text("SELECT conversation_id FROM bookings")).all()
+        escalated = connection.execute(sa.text("SELECT conversation_id FROM escalations")).all()
+    engine.dispose()
+    assert Counter(row[0] for row in booked) == Counter(bookers)
+    assert Counter(row[0] for row in escalated) == Counter(reporters)
+
+
+def test_the_killed_process_was_replaced_while_the_other_served(
+    stack: Stack, load_run: LoadRun
+) -> None:
+    logs = stack.logs()
+    assert "Rasa server 1 exited" in logs
+    deadline = time.monotonic() + 180
+    while stack.rasa_pid(1) == load_run.killed_pid and time.monotonic() < deadline:
+        time.sleep(1)
+    assert stack.rasa_pid(1) != load_run.killed_pid
+    with pytest.raises(ProcessLookupError):
+        os.kill(load_run.killed_pid, 0)
+    assert load_run.retries > 0, "no message was in flight at the kill: nothing was tested"
+    # nginx kept answering while one process was down.
+    status, body, _ = stack.get(f"{stack.url}/")
+    assert status == 200 and b"Hello from Rasa" in body
+
+
+def test_every_stored_event_was_streamed_to_rabbitmq(stack: Stack, load_run: LoadRun) -> None:
+    import aio_pika
+
+    async def drain() -> list[dict[str, Any]]:
+        events = []
+        connection = await aio_pika.connect(RABBITMQ_URL)
+        async with connection:
+            channel = await connection.channel()
+            queue = await channel.declare_queue(stack.queue, passive=True)
+            while (message := await queue.get(no_ack=True, fail=False, timeout=5)) is not None:
+                events.append(json.loads(message.body))
+        return events
+
+    streamed = Counter(
+        (event["sender_id"], event["message_id"])
+        for event in asyncio.run(drain())
+        if event.get("event") == "user"
+    )
+    assert streamed and max(streamed.values()) == 1, "an event was streamed twice"
+    stored = {
+        (conversation.sender, message_id): conversation.answered[message_id]
+        for conversation in load_run.conversations
+        for message_id, _ in conversation.sent
+    }
+    assert set(streamed) <= set(stored)
+    # Rasa's Pika broker publishes in background tasks, so a process that is
+    # killed loses what it had not sent yet (its last seconds).  Every turn
+    # any live process stored was streamed; PostgreSQL has them all anyway.
+    killed_process = stack.backends[0]
+    for key in set(stored) - set(streamed):
+        answered_at, address = stored[key]
+        assert load_run.killed_at - 15 <= answered_at <= load_run.killed_at, key
+        assert address in (stack.url, killed_process), key
+
+
+def test_tls_widget_files_and_staff_console_are_served_by_nginx(stack: Stack) -> None:
+    status, body, headers = stack.get(f"{stack.url}/widget/clinic-chat.js")
+    assert status == 200 and b"data-server-url" in body
+    assert headers["Content-Type"].startswith("application/javascript")
+    assert headers["Strict-Transport-Security"].startswith("max-age=")
+    status, body, _ = stack.get(f"{stack.staff_url}/login")
+    assert status == 200 and b"password" in body.lower()
+    # A client that does not trust the clinic's certificate sends nothing.
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{stack.url}/", timeout=10)
