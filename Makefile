@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-prod test train venv lint format validate test-stories pytest outbox migrate staff-user retention erase clean help
+.PHONY: run run-prod test train venv lint format validate test-stories pytest outbox migrate staff-user retention erase bench clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
@@ -30,6 +30,8 @@ help:
 	@echo "make staff-user NAME=<login> ROLE=staff|admin   create a staff account (STAFF_PASSWORD or prompt)"
 	@echo "make retention  delete conversations, bookings, escalations older than RETENTION_DAYS (default 365)"
 	@echo "make erase CONVERSATION=<id> | PHONE=<number>   delete one patient's data on request"
+	@echo "make bench      latency, throughput, memory, start-up and training vs Rasa's starter bot"
+	@echo "                (results/bench/; BENCH_ARGS=\"--quick --targets starter,default\"; not part of make test)"
 	@echo "make clean      remove the virtualenv, models and test results"
 
 venv: $(INSTALLED)
@@ -94,6 +96,10 @@ retention: $(INSTALLED)
 erase: $(INSTALLED)
 	@test -n "$(CONVERSATION)$(PHONE)" || { echo "usage: make erase CONVERSATION=<id> | PHONE=<number>"; exit 1; }
 	$(BIN)/python -m staff.retention erase $(if $(CONVERSATION),--conversation "$(CONVERSATION)") $(if $(PHONE),--phone "$(PHONE)")
+
+# A report, not a test: about 15-20 minutes; figures and charts in results/bench/.
+bench: $(MODEL)
+	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) models results .rasa .pytest_cache
