@@ -7,11 +7,13 @@ This subclass requires a well-formed sender id, runs the shared input guard,
 answers malformed requests with a 400 that says what is wrong, and answers
 an internal failure with a polite message instead of an empty reply.
 
-A client may send a `message_id` with each message and send the same message
-again with the same id when it got no answer (a dropped connection, a server
-restarted mid-turn behind the load balancer).  A message already processed is
-then answered with the replies it got the first time, so a retry can never
-file the same words twice in the conversation (nor book or escalate twice).
+A client may send a `message_id` with each message and, when it got no
+answer (a dropped connection, a server restarted mid-turn behind the load
+balancer), send the same message again with the same id and `"resend": true`.
+A resent message that was already processed is answered with the replies it
+got the first time, so a retry can never file the same words twice in the
+conversation (nor book or escalate twice).  Only resends pay for looking it
+up in the stored conversation.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ class ClinicRestInput(RestInput):
             checked = check_message(body.get("message"))
             if checked.reply is not None:
                 return response.json(bot_reply(sender, checked.reply))
-            if message_id is not None:
+            if message_id is not None and body.get("resend") is True:
                 answered = await earlier_replies(request, sender, message_id)
                 if answered is not None:
                     return response.json(answered)

@@ -325,7 +325,12 @@ class Client:
                 url = self.stack.backends[(process + attempt) % 2]
             else:
                 url = self.stack.url
-            body = {"sender": conversation.sender, "message": text, "message_id": message_id}
+            body = {
+                "sender": conversation.sender,
+                "message": text,
+                "message_id": message_id,
+                "resend": attempt > 0,
+            }
             try:
                 async with self.session.post(
                     f"{url}/webhooks/rest/webhook", json=body, ssl=self.stack.tls

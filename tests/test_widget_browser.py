@@ -424,6 +424,7 @@ def test_a_message_lost_at_the_gateway_is_sent_again_once(
     assert "6 months" in reply
     assert [body["message"] for body in bodies] == ["How long does Botox last?"] * 2
     assert bodies[0]["message_id"] == bodies[1]["message_id"]
+    assert [body["resend"] for body in bodies] == [False, True]
     status, tracker = http(
         "GET",
         f"{assistant.rasa_url}/conversations/{widget.sender()}/tracker?token={assistant.token}",

@@ -392,7 +392,7 @@
     return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
   }
 
-  async function postOnce(sender, message, messageId) {
+  async function postOnce(sender, message, messageId, resend) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
     let response;
@@ -400,7 +400,7 @@
       response = await fetch(`${config.serverUrl}/webhooks/rest/webhook`, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender, message, message_id: messageId }),
+        body: JSON.stringify({ sender, message, message_id: messageId, resend }),
         credentials: "omit",
         cache: "no-store",
         signal: controller.signal,
@@ -432,7 +432,7 @@
     const messageId = newMessageId();
     for (let attempt = 0; ; attempt += 1) {
       try {
-        return await postOnce(sender, message, messageId);
+        return await postOnce(sender, message, messageId, attempt > 0);
       } catch (error) {
         if (!error.retryable || attempt >= RETRY_DELAYS_MS.length) throw error;
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
