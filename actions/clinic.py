@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from actions import settings
+from actions import settings, triage
 
 WEEKDAYS = (
     "monday",
@@ -54,6 +54,9 @@ class Clinic:
     parking: str | None = None
     payment: str | None = None
     insurance: str | None = None
+    # Languages (besides English) whose red flags are recognised and answered
+    # in that language: sections of clinic/triage-rules.yml. None: all of them.
+    emergency_languages: tuple[str, ...] | None = None
 
     def hours_text(self) -> str | None:
         """Opening hours as one line a patient can read, or None if unknown."""
@@ -146,6 +149,12 @@ def parse_clinic(raw: dict[str, Any]) -> Clinic:
         ):
             raise ClinicConfigError("each price needs an 'item' and a 'price'")
         prices.append(PriceItem(item=_clean(entry["item"]), price=_clean(entry["price"])))
+    languages = raw.get("emergency_languages")
+    if languages is not None and (
+        not isinstance(languages, list)
+        or not all(isinstance(code, str) and re.fullmatch(r"[a-z]{2}", code) for code in languages)
+    ):
+        raise ClinicConfigError("emergency_languages must be a list of two-letter codes, e.g. [es]")
     return Clinic(
         name=_clean(raw["name"]),
         phone=_clean(raw["phone"]),
@@ -165,6 +174,9 @@ def parse_clinic(raw: dict[str, Any]) -> Clinic:
         parking=_clean(raw.get("parking")),
         payment=_clean(raw.get("payment")),
         insurance=_clean(raw.get("insurance")),
+        emergency_languages=(
+            None if languages is None else tuple(c for c in languages if c != "en")
+        ),
     )
 
 
@@ -180,5 +192,10 @@ def load_clinic(path: Path | None = None) -> Clinic:
         return cached[1]
     with path.open(encoding="utf-8") as handle:
         clinic = parse_clinic(yaml.safe_load(handle))
+    unknown = set(clinic.emergency_languages or ()) - set(triage.load_rules().languages)
+    if unknown:
+        raise ClinicConfigError(
+            f"emergency_languages {sorted(unknown)} have no section in the triage rules file"
+        )
     _cache[path] = (mtime, clinic)
     return clinic

@@ -30,11 +30,13 @@ alarm costs a phone call, a missed emergency can cost a life.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import logging
 import re
 import threading
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from re import Pattern
 from typing import Any
@@ -69,6 +71,12 @@ _ABILITY_NEGATION = re.compile(
     r"\b(?:cant|cannot|can not|couldnt|unable|not able|been able|no longer able|barely|hardly)\b"
 )
 _WORD = re.compile(r"\w+")
+# "won't make the words", "can't see": in a description without a symptom
+# word the inability IS the symptom. "don't have", "doesn't feel" still negate.
+_INABILITY = re.compile(
+    r"\b(?:wont|wouldnt|cant|cannot|couldnt|doesnt|didnt|dont|isnt|arent)\s+"
+    r"(?!(?:have|has|had|get|got|feel|felt|notice|noticed|think|know|seem|seems)\b)\w+"
+)
 _OR = re.compile(r"\b(?:or|nor)\b")
 
 CUE_NAMES = (
@@ -111,6 +119,7 @@ class Assessment:
     matched: tuple[str, ...]  # the exact words/phrases from the message that matched
     mentions_red_flag: bool  # an emergency sign is mentioned (not negated), report or not
     worsening: bool  # worsening / spreading / lasting-weeks cue present
+    language: str = "en"  # the language whose rules read the message
 
 
 # ---------------------------------------------------------------------------
@@ -135,13 +144,21 @@ class TriageRules:
     """The whole compiled rules file."""
 
     symptoms: tuple[Rule, ...]  # emergency, urgent, expected, unclear rules in file order
-    worsening: Rule
-    lasting: Rule
+    worsening: Rule | None
+    lasting: Rule | None
     cues: Mapping[str, Pattern[str]]
+    language: str = "en"
+    # Other languages' red flags (`languages:` in the file), tried when the
+    # main rules find no report: code -> (rules, replies)
+    languages: Mapping[str, tuple[TriageRules, Mapping[str, str]]] = field(default_factory=dict)
+
+    @property
+    def cue_rules(self) -> tuple[Rule, ...]:
+        return tuple(r for r in (self.worsening, self.lasting) if r is not None)
 
     @property
     def ids(self) -> tuple[str, ...]:
-        return tuple(r.id for r in self.symptoms) + (self.worsening.id, self.lasting.id)
+        return tuple(r.id for r in self.symptoms) + tuple(r.id for r in self.cue_rules)
 
     def by_level(self, level: str) -> tuple[Rule, ...]:
         return tuple(r for r in self.symptoms if r.level == level)
@@ -222,19 +239,35 @@ def _parse_words(raw: Any) -> dict[str, str]:
     return dict(raw)
 
 
-def parse_rules(raw: Any, source: str = "<rules>") -> TriageRules:
-    """Validate and compile a loaded rules document (raises RulesError)."""
+# What a language section must say to patients (placeholders from the clinic file).
+LANGUAGE_REPLIES = ("call_now", "clinic_alerted", "not_saved")
+
+
+def parse_rules(raw: Any, source: str = "<rules>", language: str = "en") -> TriageRules:
+    """Validate and compile a loaded rules document (raises RulesError).
+
+    The main document (English) needs every section. A section under
+    `languages:` needs at least the emergency rules, its own cues and the
+    replies in `LANGUAGE_REPLIES`: red flags in that language are recognised
+    and the emergency reply is given in it.
+    """
     if not isinstance(raw, dict):
         raise RulesError(f"{source}: expected a YAML mapping at the top level")
+    main = language == "en"
     words = _parse_words(raw.get("words", {}))
     symptoms: list[Rule] = []
     for level in SEVERITIES:
         section = raw.get(level)
+        if not main and section is None and level != "emergency":
+            continue
         if not isinstance(section, list) or not section:
             raise RulesError(f"{source}: section `{level}` must be a non-empty list of rules")
         symptoms.extend(_parse_rule(item, level, words) for item in section)
-    worsening = _parse_rule(raw.get("worsening"), "worsening", words)
-    lasting = _parse_rule(raw.get("lasting"), "lasting", words)
+    worsening = lasting = None
+    if main or raw.get("worsening") is not None:
+        worsening = _parse_rule(raw.get("worsening"), "worsening", words)
+    if main or raw.get("lasting") is not None:
+        lasting = _parse_rule(raw.get("lasting"), "lasting", words)
 
     raw_cues = raw.get("cues")
     if not isinstance(raw_cues, dict):
@@ -247,9 +280,30 @@ def parse_rules(raw: Any, source: str = "<rules>") -> TriageRules:
             raw_cues[name], words, f"cues.{name}", anchored=name in _ANCHORED_CUES
         )
 
-    rules = TriageRules(tuple(symptoms), worsening, lasting, cues)
+    languages = _parse_languages(raw.get("languages"), source) if main else {}
+    rules = TriageRules(tuple(symptoms), worsening, lasting, cues, language, languages)
     _check_ids(rules)
     return rules
+
+
+def _parse_languages(raw: Any, source: str) -> dict[str, tuple[TriageRules, Mapping[str, str]]]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise RulesError(f"{source}: `languages` must map language codes to rule sections")
+    parsed = {}
+    for code, section in raw.items():
+        if not isinstance(code, str) or not re.fullmatch(r"[a-z]{2}", code) or code == "en":
+            raise RulesError(f"{source}: language code {code!r} must be two letters, not en")
+        where = f"{source} languages.{code}"
+        replies = (section or {}).get("replies") if isinstance(section, dict) else None
+        if not isinstance(replies, dict) or any(
+            not isinstance(replies.get(k), str) or not replies[k].strip() for k in LANGUAGE_REPLIES
+        ):
+            raise RulesError(f"{where}: `replies` needs {', '.join(LANGUAGE_REPLIES)}")
+        rules = parse_rules(section, where, code)
+        parsed[code] = (rules, {k: " ".join(replies[k].split()) for k in LANGUAGE_REPLIES})
+    return parsed
 
 
 def _check_ids(rules: TriageRules) -> None:
@@ -351,7 +405,15 @@ def _normalise_char(ch: str) -> str | None:
     if not ch.isprintable():
         return " "
     low = ch.lower()
-    return low if len(low) == 1 else ch
+    if len(low) != 1:
+        return ch
+    # Accents dropped ("respiración" -> "respiracion", "año" -> "ano"): patients
+    # often type without them, so patterns are written without them.
+    if not low.isascii():
+        base = unicodedata.normalize("NFD", low)[0]
+        if base.isalpha() and base.isascii():
+            return base
+    return low
 
 
 def normalise(text: str) -> _Text:
@@ -489,7 +551,7 @@ class _Message:
 
     # -- negation ---------------------------------------------------------
 
-    def negated(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def negated(self, hit: _Hit, sentence: _Sentence, inability_is_symptom: bool = False) -> bool:
         """'no trouble breathing', 'without any rash', 'the swelling has gone down'."""
         if self.cues["negation_after"].match(self.norm, hit.end, sentence.end):
             return True
@@ -499,6 +561,8 @@ class _Message:
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
         floor = max(floor, hit.start - self.NEGATION_REACH)
         window = self.cues["pseudo_negation"].sub(" ", self.norm[floor : hit.start])
+        if inability_is_symptom:
+            window = _INABILITY.sub(" ", window)
         if "," in window:  # "no fever, throat closing": the comma ends the negation...
             tail = window[window.rfind(",") + 1 :]
             if not _OR.search(tail):  # ...unless it is a list: "no rash, swelling or ..."
@@ -631,7 +695,7 @@ def _phrases(text: _Text, hits: Iterable[_Hit]) -> tuple[str, ...]:
 def _decide(text: _Text, rules: TriageRules) -> Assessment:
     message = _Message(text, rules)
     symptom_hits = list(_find_hits(text.norm, rules.symptoms))
-    cue_hits = list(_find_hits(text.norm, (rules.worsening, rules.lasting)))
+    cue_hits = list(_find_hits(text.norm, rules.cue_rules))
     verdicts = {hit: message.verdict(hit) for hit in symptom_hits + cue_hits}
 
     red_flags = [h for h in symptom_hits if h.rule.level == "emergency" and not verdicts[h].negated]
@@ -655,11 +719,11 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
             continue
         if worsening and level in ("expected", "unclear"):
             hits = level_hits + escalating
-            return _report(text, "urgent", rules.worsening.id, hits, red_flags, worsening)
+            return _report(text, "urgent", "worsening", hits, red_flags, worsening)
         first = _first_rule(level_hits, rules)
         hits = [h for h in level_hits if h.rule.id == first]
         return _report(text, level, first, hits, red_flags, worsening)
-    return _report(text, "urgent", rules.worsening.id, escalating, red_flags, worsening)
+    return _report(text, "urgent", "worsening", escalating, red_flags, worsening)
 
 
 def _counts(verdict: _Verdict) -> bool:
@@ -683,8 +747,14 @@ def _report(
     return Assessment(True, severity, rule, _phrases(text, hits), bool(red_flags), worsening)
 
 
-def assess(text: str, rules_path: Path | None = None) -> Assessment:
+def assess(
+    text: str, rules_path: Path | None = None, languages: Iterable[str] | None = None
+) -> Assessment:
     """Triage one patient message. Deterministic; never raises on any text.
+
+    The main (English) rules read it first; when they find no report, the red
+    flags of each other language in the file (all of them, or `languages`)
+    are tried, and the first report found is returned with its language.
 
     Only a rules file that has never loaded raises (RulesError): that is a
     deployment error and must not silently switch triage off. Call
@@ -692,10 +762,26 @@ def assess(text: str, rules_path: Path | None = None) -> Assessment:
     """
     rules = load_rules(rules_path)
     try:
-        return _decide(normalise(_as_text(text)), rules)
+        prepared = normalise(_as_text(text))
+        assessment = _decide(prepared, rules)
+        if assessment.is_report:
+            return assessment
+        for code, (language_rules, _replies) in rules.languages.items():
+            if languages is not None and code not in languages:
+                continue
+            other = _decide(prepared, language_rules)
+            if other.is_report or (other.mentions_red_flag and not assessment.mentions_red_flag):
+                return dataclasses.replace(other, language=code)
+        return assessment
     except Exception:  # pragma: no cover - a bug must not crash the conversation
         log.exception("triage failed; treating the message as an unclear report")
         return Assessment(True, "unclear", "internal_error", (), False, False)
+
+
+def replies(language: str, rules_path: Path | None = None) -> Mapping[str, str] | None:
+    """The emergency replies of a language section (None for English: the domain's)."""
+    section = load_rules(rules_path).languages.get(language)
+    return section[1] if section else None
 
 
 def reason(assessment: Assessment) -> str:
@@ -708,3 +794,33 @@ def reason(assessment: Assessment) -> str:
     if assessment.mentions_red_flag:
         return f"not a report; red flag mentioned: {assessment.rule}{detail}"
     return "not a report"
+
+
+def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Would a symptom described in text[start:end] be the patient's own, current one?
+
+    For a symptom the rules have no word for (the semantic layer found it, or
+    the classifier read a report): the same negation, question, hypothetical,
+    third-party and history cues are applied as to a rule's hit, placed on the
+    last word of the span so every frame before it in the sentence is seen.
+    """
+    prepared = normalise(_as_text(text))
+    if not prepared.norm.strip():
+        return False
+    end = len(text) if end is None else end
+    norm_end = bisect.bisect_left(prepared.index, end)
+    words = [m for m in _WORD.finditer(prepared.norm, 0, max(norm_end, 1))]
+    if not words:
+        return False
+    last = words[-1]
+    probe = Rule("unplaced", "unclear", "a symptom the rules have no word for", ())
+    message = _Message(prepared, load_rules())
+    hit = _Hit(probe, last.start(), last.end())
+    verdict = message.verdict(hit)
+    if not verdict.current or message.negated(hit, message.sentence(hit.start), True):
+        return False
+    # A description has no symptom word to anchor "I"/"my" to: the patient
+    # speaking of themself anywhere in it makes it theirs ("when I read, the
+    # letters split in two").
+    norm_start = bisect.bisect_left(prepared.index, start)
+    return verdict.reported or message._any_between(message.first_person, norm_start, norm_end)

@@ -65,3 +65,22 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
     later = time.time() + 5
     os.utime(path, (later, later))
     assert load_clinic(path).phone == "+1 555-0177"
+
+
+def test_emergency_languages_must_exist_in_the_triage_rules(tmp_path) -> None:
+    from actions.clinic import ClinicConfigError, load_clinic
+
+    path = tmp_path / "clinic.yml"
+    base = "name: C\nphone: '+1 555-0100'\nemergency_number: '911'\n"
+    path.write_text(base + "emergency_languages: [es]\n")
+    assert load_clinic(path).emergency_languages == ("es",)
+    path.write_text(base + "emergency_languages: [xx]\n")
+    with pytest.raises(ClinicConfigError, match="xx"):
+        load_clinic(path)
+
+
+def test_a_language_left_out_of_the_clinic_file_is_not_recognised() -> None:
+    from actions import screening
+
+    assert screening.read("no puedo respirar", languages=("es",), semantic=False).is_emergency
+    assert not screening.read("no puedo respirar", languages=(), semantic=False).is_report

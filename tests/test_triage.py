@@ -40,6 +40,14 @@ def _pairs(prefix: str, pairs: list[tuple[str, str]]) -> list:
 # ---------------------------------------------------------------------------
 
 EMERGENCY = [
+    # stroke signs (the safety issue: a sudden worst-ever headache is an emergency)
+    "worst headache of my life",
+    "a sudden explosive headache came on a minute ago",
+    "one side of my face is drooping and my arm feels weak",
+    # Spanish red flags (languages.es in the rules file)
+    "no puedo respirar bien desde esta mañana",
+    "se me esta hinchando la lengua",
+    "veo doble desde ayer",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -229,7 +237,6 @@ URGENT = [
     "severe pain at the injection site",
     "the pain is getting worse every day",
     "I have an awful headache",
-    "worst headache of my life",
     "I have a terrible headache",
     # infection
     "the injection site is hot to the touch",
