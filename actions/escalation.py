@@ -3,15 +3,21 @@
 The decision itself is actions/triage.py (deterministic rules); this module
 turns it into the conversation and into escalation records:
 
-- emergency: the very first reply says to call the emergency number now;
-  the escalation is stored and queued for the clinic at once, with whatever
-  contact the channel gives; contact details are asked for only afterwards.
-- urgent: name, phone and treatment date are collected, then the escalation
-  is stored, and the patient gets a reference and when to expect a call.
+- emergency: the very first reply says to call the emergency number now
+  (in the patient's language when the rules file has it); the escalation is
+  stored and queued for the clinic at once, with whatever contact the
+  channel gives; contact details are asked for only afterwards.
+- urgent: likewise stored and sent at once, and the patient is told the
+  clinic has been alerted before being asked anything; name, phone and
+  treatment date then arrive as updates of the same escalation.
 - expected: the article's reassurance, what would make it worth calling, and
   the offer of a call-back (a routine escalation if accepted).
-- unclear: at most two questions (contact_check_form), then emergency or
-  urgent; never "expected".
+- screen (a possible red flag in words the rules don't know, or a report
+  they cannot place): the emergency screening question first
+  (triage_check_form); yes is an emergency, no continues the triage.
+
+The reading itself is made once, by the NLU pipeline (actions/screening.py),
+and stored with the message; these actions act on it.
 
 Everything is stored (with its outbox rows) before the patient is told the
 clinic has it.
@@ -26,12 +32,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import booking_fields as fields
-from actions import storage, triage
+from actions import screening, storage, triage
 from actions.booking import (
     answered_something_else_since_the_message,
     is_interruption,
@@ -155,33 +161,62 @@ def when_to_expect_a_call(clinic: Clinic) -> tuple[str, dict[str, str]]:
     return "utter_escalation_call_out_of_hours", {"next_opening": when}
 
 
+# The English emergency replies (domain responses) by the keys of the rules
+# file's translations (triage.LANGUAGE_REPLIES).
+EMERGENCY_RESPONSES = {
+    "call_now": "utter_emergency_call_now",
+    "clinic_alerted": "utter_emergency_clinic_alerted",
+    "not_saved": "utter_emergency_not_saved",
+}
+
+
+def say(
+    dispatcher: CollectingDispatcher,
+    reply: str,
+    language: str | None,
+    values: dict[str, Any],
+) -> None:
+    """An emergency reply: the domain's English response, or the rules file's translation."""
+    translated = triage.replies(language) if language and language != "en" else None
+    if translated:
+        dispatcher.utter_message(text=translated[reply].format_map(_Values(values)))
+    else:
+        dispatcher.utter_message(response=EMERGENCY_RESPONSES[reply], **values)
+
+
+class _Values(dict):
+    """Template values; a placeholder the clinic file lacks stays visible, never crashes."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
 def alert_emergency(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     clinic: Clinic,
-    assessment: triage.Assessment,
+    reason: str,
+    language: str | None = None,
 ) -> list[EventType]:
     """Emergency: advice first, then store and alert the clinic, then ask for contact."""
     values = clinic.template_values()
-    dispatcher.utter_message(response="utter_emergency_call_now", **values)
+    say(dispatcher, "call_now", language, values)
     try:
         reference = save(
             tracker,
             clinic,
             storage.EscalationChange(
                 severity="emergency",
-                reason=triage.reason(assessment),
+                reason=reason,
                 symptoms=symptom_messages(tracker),
                 phone=channel_phone(tracker, clinic),
             ),
         )
     except Exception:  # noqa: BLE001 - the patient must still be told what to do
         logger.exception("Storing an emergency escalation failed.")
-        dispatcher.utter_message(response="utter_emergency_not_saved", **values)
+        say(dispatcher, "not_saved", language, values)
         return [SlotSet("triage_severity", "emergency")]
-    dispatcher.utter_message(
-        response="utter_emergency_clinic_alerted", reference=reference, **values
-    )
+    say(dispatcher, "clinic_alerted", language, {**values, "reference": reference})
     return [
         SlotSet("triage_severity", "emergency"),
         SlotSet("escalation_reference", reference),
@@ -206,17 +241,70 @@ def prefilled_contact(tracker: Tracker, clinic: Clinic) -> list[EventType]:
     return events
 
 
-def start_urgent(
+def alert_urgent(
     dispatcher: CollectingDispatcher, tracker: Tracker, clinic: Clinic, reason: str
 ) -> list[EventType]:
-    """Urgent: say so, then collect contact details (reusing what is known)."""
+    """Store and send an urgent escalation now, then tell the patient the clinic has it.
+
+    The patient may never answer the questions that follow (or be unable
+    to): the clinic already has the report, with the channel's number if
+    any; what the patient gives next arrives as an update of it.
+    """
+    values = clinic.template_values()
+    try:
+        reference = save(
+            tracker,
+            clinic,
+            storage.EscalationChange(
+                severity="urgent",
+                reason=reason,
+                symptoms=symptom_messages(tracker),
+                phone=channel_phone(tracker, clinic),
+            ),
+        )
+    except Exception:  # noqa: BLE001 - the patient must not be told the clinic has it
+        logger.exception("Storing an urgent escalation failed.")
+        dispatcher.utter_message(response="utter_escalation_not_saved", **values)
+        return []
+    dispatcher.utter_message(response="utter_urgent_clinic_alerted", reference=reference, **values)
+    return [SlotSet("escalation_reference", reference)]
+
+
+def start_urgent(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    clinic: Clinic,
+    reason: str,
+    *,
+    alerted: bool = False,
+) -> list[EventType]:
+    """Urgent: say so, alert the clinic at once (unless `alerted` already), then ask for contact."""
     dispatcher.utter_message(response="utter_triage_urgent", **clinic.template_values())
-    return [
+    events: list[EventType] = [
         SlotSet("triage_severity", "urgent"),
         SlotSet("triage_reason", reason),
         SlotSet("contact_purpose", "urgent"),
         *prefilled_contact(tracker, clinic),
     ]
+    if not alerted:
+        events += alert_urgent(dispatcher, tracker, clinic, reason)
+    return events
+
+
+def end_active_form(tracker: Tracker) -> list[EventType]:
+    """A symptom report ends whatever form was waiting for an answer."""
+    if tracker.active_loop.get("name"):
+        return [ActiveLoop(None), SlotSet("requested_slot", None)]
+    return []
+
+
+def latest_reading(tracker: Tracker) -> dict[str, Any]:
+    """The pipeline's triage reading of the latest message (rules alone if it has none)."""
+    stored = screening.from_parse_data(tracker.latest_message)
+    if stored is not None:
+        return stored
+    intent = (tracker.latest_message.get("intent") or {}).get("name")
+    return screening.read(latest_text(tracker), intent, semantic=False).as_parse_data()
 
 
 class ActionTriage(Action):
@@ -229,40 +317,45 @@ class ActionTriage(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         clinic = load_clinic()
-        assessment = triage.assess(latest_text(tracker))
+        reading = latest_reading(tracker)
+        events = end_active_form(tracker)
         previous = tracker.get_slot("triage_severity")
-        severity = assessment.severity if assessment.is_report else None
-        if severity is None and assessment.worsening and previous == "expected":
+        severity = reading.get("severity")
+        reason = str(reading.get("reason") or "")
+        if severity is None and reading.get("worsening") and previous == "expected":
             # "It's getting worse" after an expected symptom: no longer expected.
-            severity = "urgent"
-        if severity is None:
-            answer_faq(dispatcher, tracker, selected_topic(tracker) or "faq/when_to_call")
-            return [SlotSet("triage_severity", NOT_A_REPORT)]
-        if severity == "expected" and previous == "expected" and assessment.worsening:
+            severity, reason = "urgent", "urgent: an expected symptom is getting worse"
+        if severity == "expected" and previous == "expected" and reading.get("worsening"):
             severity = "urgent"
         if severity == "emergency":
-            return alert_emergency(dispatcher, tracker, clinic, assessment)
+            return events + alert_emergency(
+                dispatcher, tracker, clinic, reason, reading.get("language")
+            )
         values = clinic.template_values()
-        if severity == "expected":
-            dispatcher.utter_message(response="utter_triage_expected", **values)
+        if severity is None:
+            answer_faq(dispatcher, tracker, selected_topic(tracker) or "faq/when_to_call")
+            return [*events, SlotSet("triage_severity", NOT_A_REPORT)]
+        if reading.get("screen"):
+            pending = severity if severity in ("urgent", "expected") else None
+            if pending == "urgent":  # the rules placed it: the clinic hears of it now
+                events += alert_urgent(dispatcher, tracker, clinic, reason)
+            dispatcher.utter_message(response="utter_triage_screen", **values)
             return [
-                SlotSet("triage_severity", "expected"),
-                SlotSet("triage_reason", triage.reason(assessment)),
-            ]
-        if severity == "unclear":
-            dispatcher.utter_message(response="utter_triage_unclear", **values)
-            return [
+                *events,
                 SlotSet("triage_severity", "unclear"),
-                SlotSet("triage_reason", triage.reason(assessment)),
+                SlotSet("triage_reason", reason),
+                SlotSet("triage_pending_severity", pending),
                 SlotSet("triage_red_flags", None),
                 SlotSet("triage_worsening", None),
             ]
-        reason = (
-            triage.reason(assessment)
-            if assessment.is_report
-            else "urgent: an expected symptom is getting worse"
-        )
-        return start_urgent(dispatcher, tracker, clinic, reason)
+        if severity == "expected":
+            dispatcher.utter_message(response="utter_triage_expected", **values)
+            return [
+                *events,
+                SlotSet("triage_severity", "expected"),
+                SlotSet("triage_reason", reason),
+            ]
+        return events + start_urgent(dispatcher, tracker, clinic, reason)
 
 
 class ValidateTriageCheckForm(FormValidationAction):
@@ -292,33 +385,39 @@ class ValidateTriageCheckForm(FormValidationAction):
     async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
         if tracker.get_slot("triage_red_flags") is True:
             return ["triage_red_flags"]  # an emergency: stop asking
+        if tracker.get_slot("triage_pending_severity"):
+            return ["triage_red_flags"]  # the rules placed it; only the screen was needed
         return ["triage_red_flags", "triage_worsening"]
 
 
 class ActionTriageDecide(Action):
-    """After the questions: emergency if any red flag, otherwise urgent (never expected)."""
+    """After the screen: emergency on yes; else the rules' level, or urgent (never expected)."""
 
     def name(self) -> str:
         return "action_triage_decide"
 
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         clinic = load_clinic()
+        pending = tracker.get_slot("triage_pending_severity")
+        events: list[EventType] = [SlotSet("triage_pending_severity", None)]
         if tracker.get_slot("triage_red_flags") is True:
-            assessment = triage.Assessment(
-                is_report=True,
-                severity="emergency",
-                rule="answered_red_flag_question",
-                matched=(),
-                mentions_red_flag=True,
-                worsening=False,
-            )
-            return alert_emergency(dispatcher, tracker, clinic, assessment)
+            reason = "emergency: yes to the screening question"
+            if tracker.get_slot("triage_reason"):
+                reason += f" (after: {tracker.get_slot('triage_reason')})"
+            return events + alert_emergency(dispatcher, tracker, clinic, reason)
+        if pending == "expected":
+            dispatcher.utter_message(response="utter_triage_expected", **clinic.template_values())
+            return [*events, SlotSet("triage_severity", "expected")]
+        if pending == "urgent":
+            reason = tracker.get_slot("triage_reason") or "urgent"
+            alerted = bool(tracker.get_slot("escalation_reference"))
+            return events + start_urgent(dispatcher, tracker, clinic, reason, alerted=alerted)
         worse = tracker.get_slot("triage_worsening") is True
         reason = (
             f"urgent: unplaced symptom{', getting worse' if worse else ''} "
             f"({tracker.get_slot('triage_reason') or 'no rule matched'})"
         )
-        return start_urgent(dispatcher, tracker, clinic, reason)
+        return events + start_urgent(dispatcher, tracker, clinic, reason)
 
 
 class ActionStartHandoff(Action):

@@ -183,6 +183,14 @@ class Notification:
 def enqueue(session: Session, notification: Notification, transports: list[str]) -> None:
     """Add outbox rows in the caller's transaction, one per transport."""
     payload = json.dumps(notification.body, ensure_ascii=False, sort_keys=False)
+    # An update must not overtake what it updates (an urgent escalation,
+    # then an emergency update): earlier rows of the same reference still
+    # waiting are raised to the new priority, and equal priorities go in order.
+    session.query(OutboxMessage).filter(
+        OutboxMessage.reference == notification.reference,
+        OutboxMessage.status == "pending",
+        OutboxMessage.priority < notification.priority,
+    ).update({OutboxMessage.priority: notification.priority}, synchronize_session=False)
     for transport in transports:
         session.add(
             OutboxMessage(

@@ -1,17 +1,22 @@
-"""Emergencies are recognised by rules, not by the classifier's mood.
+"""Symptom reports are decided by the triage layers, not by the classifier's mood.
 
 Runs last in the NLU pipeline, on every message in every state (mid-booking,
-mid-FAQ, after a handoff).  When the deterministic triage rules
-(actions/triage.py, vocabulary in clinic/triage-rules.yml) find that the
-patient reports a sign of an emergency, the message becomes `report_symptom`
-with full confidence, whatever the classifier said.  The dialogue then sends
-it to action_triage, which tells the patient to call emergency services
-before anything else.  Questions and hypotheticals that merely mention a red
-flag keep their intent (they are answered with the safety line added).
+mid-FAQ, after a handoff). It reads the message with actions/screening.py:
+the deterministic triage rules first (actions/triage.py, vocabulary in
+clinic/triage-rules.yml), then the semantic red-flag layer. The reading is
+stored in the message's parse data under `triage`, so the dialogue policy
+(components/triage_policy.py) and the actions act on this one decision.
+
+When the reading says the patient reports their own current symptom, at any
+severity, the message becomes `report_symptom` with full confidence,
+whatever the classifier said. Questions, hypotheticals and other people's
+symptoms keep their intent (they are answered, with the safety line when
+they name a red flag).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -22,19 +27,36 @@ from rasa.nlu.classifiers.classifier import IntentClassifier
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions import triage
+from actions import red_flag_semantic, screening
+from actions.clinic import load_clinic
 
-SYMPTOM_INTENT = "report_symptom"
+log = logging.getLogger(__name__)
+SYMPTOM_INTENT = screening.REPORT_INTENT
+TRIAGE_KEY = "triage"
 
 
-def is_emergency_report(text: str) -> bool:
-    assessment = triage.assess(text or "")
-    return assessment.is_report and assessment.severity == "emergency"
+def _clinic_languages() -> tuple[str, ...] | None:
+    """The clinic file's emergency languages; every language the rules know if it can't be read."""
+    try:
+        return load_clinic().emergency_languages
+    except Exception:  # noqa: BLE001 - recognising more languages is the safe side
+        log.exception("The clinic file could not be read; recognising every rules language.")
+        return None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class RedFlagGuard(GraphComponent, IntentClassifier):
-    """Overrides the intent with `report_symptom` for an emergency report."""
+    """Stores the triage reading; a symptom report becomes `report_symptom`."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        # The meaning-based second layer; off only in tests that pin the rules alone.
+        return {"semantic": True}
+
+    def __init__(self, semantic: bool = True) -> None:
+        self._semantic = semantic
+        if semantic:
+            red_flag_semantic.shared()  # load the encoder now, not on the first patient
 
     @classmethod
     def required_components(cls) -> list[type]:
@@ -48,11 +70,17 @@ class RedFlagGuard(GraphComponent, IntentClassifier):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> RedFlagGuard:
-        return cls()
+        return cls(semantic=bool(config.get("semantic", True)))
 
     def process(self, messages: list[Message]) -> list[Message]:
+        languages = _clinic_languages()
         for message in messages:
-            if is_emergency_report(message.get(TEXT)):
+            intent = (message.get(INTENT) or {}).get("name")
+            reading = screening.read(
+                message.get(TEXT) or "", intent, semantic=self._semantic, languages=languages
+            )
+            message.set(TRIAGE_KEY, reading.as_parse_data(), add_to_output=True)
+            if reading.is_report:
                 override = {"name": SYMPTOM_INTENT, "confidence": 1.0}
                 message.set(INTENT, override, add_to_output=True)
                 ranking = [

@@ -116,6 +116,14 @@ class RunningAssistant:
     def logs(self) -> str:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
 
+    def tracker(self, sender: str) -> dict[str, Any]:
+        """The stored conversation (Rasa's HTTP API)."""
+        status, tracker = http(
+            "GET", f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}"
+        )
+        assert status == 200, tracker
+        return tracker
+
 
 def _healthy(url: str) -> bool:
     try:

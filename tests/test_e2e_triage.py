@@ -79,12 +79,16 @@ def test_urgent_symptom_is_escalated_once_with_contact_details(
     assistant.send(conversation, "201 555 0123")
     final = " ".join(assistant.texts(conversation, "last tuesday"))
     assert "ES-" in final
-    assert wait_for(lambda: escalations_for(assistant, conversation))
+    assert wait_for(lambda: len(escalations_for(assistant, conversation)) == 2)
     time.sleep(1.5)
-    (escalation,) = escalations_for(assistant, conversation)
+    # Sent at once when reported, then updated with the details given after.
+    escalation, update = escalations_for(assistant, conversation)
+    assert escalation["type"] == "escalation" and update["type"] == "escalation_update"
     assert escalation["severity"] == "urgent" and escalation["reference"] in final
-    assert escalation["patient"] == {"name": "Ana Diaz", "phone": "+12015550123"}
-    assert escalation["treatment_date"] == "last tuesday"
+    assert escalation["patient"] == {"name": None, "phone": None}
+    assert update["reference"] == escalation["reference"]
+    assert update["patient"] == {"name": "Ana Diaz", "phone": "+12015550123"}
+    assert update["treatment_date"] == "last tuesday"
     assert "pus" in escalation["symptoms"]
     assert wait_for(lambda: mails_about(assistant, escalation["reference"]))
 

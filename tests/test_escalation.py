@@ -110,13 +110,21 @@ def test_an_sms_number_is_used_as_the_emergency_contact() -> None:
     assert row.phone == "+12015550123" and row.channel == "twilio"
 
 
-def test_urgent_asks_for_contact_details_before_storing() -> None:
+def test_urgent_is_stored_and_sent_before_any_contact_question() -> None:
     messages, slots = run(
         ActionTriage(), tracker("there's pus and the injection spot is hot and red, spreading")
     )
-    assert [m["response"] for m in messages] == ["utter_triage_urgent"]
+    assert [m["response"] for m in messages] == [
+        "utter_triage_urgent",
+        "utter_urgent_clinic_alerted",
+    ]
     assert slots["triage_severity"] == "urgent" and slots["contact_purpose"] == "urgent"
-    assert escalations() == []
+    (row,) = escalations()
+    assert row.severity == "urgent" and row.patient_name is None and "infection" in row.reason
+    assert messages[1]["reference"] == row.reference == slots["escalation_reference"]
+    (sent,) = outbox()
+    assert sent["type"] == "escalation" and sent["severity"] == "urgent"
+    assert sent["priority"] == 50
 
 
 def test_expected_is_reassured_with_the_article_and_offered_a_call_back() -> None:
@@ -147,7 +155,83 @@ def test_unplaced_symptom_after_two_noes_is_urgent_never_expected() -> None:
         tracker("no", {"triage_red_flags": False, "triage_worsening": False}, intent="deny"),
     )
     assert slots["triage_severity"] == "urgent"
-    assert [m["response"] for m in messages] == ["utter_triage_urgent"]
+    assert [m["response"] for m in messages] == [
+        "utter_triage_urgent",
+        "utter_urgent_clinic_alerted",
+    ]
+    assert escalations()[0].severity == "urgent"
+
+
+def screened(text: str, severity: str | None, source: str = "semantic") -> Tracker:
+    """A tracker whose latest message the pipeline marked for the screening question."""
+    t = tracker(text)
+    t.latest_message["triage"] = {
+        "severity": severity,
+        "screen": True,
+        "source": source,
+        "reason": "unplaced report",
+        "language": "en",
+        "worsening": False,
+    }
+    return t
+
+
+def test_a_screened_report_asks_the_screening_question_before_anything_else() -> None:
+    messages, slots = run(ActionTriage(), screened("my throat feels weird", "unclear"))
+    assert [m["response"] for m in messages] == ["utter_triage_screen"]
+    assert slots["triage_severity"] == "unclear" and slots["triage_pending_severity"] is None
+    assert escalations() == []
+
+
+def test_a_screened_urgent_report_reaches_the_clinic_before_the_screening_question() -> None:
+    messages, slots = run(ActionTriage(), screened("fever and my lips feel odd", "urgent"))
+    assert [m["response"] for m in messages] == [
+        "utter_urgent_clinic_alerted",
+        "utter_triage_screen",
+    ]
+    assert slots["triage_pending_severity"] == "urgent"
+    assert escalations()[0].severity == "urgent"
+
+
+def test_no_to_the_screen_continues_with_the_rules_level() -> None:
+    messages, slots = run(
+        ActionTriageDecide(),
+        tracker("no", {"triage_red_flags": False, "triage_pending_severity": "expected"}, "deny"),
+    )
+    assert [m["response"] for m in messages] == ["utter_triage_expected"]
+    assert slots["triage_severity"] == "expected" and escalations() == []
+    messages, slots = run(
+        ActionTriageDecide(),
+        tracker(
+            "no",
+            {
+                "triage_red_flags": False,
+                "triage_pending_severity": "urgent",
+                "escalation_reference": "ES-AAAAAA",
+            },
+            "deny",
+        ),
+    )
+    assert [m["response"] for m in messages] == ["utter_triage_urgent"]  # already alerted
+    assert slots["contact_purpose"] == "urgent"
+
+
+def test_a_report_ends_the_form_that_was_waiting() -> None:
+    t = tracker("I can't swallow properly since my treatment")
+    t.active_loop = {"name": "booking_form"}
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ActionTriage().run(dispatcher, t, DOMAIN))
+    assert events[0] == {"event": "active_loop", "timestamp": None, "name": None}
+    assert dispatcher.messages[0]["response"] == "utter_emergency_call_now"
+
+
+def test_a_spanish_emergency_is_answered_in_spanish() -> None:
+    messages, slots = run(ActionTriage(), tracker("no puedo respirar, tengo la lengua hinchada"))
+    assert messages[0]["text"].startswith("Llame ahora mismo al 911")
+    assert (
+        "He avisado" in messages[1]["text"] and slots["escalation_reference"] in messages[1]["text"]
+    )
+    assert escalations()[0].severity == "emergency"
 
 
 def test_yes_to_the_red_flag_question_is_an_emergency() -> None:

@@ -48,3 +48,40 @@ def test_an_emergency_report_becomes_report_symptom_whatever_the_classifier_said
 )
 def test_questions_and_non_emergencies_keep_their_intent(text: str, intent: str) -> None:
     assert classify(text, intent).get("intent")["name"] == intent
+
+
+@pytest.mark.parametrize(
+    "text, classifier_said, severity",
+    [
+        ("I've had a fever of 38.6 since my botox yesterday", "faq", "urgent"),
+        ("the injection site is hot and there's pus coming out", "nlu_fallback", "urgent"),
+        ("there's a small bruise where I was injected this morning", "faq", "expected"),
+    ],
+)
+def test_the_triage_module_decides_every_report_whatever_the_classifier_said(
+    text: str, classifier_said: str, severity: str
+) -> None:
+    result = classify(text, classifier_said)
+    assert result.get("intent") == {"name": "report_symptom", "confidence": 1.0}
+    assert result.get("triage")["severity"] == severity
+
+
+def test_every_message_carries_the_triage_reading_for_the_dialogue() -> None:
+    question = classify("can botox cause trouble swallowing?", "faq").get("triage")
+    assert question["severity"] is None and question["mentions_red_flag"] is True
+    emergency = classify("my throat is closing up", "faq").get("triage")
+    assert emergency["severity"] == "emergency" and emergency["source"] == "rules"
+
+
+def test_a_red_flag_in_words_the_rules_do_not_know_is_screened() -> None:
+    reading = classify("every time I sip water it dribbles back out through my nose", "faq").get(
+        "triage"
+    )
+    assert reading["severity"] is not None
+    assert reading["severity"] == "emergency" or reading["screen"] is True
+
+
+def test_an_unplaced_report_the_classifier_recognised_is_screened() -> None:
+    reading = classify("something happened to my face after the appointment", "report_symptom")
+    assert reading.get("triage")["screen"] is True
+    assert reading.get("intent")["name"] == "report_symptom"

@@ -1,0 +1,128 @@
+"""The triage reading of one patient message: rules first, meaning second.
+
+This is the single decision the dialogue acts on. The Rasa NLU pipeline
+(components/red_flags.py) computes it for every message in every state and
+stores it in the message's parse data under `triage`; the dialogue policy
+(components/triage_policy.py) and the triage actions read it from there.
+
+1. The deterministic rules (actions/triage.py) read the message. An
+   emergency they find is final.
+2. The semantic layer (actions/red_flag_semantic.py) looks for a sentence
+   that means a red flag in words the rules do not know. If the patient
+   describes it as their own current symptom, the screening question is
+   asked at once, whatever the rules said.
+3. A report the rules cannot place (rules "unclear", or the classifier reads
+   a report the rules have no word for) is screened too: the screen is cheap
+   for the patient and is never skipped for an unplaced report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actions import red_flag_semantic, triage
+
+REPORT_INTENT = "report_symptom"
+# Severities of a reading: the rules' four levels; None = not a report.
+SCREEN_FIRST = ("unclear",)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the triage layers make of a message."""
+
+    assessment: triage.Assessment  # the rules' reading (the first layer)
+    severity: str | None  # emergency / urgent / expected / unclear; None: not a report
+    screen: bool  # ask the emergency screening question before anything else
+    source: str  # "rules", "semantic" or "classifier": what made it a report
+    semantic_flag: str | None = None  # the red flag the meaning resembles
+    semantic_score: float = 0.0
+    semantic_phrase: str | None = None
+
+    @property
+    def is_report(self) -> bool:
+        return self.severity is not None
+
+    @property
+    def is_emergency(self) -> bool:
+        return self.severity == "emergency"
+
+    @property
+    def outcome(self) -> str:
+        """One word for evaluation: emergency, screen, urgent, expected or non_report."""
+        if self.is_emergency:
+            return "emergency"
+        if self.screen:
+            return "screen"
+        return self.severity or "non_report"
+
+    def reason(self) -> str:
+        """One line for the clinic (rule, words; semantic resemblance if any)."""
+        base = triage.reason(self.assessment)
+        if self.semantic_flag:
+            base += f"; resembles red flag '{self.semantic_flag}' ('{self.semantic_phrase}')"
+        elif self.source == "classifier":
+            base = "unplaced report: the rules have no word for it"
+        return base
+
+    def as_parse_data(self) -> dict[str, Any]:
+        """The `triage` entry of the message's parse data (what Rasa stores)."""
+        a = self.assessment
+        return {
+            "severity": self.severity,
+            "screen": self.screen,
+            "source": self.source,
+            "rule": a.rule,
+            "rules_severity": a.severity if a.is_report else None,
+            "matched": list(a.matched),
+            "mentions_red_flag": a.mentions_red_flag,
+            "worsening": a.worsening,
+            "language": a.language,
+            "semantic_flag": self.semantic_flag,
+            "semantic_score": round(self.semantic_score, 3),
+            "reason": self.reason(),
+        }
+
+
+def read(
+    text: str,
+    classifier_intent: str | None = None,
+    *,
+    semantic: bool = True,
+    languages: tuple[str, ...] | None = None,
+) -> Reading:
+    """Decide a message. Never raises on any text (a rules file that never loaded excepted).
+
+    `languages`: the other languages whose red flags are recognised (the
+    clinic file's `emergency_languages`); None: every one the rules file has.
+    """
+    assessment = triage.assess(text, languages=languages)
+    if assessment.is_report and assessment.severity == "emergency":
+        return Reading(assessment, "emergency", False, "rules")
+    layer = red_flag_semantic.shared() if semantic else None
+    match = layer.closest(text) if layer is not None and text else None
+    if match is not None and triage.reads_as_own_current(text, match.start, match.end):
+        severity = assessment.severity if assessment.is_report else "unclear"
+        return Reading(
+            assessment,
+            severity,
+            True,
+            "rules" if assessment.is_report else "semantic",
+            match.flag,
+            match.score,
+            match.phrase(text),
+        )
+    if assessment.is_report:
+        return Reading(
+            assessment, assessment.severity, assessment.severity in SCREEN_FIRST, "rules"
+        )
+    if classifier_intent == REPORT_INTENT and triage.reads_as_own_current(text):
+        return Reading(assessment, "unclear", True, "classifier")
+    return Reading(assessment, None, False, "rules")
+
+
+def from_parse_data(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The stored reading of a message, if the pipeline made one."""
+    triage_data = (data or {}).get("triage")
+    return triage_data if isinstance(triage_data, dict) else None

