@@ -251,3 +251,32 @@ def test_show_lists_the_outbox(database_url: str, capsys: pytest.CaptureFixture)
 def test_the_schema_comes_from_the_migrations(database_url: str) -> None:
     tables = set(sa.inspect(storage.engine(database_url)).get_table_names())
     assert {"bookings", "outbox", "alembic_version"} <= tables
+
+
+def test_an_update_never_overtakes_the_escalation_it_updates(
+    database_url: str, webhook: WebhookReceiver
+) -> None:
+    """An urgent escalation still waiting, then an emergency update: sent in that order."""
+
+    def escalation(row: storage.Escalation, created: bool) -> storage.Notification:
+        kind = "escalation" if created else "escalation_update"
+        body = {"type": kind, "reference": row.reference, "severity": row.severity}
+        key = row.reference if created else f"{row.reference}-U{row.update_count}"
+        return storage.Notification(
+            key, row.reference, kind, body, storage.SEVERITY_PRIORITY[row.severity]
+        )
+
+    other, _ = storage.save_booking(a_booking(), notify, ["webhook"], database_url)
+    urgent = storage.EscalationChange(severity="urgent", reason="urgent: fever", symptoms="fever")
+    reference, _ = storage.save_escalation(
+        "conv-9", "rest", urgent, escalation, ["webhook"], database_url
+    )
+    emergency = storage.EscalationChange(severity="emergency", reason="emergency: breathing")
+    storage.save_escalation("conv-9", "rest", emergency, escalation, ["webhook"], database_url)
+    assert notifications.deliver_due(url=database_url) == 3
+    sent = [json.loads(r.body) for r in webhook.requests]
+    assert [(b["type"], b.get("reference")) for b in sent] == [
+        ("escalation", reference),
+        ("escalation_update", reference),
+        ("booking", other),
+    ]
