@@ -46,7 +46,11 @@ class SemanticMatch:
 
 
 def _pieces(text: str) -> list[tuple[int, int]]:
-    """Sentences, and the clauses of sentences with several, as (start, end) spans."""
+    """Sentences, and the clauses of sentences with several, as (start, end) spans.
+
+    Never the whole message across sentences: each piece is judged (report or
+    question?) in its own sentence.
+    """
     spans: list[tuple[int, int]] = []
     for sentence in _SENTENCES.finditer(text):
         start, end = sentence.span()
@@ -58,8 +62,6 @@ def _pieces(text: str) -> list[tuple[int, int]]:
             for a, b in zip(cuts, cuts[1:], strict=False):
                 if len(text[a:b].split()) >= 2:
                     spans.append((a, b))
-    if len(spans) > 1:
-        spans.append((0, len(text)))
     return spans[:MAX_CHUNKS]
 
 

@@ -71,6 +71,12 @@ _ABILITY_NEGATION = re.compile(
     r"\b(?:cant|cannot|can not|couldnt|unable|not able|been able|no longer able|barely|hardly)\b"
 )
 _WORD = re.compile(r"\w+")
+_INTERROGATIVE = re.compile(
+    r"(?:how|what|why|when|which|does|do|is|are|can|could|will|would|lasts? how)\b"
+)
+_TEMPORAL_OPENING = re.compile(
+    r"(?:when|whenever|every time|each time|as soon as|if) (?:i|im|my)\b"
+)
 # "won't make the words", "can't see": in a description without a symptom
 # word the inability IS the symptom. "don't have", "doesn't feel" still negate.
 _INABILITY = re.compile(
@@ -97,6 +103,7 @@ CUE_NAMES = (
     "report",
     "history",
     "confirms_own",
+    "question_tag",
 )
 # Cues that must match at the very start of the text they are tried on.
 _ANCHORED_CUES = frozenset({"negation_after", "question_start"})
@@ -607,6 +614,14 @@ class _Message:
         before = self.norm[max(sentence.start, last_two) : hit.start]
         return bool(self.cues["this_symptom"].search(before))
 
+    def _asks(self, sentence: _Sentence) -> bool:
+        """A question mark, or a spoken question tag ("... is that a thing")."""
+        if sentence.question_mark:
+            return True
+        text = self.norm[sentence.start : sentence.end].rstrip(" \t!.")
+        tag = self.cues["question_tag"].search(text)
+        return bool(tag) and tag.end() >= len(text) - 1
+
     def _question_frames(self, sentence: _Sentence) -> tuple[bool, int | None, int | None]:
         """(starts like a question, first strong frame, first weak frame) - cached."""
         if sentence.start not in self._questions:
@@ -617,20 +632,28 @@ class _Message:
             self._questions[start] = (
                 bool(self.cues["question_start"].match(norm, start, end)) and not report,
                 strong.start() if strong and not report else None,
-                weak.start() if weak and sentence.question_mark and not report else None,
+                weak.start() if weak and self._asks(sentence) and not report else None,
             )
         return self._questions[sentence.start]
 
     def _general_question(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'can botox cause trouble swallowing?', 'is it normal to bruise?'.
 
-        A strong frame counts only before the symptom, and so does a weak one
-        for an emergency sign: in "lips swelling, is it normal?" the patient
-        reports first and asks after; "bruising normal?" is a question. A
-        present-tense cue ("since yesterday", "now") makes it a report.
+        For an emergency sign a frame counts only before it: in "lips
+        swelling, is it normal?" the patient reports first and asks after.
+        Any other symptom named in a sentence with a question frame is asked
+        about ("swelling after botox, how long does it stay"); "my" or "I"
+        next to it still makes it the patient's own (checked by the caller).
+        A present-tense cue ("since yesterday", "now") makes it a report.
         """
         starts, strong, weak = self._question_frames(sentence)
         if starts or (strong is not None and strong < hit.start):
+            return True
+        if (
+            strong is not None
+            and hit.rule.level != "emergency"
+            and _INTERROGATIVE.match(self.norm, strong)
+        ):
             return True
         if weak is None:
             return False
@@ -796,6 +819,14 @@ def reason(assessment: Assessment) -> str:
     return "not a report"
 
 
+def _asks_about(message: _Message, sentence: _Sentence) -> bool:
+    """Is the whole sentence a question (mark or tag, question opening or frame)?"""
+    starts, strong, weak = message._question_frames(sentence)
+    opening = message.norm[sentence.start : sentence.end].lstrip(" ,")
+    starts = starts and not _TEMPORAL_OPENING.match(opening)  # "when I read, ..." tells
+    return starts or strong is not None or (weak is not None) or message._asks(sentence)
+
+
 def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> bool:
     """Would a symptom described in text[start:end] be the patient's own, current one?
 
@@ -819,8 +850,20 @@ def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> b
     verdict = message.verdict(hit)
     if not verdict.current or message.negated(hit, message.sentence(hit.start), True):
         return False
-    # A description has no symptom word to anchor "I"/"my" to: the patient
-    # speaking of themself anywhere in it makes it theirs ("when I read, the
-    # letters split in two").
+    sentence = message.sentence(hit.start)
+    opening = prepared.norm[sentence.start : sentence.end].lstrip(" ,")
+    if _asks_about(message, sentence) and not _TEMPORAL_OPENING.match(opening):
+        # A question ("do you get bumps where the needle goes in?") is asked,
+        # not reported, unless the message says it is happening now ("...
+        # started today").
+        return bool(message.cues["report"].search(message.masked))
+    if verdict.reported:
+        return True
+    # A description has no symptom word to anchor "I"/"my" to. A sentence that
+    # opens with "when I ..." / "every time I ..." describes what happens to
+    # the patient, not a question: "I" anywhere in it makes it theirs ("when
+    # I read, the letters split in two").
+    if not _TEMPORAL_OPENING.match(opening):
+        return False
     norm_start = bisect.bisect_left(prepared.index, start)
-    return verdict.reported or message._any_between(message.first_person, norm_start, norm_end)
+    return message._any_between(message.first_person, norm_start, norm_end)
