@@ -25,7 +25,8 @@ help:
 	@echo "make train      train the model if data/config/domain changed"
 	@echo "make lint       ruff check + format check;  make format  fixes formatting"
 	@echo "make validate   rasa data validate (no warnings allowed)"
-	@echo "make eval       triage recall/precision per severity on the blind and dev sets (trained model)"
+	@echo "make eval       blind and dev figures: triage per severity, NLU accuracy, confidently"
+	@echo "                wrong, coverage; Rasa's 3-fold cross-validation (about 10 minutes)"
 	@echo "make outbox     show clinic notifications: pending / delivered / failed"
 	@echo "make migrate    bring the database (DATABASE_URL or DATA_DIR) to the latest schema"
 	@echo "make staff-user NAME=<login> ROLE=staff|admin   create a staff account (STAFF_PASSWORD or prompt)"
@@ -84,6 +85,10 @@ test: lint validate test-stories pytest
 eval: $(MODEL)
 	$(BIN)/python scripts/eval_triage.py --set blind
 	$(BIN)/python scripts/eval_triage.py --set dev
+	$(BIN)/python scripts/eval_nlu.py --set blind
+	$(BIN)/python scripts/eval_nlu.py --set dev
+	$(BIN)/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out results/cross-validation \
+		| grep -E "intent evaluation|accuracy|F1-score|precision" || true
 
 outbox: $(INSTALLED)
 	$(BIN)/python -m actions.notifications show
