@@ -57,6 +57,8 @@ class Clinic:
     # Languages (besides English) whose red flags are recognised and answered
     # in that language: sections of clinic/triage-rules.yml. None: all of them.
     emergency_languages: tuple[str, ...] | None = None
+    # Languages the clinic's staff speak on the phone (clinic/languages.yml replies).
+    staff_languages: tuple[str, ...] = ()
 
     def hours_text(self) -> str | None:
         """Opening hours as one line a patient can read, or None if unknown."""
@@ -127,6 +129,16 @@ def _clean(value: Any) -> str | None:
     return text or None
 
 
+def _language_codes(raw: Any, key: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(
+        isinstance(code, str) and re.fullmatch(r"[a-z]{2}", code) for code in raw
+    ):
+        raise ClinicConfigError(f"{key} must be a list of two-letter codes, e.g. [es]")
+    return tuple(raw)
+
+
 def parse_clinic(raw: dict[str, Any]) -> Clinic:
     """Build a Clinic from the file's mapping, refusing one without the safety facts."""
     if not isinstance(raw, dict):
@@ -177,7 +189,21 @@ def parse_clinic(raw: dict[str, Any]) -> Clinic:
         emergency_languages=(
             None if languages is None else tuple(c for c in languages if c != "en")
         ),
+        staff_languages=_language_codes(raw.get("staff_languages"), "staff_languages"),
     )
+
+
+class _KeepMissing(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def fill(template: str, values: dict[str, Any]) -> str:
+    """A reply written outside the domain (rules and language files) with the clinic's facts.
+
+    A placeholder without a value stays visible rather than failing the reply.
+    """
+    return template.format_map(_KeepMissing(values))
 
 
 _cache: dict[Path, tuple[float, Clinic]] = {}

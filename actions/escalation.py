@@ -43,7 +43,7 @@ from actions.booking import (
     is_interruption,
     wants_to_cancel,
 )
-from actions.clinic import Clinic, load_clinic
+from actions.clinic import Clinic, fill, load_clinic
 from actions.faq import answer_faq, selected_topic
 from actions.notifications import enabled_transports
 
@@ -179,16 +179,9 @@ def say(
     """An emergency reply: the domain's English response, or the rules file's translation."""
     translated = triage.replies(language) if language and language != "en" else None
     if translated:
-        dispatcher.utter_message(text=translated[reply].format_map(_Values(values)))
+        dispatcher.utter_message(text=fill(translated[reply], values))
     else:
         dispatcher.utter_message(response=EMERGENCY_RESPONSES[reply], **values)
-
-
-class _Values(dict):
-    """Template values; a placeholder the clinic file lacks stays visible, never crashes."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
 
 
 def alert_emergency(

@@ -1,7 +1,9 @@
-"""Not understood: say so honestly; when it keeps happening, offer a call-back.
+"""Not understood: ask which topic was meant, or say so honestly; then offer a person.
 
-A patient who is misunderstood twice in a row is offered a person (the
-call-back flow) instead of being asked to rephrase yet again.
+An unsure reading that has likely candidates gets "Did you mean ...?" with
+them as buttons (actions/clarify.py). A patient who is misunderstood twice
+in a row (a "Something else" to that question counts as a miss) is offered
+a person (the call-back flow) instead of being asked to rephrase yet again.
 """
 
 from __future__ import annotations
@@ -12,23 +14,35 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import triage
-from actions.clinic import load_clinic
+from actions import clarify, languages, triage
+from actions.clinic import fill, load_clinic
+from actions.faq import answer_faq, follow_up_topic
 
 FALLBACK_INTENT = "nlu_fallback"
 OFFER_A_PERSON_AFTER = 2
 
 
+DID_YOU_MEAN = "utter_did_you_mean"
+
+
 def misunderstood_in_a_row(tracker: Tracker) -> int:
-    """How many of the latest patient messages in a row were not understood."""
+    """How many of the latest patient messages in a row were not understood.
+
+    "Something else" in answer to "Did you mean ...?" is a miss too.
+    """
     count = 0
+    asked_which = False
     for event in reversed(tracker.events):
+        if event.get("event") == "bot":
+            asked_which = (event.get("metadata") or {}).get("utter_action") == DID_YOU_MEAN
+            continue
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != FALLBACK_INTENT:
+        if intent != FALLBACK_INTENT and not (intent == "deny" and asked_which):
             break
         count += 1
+        asked_which = False
     return count
 
 
@@ -39,12 +53,54 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
+        follow_up = follow_up_topic(tracker)
+        if follow_up:  # unsure alone, clear in context ("and how long do they last?")
+            answer_faq(dispatcher, tracker, follow_up)
+            return []
         values = load_clinic().template_values()
+        options = clarify.candidates(tracker.latest_message)
         if misunderstood_in_a_row(tracker) >= OFFER_A_PERSON_AFTER:
             dispatcher.utter_message(response="utter_fallback_handoff", **values)
+        elif options:
+            dispatcher.utter_message(
+                response=DID_YOU_MEAN, buttons=clarify.buttons(options), **values
+            )
         else:
             dispatcher.utter_message(response="utter_fallback", **values)
         if triage.assess(tracker.latest_message.get("text") or "").mentions_red_flag:
             # Not understood, but it names an emergency sign: say what to do.
             dispatcher.utter_message(response="utter_emergency_safety_line", **values)
+        return []
+
+
+class ActionClarifyDeclined(Action):
+    """ "Something else" (or no) after "Did you mean ...?": rephrase hint, or a person."""
+
+    def name(self) -> str:
+        return "action_clarify_declined"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        values = load_clinic().template_values()
+        if misunderstood_in_a_row(tracker) >= OFFER_A_PERSON_AFTER:
+            dispatcher.utter_message(response="utter_fallback_handoff", **values)
+        else:
+            dispatcher.utter_message(response="utter_clarify_something_else", **values)
+        return []
+
+
+class ActionOtherLanguage(Action):
+    """Another language: say the assistant answers in English, and how to call."""
+
+    def name(self) -> str:
+        return "action_other_language"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[EventType]:
+        clinic = load_clinic()
+        code = (tracker.latest_message.get("language") or {}).get("code") or "en"
+        template = languages.reply_for(code, clinic.staff_languages)
+        dispatcher.utter_message(text=fill(template, clinic.template_values()))
         return []

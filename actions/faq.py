@@ -15,7 +15,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import triage
+from actions import follow_ups, triage
 from actions.clinic import load_clinic
 
 # Responses of the retrieval intent are named utter_faq/<topic>.
@@ -26,6 +26,12 @@ def selected_topic(tracker: Tracker) -> str | None:
     """The FAQ topic the ResponseSelector chose for the latest message."""
     selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
     return (selector.get("response") or {}).get("intent_response_key")
+
+
+def follow_up_topic(tracker: Tracker) -> str | None:
+    """The topic of a follow-up question, read against the answer it follows."""
+    previous = follow_ups.last_answered_topic(tracker.events)
+    return follow_ups.resolve(previous, tracker.latest_message.get("text") or "")
 
 
 def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker, topic: str | None) -> None:
@@ -45,5 +51,5 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        answer_faq(dispatcher, tracker, selected_topic(tracker))
+        answer_faq(dispatcher, tracker, follow_up_topic(tracker) or selected_topic(tracker))
         return []

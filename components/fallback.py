@@ -40,7 +40,9 @@ class ClinicFallbackClassifier(FallbackClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         config = FallbackClassifier.get_default_config()
-        config.update({"retrieval_intent": "faq", "faq_threshold": 0.5})
+        config.update(
+            {"retrieval_intent": "faq", "faq_threshold": 0.5, "faq_ambiguity_threshold": 0.1}
+        )
         return config
 
     def _should_fallback(self, message: Message) -> bool:
@@ -60,4 +62,13 @@ class ClinicFallbackClassifier(FallbackClassifier):
             .get("response", {})
         )
         confidence = selection.get("confidence") or 0.0
-        return confidence < self.component_config["faq_threshold"]
+        if confidence < self.component_config["faq_threshold"]:
+            return True
+        # Two topics almost equally likely: ask which one (actions/clarify.py)
+        # rather than answer one of them confidently.
+        ranking = message.data.get(RESPONSE_SELECTOR_KEY, {}).get(retrieval_intent, {})
+        scores = sorted(
+            (r.get("confidence") or 0.0 for r in ranking.get("ranking") or []), reverse=True
+        )
+        margin = self.component_config.get("faq_ambiguity_threshold", 0.0)
+        return len(scores) > 1 and scores[0] - scores[1] < margin

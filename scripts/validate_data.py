@@ -25,6 +25,12 @@ from rasa.__main__ import main as rasa_main
 KNOWN_FALSE_POSITIVES = (
     "The following duplicated intents have been found across multiple domain files: faq\n",
 )
+# Intents a pipeline component sets and the classifier never predicts, so they
+# have no training examples by design (components/language_guard.py).
+SET_BY_COMPONENTS = ("other_language",)
+NO_TRAINING_DATA = re.compile(
+    r"^The intent '(\w+)' is listed in the domain file, but is not found in the NLU training data"
+)
 
 
 UNUSED_RESPONSE = re.compile(r"^The utterance '(utter_[\w/]+)' is not used in any story or rule\.")
@@ -49,6 +55,9 @@ def asks_for_a_slot(response: str) -> bool:
 def is_known_false_positive(message: str) -> bool:
     text = message.split("  More info at")[0]
     if text.rstrip("\n") + "\n" in KNOWN_FALSE_POSITIVES:
+        return True
+    untrained = NO_TRAINING_DATA.match(text)
+    if untrained and untrained.group(1) in SET_BY_COMPONENTS:
         return True
     unused = UNUSED_RESPONSE.match(text)
     return bool(unused and (sent_by_an_action(unused.group(1)) or asks_for_a_slot(unused.group(1))))

@@ -151,3 +151,46 @@ def test_yes_to_a_call_back_offer_starts_the_contact_form_with_known_details(
         ("slot", "contact_name", "Ana Diaz"),
         ("followup", "contact_form", None),
     ]
+
+
+def test_did_you_mean_offers_the_likely_topics_in_the_patients_terms() -> None:
+    from actions import clarify
+
+    parse = {
+        "intent_ranking": [
+            {"name": "nlu_fallback", "confidence": 0.4},
+            {"name": "faq", "confidence": 0.8},
+            {"name": "book_appointment", "confidence": 0.15},
+        ],
+        "response_selector": {
+            "faq": {
+                "ranking": [
+                    {"intent_response_key": "faq/duration", "confidence": 0.45},
+                    {"intent_response_key": "faq/side_effects_duration", "confidence": 0.4},
+                    {"intent_response_key": "faq/touch_ups", "confidence": 0.05},
+                ]
+            }
+        },
+    }
+    labels = clarify.candidates(parse)
+    assert labels == ["faq/duration", "faq/side_effects_duration", "book_appointment"]
+    titles = [b["title"] for b in clarify.buttons(labels)]
+    assert titles == [
+        "How long results last",
+        "How long side effects last",
+        "Book an appointment",
+        "Something else",
+    ]
+
+
+def test_a_follow_up_is_read_against_the_answer_it_follows() -> None:
+    from actions import follow_ups
+
+    assert follow_ups.resolve("faq/side_effects", "how long do they last?") == (
+        "faq/side_effects_duration"
+    )
+    assert follow_ups.resolve("faq/duration", "how long do they last?") == "faq/duration"
+    assert follow_ups.resolve("faq/how_it_works", "where can it go?") == "faq/treatment_areas"
+    # A question that names its own subject is left to the classifier.
+    assert follow_ups.resolve("faq/side_effects", "how long does botox last?") is None
+    assert follow_ups.resolve(None, "how long do they last?") is None

@@ -163,7 +163,8 @@ def test_bad_input_gets_a_sensible_reply(assistant: RunningAssistant, kind: str)
     texts = assistant.texts(sender, BAD_INPUTS[kind])
     reply = joined(texts)
     assert texts, f"no reply to {kind} input"
-    assert any(phrase in reply for phrase in ("not sure i understood", "only help with")), reply
+    expected = ("not sure i understood", "only help with", "only read and answer in english")
+    assert any(phrase in reply for phrase in expected), reply
     # Nothing the patient sent is echoed back as markup.
     assert "<script" not in reply
 
@@ -171,6 +172,8 @@ def test_bad_input_gets_a_sensible_reply(assistant: RunningAssistant, kind: str)
 def test_a_botox_question_in_another_language_gets_an_answer(assistant: RunningAssistant) -> None:
     texts = assistant.texts(new_sender(), "¿Cuánto tiempo dura el bótox en la frente?")
     assert len(texts) >= 2 and texts[-1].strip()
+    # Told in Spanish that the assistant answers in English, and how to call.
+    assert "solo puede responder en inglés" in texts[-1] and "+1 555-0142" in texts[-1]
 
 
 def test_huge_message_is_declined_politely(assistant: RunningAssistant) -> None:
