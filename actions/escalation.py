@@ -151,6 +151,17 @@ def save(tracker: Tracker, clinic: Clinic, change: storage.EscalationChange) -> 
     return reference
 
 
+def store_report(tracker: Tracker, clinic: Clinic, severity: str, reason: str) -> str:
+    """Store a report the moment it is made, with whatever contact the channel gives."""
+    change = storage.EscalationChange(
+        severity=severity,
+        reason=reason,
+        symptoms=symptom_messages(tracker),
+        phone=channel_phone(tracker, clinic),
+    )
+    return save(tracker, clinic, change)
+
+
 def when_to_expect_a_call(clinic: Clinic) -> tuple[str, dict[str, str]]:
     """The response (and its values) telling the patient when the clinic calls."""
     now = clinic_now(clinic)
@@ -195,16 +206,7 @@ def alert_emergency(
     values = clinic.template_values()
     say(dispatcher, "call_now", language, values)
     try:
-        reference = save(
-            tracker,
-            clinic,
-            storage.EscalationChange(
-                severity="emergency",
-                reason=reason,
-                symptoms=symptom_messages(tracker),
-                phone=channel_phone(tracker, clinic),
-            ),
-        )
+        reference = store_report(tracker, clinic, "emergency", reason)
     except Exception:  # noqa: BLE001 - the patient must still be told what to do
         logger.exception("Storing an emergency escalation failed.")
         say(dispatcher, "not_saved", language, values)
@@ -245,16 +247,7 @@ def alert_urgent(
     """
     values = clinic.template_values()
     try:
-        reference = save(
-            tracker,
-            clinic,
-            storage.EscalationChange(
-                severity="urgent",
-                reason=reason,
-                symptoms=symptom_messages(tracker),
-                phone=channel_phone(tracker, clinic),
-            ),
-        )
+        reference = store_report(tracker, clinic, "urgent", reason)
     except Exception:  # noqa: BLE001 - the patient must not be told the clinic has it
         logger.exception("Storing an urgent escalation failed.")
         dispatcher.utter_message(response="utter_escalation_not_saved", **values)

@@ -12,45 +12,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from actions import languages
+from components.intent_override import IntentOverride
 
 OTHER_LANGUAGE = "other_language"
 
 
-def _set_intent(message: Message, name: str) -> None:
-    chosen = {"name": name, "confidence": 1.0}
-    ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != name]
-    message.set(INTENT, chosen, add_to_output=True)
-    message.set(INTENT_RANKING_KEY, [chosen, *ranking], add_to_output=True)
-
-
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class LanguageGuard(GraphComponent, IntentClassifier):
+class LanguageGuard(IntentOverride):
     """Sets `language`; greetings/thanks in any language; other languages to other_language."""
 
-    @classmethod
-    def required_components(cls) -> list[type]:
-        return [IntentClassifier]
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> LanguageGuard:
-        return cls()
-
-    def __init__(self) -> None:
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
         self._languages = languages.load()
 
     def process(self, messages: list[Message]) -> list[Message]:
@@ -62,9 +39,9 @@ class LanguageGuard(GraphComponent, IntentClassifier):
                 add_to_output=True,
             )
             if reading.greeting:
-                _set_intent(message, "greet")
+                self.set_intent(message, "greet")
             elif reading.thanks:
-                _set_intent(message, "thank")
+                self.set_intent(message, "thank")
             elif reading.language != languages.ENGLISH:
-                _set_intent(message, OTHER_LANGUAGE)
+                self.set_intent(message, OTHER_LANGUAGE)
         return messages

@@ -19,16 +19,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.engine.storage.resource import Resource
-from rasa.engine.storage.storage import ModelStorage
-from rasa.nlu.classifiers.classifier import IntentClassifier
-from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from actions import red_flag_semantic, screening
 from actions.clinic import load_clinic
+from components.intent_override import IntentOverride
 
 log = logging.getLogger(__name__)
 SYMPTOM_INTENT = screening.REPORT_INTENT
@@ -45,7 +42,7 @@ def _clinic_languages() -> tuple[str, ...] | None:
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
-class RedFlagGuard(GraphComponent, IntentClassifier):
+class RedFlagGuard(IntentOverride):
     """Stores the triage reading; a symptom report becomes `report_symptom`."""
 
     @staticmethod
@@ -53,24 +50,11 @@ class RedFlagGuard(GraphComponent, IntentClassifier):
         # The meaning-based second layer; off only in tests that pin the rules alone.
         return {"semantic": True}
 
-    def __init__(self, semantic: bool = True) -> None:
-        self._semantic = semantic
-        if semantic:
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        super().__init__(config)
+        self._semantic = bool(self.config["semantic"])
+        if self._semantic:
             red_flag_semantic.shared()  # load the encoder now, not on the first patient
-
-    @classmethod
-    def required_components(cls) -> list[type]:
-        return [IntentClassifier]
-
-    @classmethod
-    def create(
-        cls,
-        config: dict[str, Any],
-        model_storage: ModelStorage,
-        resource: Resource,
-        execution_context: ExecutionContext,
-    ) -> RedFlagGuard:
-        return cls(semantic=bool(config.get("semantic", True)))
 
     def process(self, messages: list[Message]) -> list[Message]:
         languages = _clinic_languages()
@@ -81,12 +65,5 @@ class RedFlagGuard(GraphComponent, IntentClassifier):
             )
             message.set(TRIAGE_KEY, reading.as_parse_data(), add_to_output=True)
             if reading.is_report:
-                override = {"name": SYMPTOM_INTENT, "confidence": 1.0}
-                message.set(INTENT, override, add_to_output=True)
-                ranking = [
-                    r
-                    for r in message.get(INTENT_RANKING_KEY) or []
-                    if r.get("name") != SYMPTOM_INTENT
-                ]
-                message.set(INTENT_RANKING_KEY, [override, *ranking], add_to_output=True)
+                self.set_intent(message, SYMPTOM_INTENT)
         return messages

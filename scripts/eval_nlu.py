@@ -16,16 +16,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval_sets import quiet_agent, read_jsonl
+
 ROOT = Path(__file__).resolve().parent.parent
-EVAL_DIR = ROOT / "tests" / "eval"
 CONFIDENT = 0.9
 NOT_ANSWERED = ("nlu_fallback",)
 
@@ -43,13 +42,7 @@ class Prediction:
 
 
 def load_set(pattern: str) -> list[Example]:
-    examples = []
-    for path in sorted(EVAL_DIR.glob(pattern)):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                examples.append(Example(row["text"], row["label"]))
-    return examples
+    return [Example(row["text"], row["label"]) for row in read_jsonl(pattern)]
 
 
 def prediction_of(parse: dict[str, Any]) -> Prediction:
@@ -62,16 +55,6 @@ def prediction_of(parse: dict[str, Any]) -> Prediction:
         topic = response.get("intent_response_key")
         return Prediction(topic or "faq", min(confidence, float(response.get("confidence") or 0)))
     return Prediction(name, confidence)
-
-
-def quiet_agent(model: str) -> Any:
-    """The trained model, with Rasa's per-message debug log (which prints texts) silenced."""
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)
-    logging.getLogger().setLevel(logging.WARNING)
-    return Agent.load(model)
 
 
 def predict(examples: list[Example], model: str) -> list[Prediction]:

@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import logging
 import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from eval_sets import quiet_agent, read_jsonl
+
 ROOT = Path(__file__).resolve().parent.parent
-EVAL_DIR = ROOT / "tests" / "eval"
 LABELS = ("emergency", "urgent", "expected", "non_report")
 
 
@@ -43,13 +42,7 @@ class Example:
 
 
 def load_set(pattern: str) -> list[Example]:
-    examples = []
-    for path in sorted(EVAL_DIR.glob(pattern)):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
-                examples.append(Example(row["text"], row["label"], row["kind"], row["lang"]))
-    return examples
+    return [Example(r["text"], r["label"], r["kind"], r["lang"]) for r in read_jsonl(pattern)]
 
 
 def outcomes_rules_only(examples: list[Example]) -> list[str]:
@@ -69,13 +62,7 @@ def outcome_of(parse_data: dict) -> str:
 
 
 def outcomes_with_model(examples: list[Example], model: str) -> list[str]:
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    # Rasa logs every parsed text at debug level: the blind set must not be shown.
-    configure_structlog(logging.WARNING)
-    logging.getLogger().setLevel(logging.WARNING)
-    agent = Agent.load(model)
+    agent = quiet_agent(model)
 
     async def run() -> list[str]:
         return [outcome_of(await agent.parse_message(e.text)) for e in examples]

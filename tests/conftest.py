@@ -32,6 +32,17 @@ TEST_CLINIC = ROOT / "tests" / "fixtures" / "test-clinic.yml"
 STARTUP_TIMEOUT_S = 240
 
 
+def load_script(name: str) -> Any:
+    """A module of scripts/ (the evaluation scripts), imported like the scripts import it."""
+    import importlib
+    import sys
+
+    scripts = str(ROOT / "scripts")
+    if scripts not in sys.path:
+        sys.path.insert(0, scripts)
+    return importlib.import_module(name)
+
+
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     if not MODEL.exists():

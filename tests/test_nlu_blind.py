@@ -9,13 +9,11 @@ never the messages.
 
 from __future__ import annotations
 
-import importlib.util
-import logging
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_script
 from tests.nlu_data import TRAINING_FILES, examples, normalise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,19 +21,12 @@ REPORT = ROOT / "results" / "nlu-blind.txt"
 ACCURACY_FLOOR = 0.90  # reached 91.6 % (2026-12-03); raise it when the figure rises
 CONFIDENTLY_WRONG_CEILING = 0.03  # reached 2.1 %
 
-_spec = importlib.util.spec_from_file_location("eval_nlu", ROOT / "scripts" / "eval_nlu.py")
-assert _spec and _spec.loader
-evaluation = importlib.util.module_from_spec(_spec)
-sys.modules["eval_nlu"] = evaluation
-_spec.loader.exec_module(evaluation)
+evaluation = load_script("eval_nlu")
 
 
 @pytest.fixture(scope="module")
 def blind_figures(parse):
-    from rasa.utils.log_utils import configure_structlog
-
-    configure_structlog(logging.WARNING)  # Rasa's debug log prints every parsed text
-    logging.getLogger().setLevel(logging.WARNING)
+    load_script("eval_sets").quiet_logs()  # Rasa's debug log prints every parsed text
     blind = evaluation.load_set("nlu_blind*.jsonl")
     figures = evaluation.score(blind, [evaluation.prediction_of(parse(e.text)) for e in blind])
     REPORT.parent.mkdir(exist_ok=True)

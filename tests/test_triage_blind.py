@@ -12,33 +12,25 @@ raises an emergency.
 
 from __future__ import annotations
 
-import importlib.util
-import logging
 import re
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "results" / "triage-blind.txt"
 
-_spec = importlib.util.spec_from_file_location("eval_triage", ROOT / "scripts" / "eval_triage.py")
-assert _spec and _spec.loader
-evaluation = importlib.util.module_from_spec(_spec)
-sys.modules["eval_triage"] = evaluation
-_spec.loader.exec_module(evaluation)
+evaluation = load_script("eval_triage")
 
 
 @pytest.fixture(scope="module")
 def blind_figures(parse):
-    from rasa.utils.log_utils import configure_structlog
-
     # Rasa logs every parsed text at debug level; a failing test would show
     # them, and the blind set must never be read.
-    configure_structlog(logging.WARNING)
-    logging.getLogger().setLevel(logging.WARNING)
+    load_script("eval_sets").quiet_logs()
     examples = evaluation.load_set("triage_blind*.jsonl")
     outcomes = [evaluation.outcome_of(parse(e.text)) for e in examples]
     figures = evaluation.score(examples, outcomes)
