@@ -88,7 +88,7 @@ eval: $(MODEL)
 	$(BIN)/python scripts/eval_nlu.py --set blind
 	$(BIN)/python scripts/eval_nlu.py --set dev
 	$(BIN)/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out results/cross-validation \
-		| grep -E "intent evaluation|accuracy|F1-score|precision" || true
+		| grep -iE "evaluation results|F1-score" || true
 
 outbox: $(INSTALLED)
 	$(BIN)/python -m actions.notifications show

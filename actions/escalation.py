@@ -190,9 +190,14 @@ def say(
     """An emergency reply: the domain's English response, or the rules file's translation."""
     translated = triage.replies(language) if language and language != "en" else None
     if translated:
-        dispatcher.utter_message(text=fill(translated[reply], values))
-    else:
-        dispatcher.utter_message(response=EMERGENCY_RESPONSES[reply], **values)
+        try:
+            dispatcher.utter_message(text=fill(translated[reply], values))
+            return
+        except (KeyError, ValueError, IndexError):  # never lose the advice to a typo
+            logger.exception(
+                "The %s emergency reply %s is broken; English instead.", language, reply
+            )
+    dispatcher.utter_message(response=EMERGENCY_RESPONSES[reply], **values)
 
 
 def alert_emergency(
@@ -210,7 +215,12 @@ def alert_emergency(
     except Exception:  # noqa: BLE001 - the patient must still be told what to do
         logger.exception("Storing an emergency escalation failed.")
         say(dispatcher, "not_saved", language, values)
-        return [SlotSet("triage_severity", "emergency")]
+        return [
+            SlotSet("triage_severity", "emergency"),
+            SlotSet("triage_reason", reason),
+            SlotSet("contact_purpose", "emergency"),
+            *prefilled_contact(tracker, clinic),
+        ]
     say(dispatcher, "clinic_alerted", language, {**values, "reference": reference})
     return [
         SlotSet("triage_severity", "emergency"),
@@ -284,6 +294,27 @@ def end_active_form(tracker: Tracker) -> list[EventType]:
     return []
 
 
+# An unsure answer to the screening question is taken as a yes: the screen
+# costs a phone call when wrong, and "I don't know" about breathing is not a no.
+UNSURE = re.compile(
+    r"^\W*(maybe|perhaps|possibly|probably|i think so|think so|kind of|kinda|sort of|"
+    r"a (little|bit)|a little bit|slightly|not sure|unsure|i'?m not sure|i don'?t know|"
+    r"dont know|idk|no idea|"
+    r"hard to say|yea+h?|yep|si|sí)\b",
+    re.IGNORECASE,
+)
+
+
+def answers_the_screen_with_yes(tracker: Tracker) -> bool:
+    """Was the screening question waiting, and is the answer yes (or unsure), whatever follows?"""
+    if tracker.active_loop.get("name") != "triage_check_form":
+        return False
+    if tracker.get_slot("requested_slot") != "triage_red_flags":
+        return False
+    text = latest_text(tracker)
+    return bool(fields.YES.match(text) or UNSURE.match(text))
+
+
 def latest_reading(tracker: Tracker) -> dict[str, Any]:
     """The pipeline's triage reading of the latest message (rules alone if it has none)."""
     stored = screening.from_parse_data(tracker.latest_message)
@@ -304,6 +335,11 @@ class ActionTriage(Action):
     ) -> list[EventType]:
         clinic = load_clinic()
         reading = latest_reading(tracker)
+        if answers_the_screen_with_yes(tracker):  # "yes, and my forehead is a bit swollen"
+            reason = f"emergency: yes to the screening question ({reading.get('reason')})"
+            return end_active_form(tracker) + alert_emergency(
+                dispatcher, tracker, clinic, reason, reading.get("language")
+            )
         events = end_active_form(tracker)
         previous = tracker.get_slot("triage_severity")
         severity = reading.get("severity")
@@ -323,7 +359,9 @@ class ActionTriage(Action):
             return [*events, SlotSet("triage_severity", NOT_A_REPORT)]
         if reading.get("screen"):
             pending = severity if severity in ("urgent", "expected") else None
-            if pending == "urgent":  # the rules placed it: the clinic hears of it now
+            # Urgent by the rules, or a report the rules cannot place (urgent at
+            # least whatever the answer): the clinic hears of it before the question.
+            if pending == "urgent" or reading.get("rules_severity") == "unclear":
                 events += alert_urgent(dispatcher, tracker, clinic, reason)
             dispatcher.utter_message(response="utter_triage_screen", **values)
             return [
@@ -355,10 +393,11 @@ class ValidateTriageCheckForm(FormValidationAction):
             return {}
         if answered_something_else_since_the_message(tracker, "triage_check_form"):
             return {}
-        answer = fields.yes_or_no(
-            latest_text(tracker), (tracker.latest_message.get("intent") or {}).get("name")
-        )
-        if answer is None and triage.assess(latest_text(tracker)).mentions_red_flag:
+        text = latest_text(tracker)
+        if slot == "triage_red_flags" and UNSURE.match(text):
+            return {slot: True}  # unsure about breathing or swallowing is not a no
+        answer = fields.yes_or_no(text, (tracker.latest_message.get("intent") or {}).get("name"))
+        if answer is None and triage.assess(text).mentions_red_flag:
             answer = True
         return {slot: answer} if answer is not None else {}
 

@@ -31,19 +31,26 @@ def misunderstood_in_a_row(tracker: Tracker) -> int:
     "Something else" in answer to "Did you mean ...?" is a miss too.
     """
     count = 0
-    asked_which = False
-    for event in reversed(tracker.events):
-        if event.get("event") == "bot":
-            asked_which = (event.get("metadata") or {}).get("utter_action") == DID_YOU_MEAN
-            continue
+    events = list(tracker.events)
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
         if event.get("event") != "user":
             continue
         intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
-        if intent != FALLBACK_INTENT and not (intent == "deny" and asked_which):
+        if intent != FALLBACK_INTENT and not (intent == "deny" and _asked_which(events, i)):
             break
         count += 1
-        asked_which = False
     return count
+
+
+def _asked_which(events: list[dict[str, Any]], user_index: int) -> bool:
+    """Was the bot's message just before this patient message "Did you mean ...?"?"""
+    for event in reversed(events[:user_index]):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot":
+            return (event.get("metadata") or {}).get("utter_action") == DID_YOU_MEAN
+    return False
 
 
 class ActionFallback(Action):
@@ -83,7 +90,11 @@ class ActionClarifyDeclined(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
         values = load_clinic().template_values()
-        if misunderstood_in_a_row(tracker) >= OFFER_A_PERSON_AFTER:
+        events = list(tracker.events)
+        last_bot = next((e for e in reversed(events) if e.get("event") == "bot"), {})
+        if (last_bot.get("metadata") or {}).get("utter_action") == "utter_fallback_handoff":
+            dispatcher.utter_message(response="utter_anything_else", **values)  # declined a person
+        elif misunderstood_in_a_row(tracker) >= OFFER_A_PERSON_AFTER:
             dispatcher.utter_message(response="utter_fallback_handoff", **values)
         else:
             dispatcher.utter_message(response="utter_clarify_something_else", **values)

@@ -30,6 +30,7 @@ alarm costs a phone call, a missed emergency can cost a life.
 from __future__ import annotations
 
 import bisect
+import collections
 import dataclasses
 import logging
 import re
@@ -309,7 +310,13 @@ def _parse_languages(raw: Any, source: str) -> dict[str, tuple[TriageRules, Mapp
         ):
             raise RulesError(f"{where}: `replies` needs {', '.join(LANGUAGE_REPLIES)}")
         rules = parse_rules(section, where, code)
-        parsed[code] = (rules, {k: " ".join(replies[k].split()) for k in LANGUAGE_REPLIES})
+        texts = {k: " ".join(replies[k].split()) for k in LANGUAGE_REPLIES}
+        for key, template in texts.items():
+            try:  # a typo in a placeholder must fail at load, not in an emergency reply
+                template.format_map(collections.defaultdict(str))
+            except (ValueError, IndexError) as exc:
+                raise RulesError(f"{where}: replies.{key} is not a valid template: {exc}") from exc
+        parsed[code] = (rules, texts)
     return parsed
 
 
@@ -786,19 +793,25 @@ def assess(
     rules = load_rules(rules_path)
     try:
         prepared = normalise(_as_text(text))
-        assessment = _decide(prepared, rules)
-        if assessment.is_report:
-            return assessment
+        best = _decide(prepared, rules)
         for code, (language_rules, _replies) in rules.languages.items():
             if languages is not None and code not in languages:
                 continue
-            other = _decide(prepared, language_rules)
-            if other.is_report or (other.mentions_red_flag and not assessment.mentions_red_flag):
-                return dataclasses.replace(other, language=code)
-        return assessment
+            other = dataclasses.replace(_decide(prepared, language_rules), language=code)
+            if _more_serious(other, best):  # "headache y no puedo respirar": the emergency
+                best = other
+        return best
     except Exception:  # pragma: no cover - a bug must not crash the conversation
         log.exception("triage failed; treating the message as an unclear report")
         return Assessment(True, "unclear", "internal_error", (), False, False)
+
+
+def _more_serious(candidate: Assessment, current: Assessment) -> bool:
+    def rank(a: Assessment) -> tuple[int, int]:
+        level = len(DECISION_ORDER) - DECISION_ORDER.index(a.severity) if a.is_report else 0
+        return (level, int(a.mentions_red_flag))
+
+    return rank(candidate) > rank(current)
 
 
 def replies(language: str, rules_path: Path | None = None) -> Mapping[str, str] | None:

@@ -32,13 +32,23 @@ REPORT_INTENT = "report_symptom"
 PRIORITY = 7
 
 
-def reported_symptom(tracker: DialogueStateTracker) -> bool:
-    """Is the patient's latest message, just received, their own symptom report?
+# How serious a reading is; a form waiting for an answer is interrupted only by
+# something more serious than what the conversation already knows.
+RANK = {None: 0, "none": 0, "expected": 1, "unclear": 2, "urgent": 3, "emergency": 4}
 
-    The pipeline's reading decides. A message that bypassed the pipeline (a
-    button payload such as "/report_symptom", or a `rasa test` story step)
-    has no reading: its intent decides, and action_triage reads its text
-    again with the rules (so an injected "/report_symptom" escalates nothing).
+
+def reported_symptom(tracker: DialogueStateTracker) -> bool:
+    """Should the patient's latest message, just received, go to triage first?
+
+    The pipeline's reading decides. An emergency always does. While a form
+    waits for an answer, a report interrupts it only when it is more serious
+    than the conversation's triage so far (a patient giving their name after
+    an urgent report and adding "my forehead is a bit sore" keeps giving
+    details; one who adds "now I can't breathe" is an emergency). A message
+    that bypassed the pipeline (a button payload such as "/report_symptom",
+    or a `rasa test` story step) has no reading: its intent decides, and
+    action_triage reads its text again with the rules (so an injected
+    "/report_symptom" escalates nothing).
     """
     if tracker.latest_action_name != ACTION_LISTEN_NAME:
         return False
@@ -46,9 +56,15 @@ def reported_symptom(tracker: DialogueStateTracker) -> bool:
     if message is None:
         return False
     reading = (message.parse_data or {}).get("triage")
-    if isinstance(reading, dict):
-        return reading.get("severity") is not None
-    return message.intent_name == REPORT_INTENT
+    if not isinstance(reading, dict):
+        return message.intent_name == REPORT_INTENT
+    severity = reading.get("severity")
+    if severity is None:
+        return False
+    if severity == "emergency" or not tracker.active_loop_name:
+        return True
+    level = "unclear" if reading.get("screen") else severity
+    return RANK.get(level, 0) > RANK.get(tracker.get_slot("triage_severity"), 0)
 
 
 @DefaultV1Recipe.register(

@@ -194,3 +194,23 @@ def test_a_follow_up_is_read_against_the_answer_it_follows() -> None:
     # A question that names its own subject is left to the classifier.
     assert follow_ups.resolve("faq/side_effects", "how long does botox last?") is None
     assert follow_ups.resolve(None, "how long do they last?") is None
+
+
+def test_something_else_after_did_you_mean_counts_as_a_second_miss() -> None:
+    from rasa_sdk import Tracker
+
+    from actions.fallback import misunderstood_in_a_row
+
+    def user(intent: str) -> dict:
+        return {"event": "user", "text": "x", "parse_data": {"intent": {"name": intent}}}
+
+    asked = {
+        "event": "bot",
+        "text": "Did you mean",
+        "metadata": {"utter_action": "utter_did_you_mean"},
+    }
+    events = [user("nlu_fallback"), asked, user("deny")]
+    tracker = Tracker.from_dict({"sender_id": "s", "events": events, "slots": {}})
+    assert misunderstood_in_a_row(tracker) == 2
+    plain_no = [user("faq"), {"event": "bot", "text": "answer", "metadata": {}}, user("deny")]
+    assert misunderstood_in_a_row(Tracker.from_dict({"sender_id": "s", "events": plain_no})) == 0

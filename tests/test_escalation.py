@@ -366,3 +366,53 @@ def test_a_second_misunderstanding_offers_a_call_back() -> None:
     user_now = tracker("zzz", intent="nlu_fallback", history=[fallback])
     messages, _ = run(ActionFallback(), user_now)
     assert [m["response"] for m in messages] == ["utter_fallback_handoff"]
+
+
+def at_the_screen(text: str, slots: dict[str, Any] | None = None) -> Tracker:
+    t = tracker(text, {"requested_slot": "triage_red_flags", **(slots or {})})
+    t.active_loop = {"name": "triage_check_form"}
+    t.latest_message["triage"] = {"severity": "expected", "screen": False, "reason": "expected"}
+    return t
+
+
+@pytest.mark.parametrize(
+    "answer", ["yes, and my forehead is a little swollen", "Yes the swelling", "not sure, maybe"]
+)
+def test_yes_or_unsure_to_the_screen_is_an_emergency_whatever_follows(answer: str) -> None:
+    messages, slots = run(ActionTriage(), at_the_screen(answer))
+    assert messages[0]["response"] == "utter_emergency_call_now"
+    assert slots["triage_severity"] == "emergency" and escalations()[0].severity == "emergency"
+
+
+@pytest.mark.parametrize("answer", ["not sure", "maybe a little", "I don't know"])
+def test_an_unsure_answer_to_the_screen_counts_as_yes(answer: str) -> None:
+    from actions.escalation import ValidateTriageCheckForm
+
+    t = at_the_screen(answer)
+    assert ValidateTriageCheckForm().yes_no("triage_red_flags", t) == {"triage_red_flags": True}
+
+
+def test_a_report_the_rules_cannot_place_reaches_the_clinic_before_the_screen() -> None:
+    t = screened("something is happening to my face", "unclear", source="rules")
+    t.latest_message["triage"]["rules_severity"] = "unclear"
+    messages, _ = run(ActionTriage(), t)
+    assert [m["response"] for m in messages] == [
+        "utter_urgent_clinic_alerted",
+        "utter_triage_screen",
+    ]
+    assert escalations()[0].severity == "urgent"
+
+
+def test_a_failed_emergency_save_keeps_the_emergency_purpose(monkeypatch) -> None:
+    from actions import escalation
+
+    def broken(*_: Any, **__: Any) -> str:
+        raise RuntimeError("database down")
+
+    monkeypatch.setattr(escalation, "save", broken)
+    messages, slots = run(ActionTriage(), tracker("my throat is closing up"))
+    assert [m["response"] for m in messages] == [
+        "utter_emergency_call_now",
+        "utter_emergency_not_saved",
+    ]
+    assert slots["contact_purpose"] == "emergency" and slots["triage_reason"]

@@ -106,6 +106,6 @@ def test_other_languages_get_the_english_reply_with_the_phone_number(monkeypatch
 
 
 def test_every_language_reply_fills_its_placeholders() -> None:
-    values: dict[str, Any] = {"clinic_name": "C", "clinic_phone": "1"}
+    values: dict[str, Any] = {"clinic_name": "C", "clinic_phone": "1", "emergency_number": "9"}
     for template in languages.load().replies.values():
         assert "{" not in template.format(**values)

@@ -851,3 +851,11 @@ def test_internal_error_is_an_unclear_report_not_a_crash(monkeypatch) -> None:
 def test_overlapping_phrases_are_merged_and_quoted_once() -> None:
     result = assess("my eyelid is slightly droopy")
     assert result.matched == ("slightly droopy",)
+
+
+@pytest.mark.parametrize(
+    "text", ["I have a small bruise and no puedo respirar", "headache y no puedo respirar bien"]
+)
+def test_a_spanish_emergency_is_not_hidden_by_a_milder_english_finding(text: str) -> None:
+    result = assess(text)
+    assert result.severity == "emergency" and result.language == "es"

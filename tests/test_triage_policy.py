@@ -11,7 +11,7 @@ from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, ActiveLoop, UserUttered
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from components.triage_policy import TRIAGE_ACTION, TriagePreemptionPolicy
@@ -21,6 +21,11 @@ DOMAIN = Domain.from_yaml(
 version: "3.1"
 intents: [report_symptom, faq]
 actions: [action_triage]
+slots:
+  triage_severity:
+    type: any
+    mappings:
+      - type: custom
 forms:
   booking_form:
     required_slots: []
@@ -39,13 +44,14 @@ def policy(tmp_path) -> TriagePreemptionPolicy:
 
 
 def tracker_with(
-    reading: dict[str, Any] | None, *, then: str | None = None
+    reading: dict[str, Any] | None, *, then: str | None = None, severity_so_far: str | None = None
 ) -> DialogueStateTracker:
     parse_data: dict[str, Any] = {"intent": {"name": "faq", "confidence": 0.99}}
     if reading is not None:
         parse_data["triage"] = reading
     events = [
         ActionExecuted("action_listen"),
+        SlotSet("triage_severity", severity_so_far),
         ActiveLoop("booking_form"),
         ActionExecuted("action_listen"),
         UserUttered("text", parse_data["intent"], parse_data=parse_data),
@@ -79,3 +85,15 @@ def test_no_prediction_for_a_non_report_or_once_triage_ran(policy) -> None:
     assert predicted(policy.predict_action_probabilities(without_reading, DOMAIN)) is None
     after = tracker_with({"severity": "emergency"}, then=TRIAGE_ACTION)
     assert predicted(policy.predict_action_probabilities(after, DOMAIN)) is None
+
+
+def test_a_milder_report_while_a_form_waits_lets_the_form_take_the_answer(policy) -> None:
+    """After an urgent report, "Ana, my forehead is a bit sore" is still the name."""
+    milder = tracker_with({"severity": "expected"}, severity_so_far="urgent")
+    assert predicted(policy.predict_action_probabilities(milder, DOMAIN)) is None
+    same = tracker_with({"severity": "urgent"}, severity_so_far="urgent")
+    assert predicted(policy.predict_action_probabilities(same, DOMAIN)) is None
+    worse = tracker_with({"severity": "emergency"}, severity_so_far="emergency")
+    assert predicted(policy.predict_action_probabilities(worse, DOMAIN)) == TRIAGE_ACTION
+    screen = tracker_with({"severity": "expected", "screen": True}, severity_so_far="expected")
+    assert predicted(policy.predict_action_probabilities(screen, DOMAIN)) == TRIAGE_ACTION
