@@ -361,7 +361,9 @@ class ActionTriage(Action):
             pending = severity if severity in ("urgent", "expected") else None
             # Urgent by the rules, or a report the rules cannot place (urgent at
             # least whatever the answer): the clinic hears of it before the question.
-            if pending == "urgent" or reading.get("rules_severity") == "unclear":
+            if reading.get("rules_severity") == "unclear":
+                pending = "urgent"  # never expected: urgent unless the screen says emergency
+            if pending == "urgent":
                 events += alert_urgent(dispatcher, tracker, clinic, reason)
             dispatcher.utter_message(response="utter_triage_screen", **values)
             return [
