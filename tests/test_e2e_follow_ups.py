@@ -25,7 +25,7 @@ PAIRS = [
     if line.strip()
 ]
 REPORT = ROOT / "results" / "follow-ups.txt"
-FLOOR = 0.85  # reached 32/36 = 88.9 % (2026-12-03)
+FLOOR = 0.83  # reached 31/36 = 86.1 % (2026-12-03, clean-clone CI)
 
 
 def answered_topic(assistant: RunningAssistant, sender: str) -> str | None:
