@@ -385,7 +385,10 @@ class ActionTriage(Action):
 
 
 class ValidateTriageCheckForm(FormValidationAction):
-    """At most two questions for a symptom the rules cannot place."""
+    """The screening question first; "getting worse?" only for a possible red flag with no level.
+
+    Unsure answers to the screen count as yes (see UNSURE).
+    """
 
     def name(self) -> str:
         return "validate_triage_check_form"

@@ -17,6 +17,7 @@ import pytest
 
 from actions.clarify import TOPICS
 from tests.conftest import RunningAssistant
+from tests.nlu_data import predicted_label
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = [
@@ -59,12 +60,14 @@ def test_follow_ups_are_answered_in_context(assistant: RunningAssistant) -> None
     assert share >= FLOOR, REPORT.read_text()
 
 
-@pytest.mark.parametrize("label", sorted(TOPICS))
-def test_every_did_you_mean_button_is_read_as_its_topic(parse, label: str) -> None:
-    payload = TOPICS[label][1]
-    if payload.startswith("/"):
-        return  # an intent payload skips the NLU
-    parsed = parse(payload)
-    from tests.nlu_data import predicted_label
+TEXT_BUTTONS = sorted(label for label, (_, payload) in TOPICS.items() if payload[0] != "/")
 
-    assert predicted_label(parsed) == label
+
+@pytest.mark.parametrize("label", TEXT_BUTTONS)
+def test_every_did_you_mean_button_is_read_as_its_topic(parse, label: str) -> None:
+    assert predicted_label(parse(TOPICS[label][1])) == label
+
+
+@pytest.mark.parametrize("label", sorted(set(TOPICS) - set(TEXT_BUTTONS)))
+def test_an_intent_button_sends_its_own_intent(label: str) -> None:
+    assert TOPICS[label][1] == f"/{label}"
