@@ -222,12 +222,30 @@ STOP_WORDS = {
 }
 
 
+# Words that make a message a sentence rather than a name ("my eyelid is
+# drooping", "rather not", "i dont want to say"); names that are also
+# English words (Will, May, Grace, Rose) are not listed.
+NOT_IN_NAMES = {
+    "i", "i'm", "im", "my", "me", "is", "am", "are", "was", "were", "have", "has", "had",
+    "got", "it", "it's", "its", "the", "a", "an", "this", "that", "not", "no", "yes",
+    "rather", "don't", "dont", "want", "feel", "feels", "hurts", "since", "after", "botox",
+    "please", "thanks", "thank", "you", "your", "skip", "why", "what", "how", "when",
+    "where", "which", "who", "can", "could", "would", "should", "do", "does", "did",
+    "of", "to", "in", "on", "at", "for", "with", "and", "or", "but", "so", "very",
+}  # fmt: skip
+
+
 def parse_name(text: str) -> str:
     """A full name as the patient wrote it (first and last name)."""
     candidate = re.sub(r"\s+", " ", (text or "").strip()).strip(" .,!")
     intro = NAME_INTRO.search(candidate)
     if intro:
         candidate = _trim_name(intro.group(1))
+    if NO.match(candidate) or any(w in NOT_IN_NAMES for w in candidate.lower().split()):
+        raise FieldProblem(
+            "That doesn't look like a name. The clinic needs a first and last name to "
+            "know who to ask for, for example: Ana Diaz."
+        )
     if not candidate or len(candidate) > MAX_NAME_CHARS or not NAME_CHARACTERS.match(candidate):
         raise FieldProblem(
             "Could you tell me your full name, using letters only? For example: Ana Diaz."
@@ -299,11 +317,16 @@ def parse_area(text: str) -> str:
 # --- yes / no questions -----------------------------------------------------
 
 YES = re.compile(
-    r"^\s*(y|yes|yeah|yep|yup|sure|ok|okay|of course|correct|please do|"
-    r"i do|i agree|agreed|that's fine|fine|absolutely|definitely)\b",
-    re.I,
+    r"^\W*(y|ya|yes+|yeah|yea|yep|yup|sure|ok|okay|k|of course|correct|please do|go ahead|"
+    r"i do|i agree|agreed|that'?s fine|fine|absolutely|definitely|certainly|alright|all right|"
+    r"si|sí)\b|^\s*(👍|👌|✅|✔️?|🙏|😊|🙂)",
+    re.IGNORECASE,
 )
-NO = re.compile(r"^\s*(n|no|nope|nah|not really|i don'?t|never|no thanks)\b", re.I)
+NO = re.compile(
+    r"^\W*(n|no|nope|nah|naw|not really|i don'?t|never|no thanks?|no thank you|"
+    r"rather not|i'?d rather not|prefer not|i'?d prefer not|don'?t)\b|^\s*(👎|❌|🚫|🙅)",
+    re.IGNORECASE,
+)
 
 
 def yes_or_no(text: str, intent: str | None) -> bool | None:

@@ -31,20 +31,23 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import booking_fields as fields
 from actions import screening, storage, triage
-from actions.booking import (
-    answered_something_else_since_the_message,
-    is_interruption,
-    wants_to_cancel,
-)
 from actions.clinic import Clinic, fill, load_clinic
 from actions.faq import answer_faq, selected_topic
+from actions.forms import (
+    CANCELLED,
+    OUTCOME_SLOT,
+    STATE_SLOT,
+    UNANSWERED,
+    PatientForm,
+    Question,
+)
 from actions.notifications import enabled_transports
 
 logger = logging.getLogger(__name__)
@@ -287,6 +290,46 @@ def start_urgent(
     return events
 
 
+def hand_over(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    clinic: Clinic,
+    *,
+    name: str | None,
+    phone: str | None,
+    reason: str,
+) -> list[EventType]:
+    """A person instead of a form the patient could not finish: a call-back with what is known.
+
+    Stored (with the conversation so far) before the patient is told; with no
+    number to call, the patient is asked to call the clinic instead.
+    """
+    values = clinic.template_values()
+    phone = phone or channel_phone(tracker, clinic)
+    change = storage.EscalationChange(
+        severity="routine",
+        reason=reason,
+        patient_name=name,
+        phone=phone,
+        transcript=transcript(tracker),
+    )
+    try:
+        reference = save(tracker, clinic, change)
+    except Exception:  # noqa: BLE001 - the patient must not be told the clinic has it
+        logger.exception("Storing a call-back request failed.")
+        dispatcher.utter_message(response="utter_escalation_not_saved", **values)
+        return []
+    if not phone:
+        dispatcher.utter_message(
+            response="utter_escalation_received_no_phone", reference=reference, **values
+        )
+        return [SlotSet("escalation_reference", reference)]
+    dispatcher.utter_message(response="utter_handoff_saved", reference=reference, **values)
+    response, extra = when_to_expect_a_call(clinic)
+    dispatcher.utter_message(response=response, **values, **extra)
+    return [SlotSet("escalation_reference", reference)]
+
+
 def end_active_form(tracker: Tracker) -> list[EventType]:
     """A symptom report ends whatever form was waiting for an answer."""
     if tracker.active_loop.get("name"):
@@ -354,8 +397,11 @@ class ActionTriage(Action):
                 dispatcher, tracker, clinic, reason, reading.get("language")
             )
         values = clinic.template_values()
+        form = tracker.active_loop.get("name")
         if severity is None:
             answer_faq(dispatcher, tracker, selected_topic(tracker) or "faq/when_to_call")
+            if form:  # a question, not a report: the form goes on at the same question
+                return [FollowupAction(form)]
             return [*events, SlotSet("triage_severity", NOT_A_REPORT)]
         if reading.get("screen"):
             pending = severity if severity in ("urgent", "expected") else None
@@ -376,6 +422,12 @@ class ActionTriage(Action):
             ]
         if severity == "expected":
             dispatcher.utter_message(response="utter_triage_expected", **values)
+            if form:
+                # Reassured, then back to the same question; an earlier, more
+                # serious reading of this conversation stays as it was.
+                keep = previous in ("urgent", "emergency", "unclear")
+                kept = [] if keep else [SlotSet("triage_severity", "expected")]
+                return [*kept, FollowupAction(form)]
             return [
                 *events,
                 SlotSet("triage_severity", "expected"),
@@ -384,40 +436,83 @@ class ActionTriage(Action):
         return events + start_urgent(dispatcher, tracker, clinic, reason)
 
 
-class ValidateTriageCheckForm(FormValidationAction):
-    """The screening question first; "getting worse?" only for a possible red flag with no level.
+def check_screen(value: Any, tracker: Tracker) -> dict[str, Any]:
+    """Yes, or unsure, or a red flag in the answer, is a yes: unsure about breathing is not a no."""
+    text = value if isinstance(value, str) else ""
+    if isinstance(value, bool):
+        return {"triage_red_flags": value}
+    if UNSURE.match(text):
+        return {"triage_red_flags": True}
+    answer = fields.yes_or_no(text, (tracker.latest_message.get("intent") or {}).get("name"))
+    if answer is None and triage.assess(text).mentions_red_flag:
+        answer = True
+    if answer is None:
+        raise fields.FieldProblem(
+            "I need a yes or a no, so I know how quickly you need help. If you're not sure, "
+            "say 'not sure'."
+        )
+    return {"triage_red_flags": answer}
 
-    Unsure answers to the screen count as yes (see UNSURE).
-    """
+
+def check_worsening(value: Any, tracker: Tracker) -> dict[str, Any]:
+    text = value if isinstance(value, str) else ""
+    if isinstance(value, bool):
+        return {"triage_worsening": value}
+    answer = fields.yes_or_no(text, (tracker.latest_message.get("intent") or {}).get("name"))
+    if answer is None and UNSURE.match(text):
+        answer = True  # not sure it is settling: the clinic should look
+    if answer is None:
+        raise fields.FieldProblem("Please answer yes or no: is it getting worse or spreading?")
+    return {"triage_worsening": answer}
+
+
+# The screening questions give up sooner than other forms: a patient who
+# cannot answer twice is sent on as urgent (never expected), with the
+# emergency line repeated, rather than offered a menu.
+SCREEN_MAX_MISSES = 2
+
+
+class ValidateTriageCheckForm(PatientForm):
+    """The screening question first; "getting worse?" only for a possible red flag with no level."""
+
+    questions = {
+        "triage_red_flags": Question("the answer about breathing and swallowing", check_screen),
+        "triage_worsening": Question("whether it's getting worse", check_worsening),
+    }
 
     def name(self) -> str:
         return "validate_triage_check_form"
 
-    def yes_no(self, slot: str, tracker: Tracker) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != slot:
-            return {}
-        if answered_something_else_since_the_message(tracker, "triage_check_form"):
-            return {}
-        text = latest_text(tracker)
-        if slot == "triage_red_flags" and UNSURE.match(text):
-            return {slot: True}  # unsure about breathing or swallowing is not a no
-        answer = fields.yes_or_no(text, (tracker.latest_message.get("intent") or {}).get("name"))
-        if answer is None and triage.assess(text).mentions_red_flag:
-            answer = True
-        return {slot: answer} if answer is not None else {}
-
-    async def extract_triage_red_flags(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.yes_no("triage_red_flags", tracker)
-
-    async def extract_triage_worsening(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        return self.yes_no("triage_worsening", tracker)
-
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
+    def form_slots(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
         if tracker.get_slot("triage_red_flags") is True:
             return ["triage_red_flags"]  # an emergency: stop asking
         if tracker.get_slot("triage_pending_severity"):
             return ["triage_red_flags"]  # the rules placed it; only the screen was needed
         return ["triage_red_flags", "triage_worsening"]
+
+    def cancelled_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
+        # Stopping the screen never makes a report expected: decide as unanswered.
+        return []
+
+    def rejected(self, slot, problem, dispatcher, tracker) -> dict[str, Any]:
+        misses = self.state(tracker)["misses"].get(slot, 0) + 1
+        if misses >= SCREEN_MAX_MISSES:
+            return {slot: None, **self.ending(UNANSWERED)}
+        return super().rejected(slot, problem, dispatcher, tracker)
+
+    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
+        events = await super().run(dispatcher, tracker, domain)
+        # "Cancel" during the screen: the report stands; decide without an answer.
+        return [
+            SlotSet(e["name"], UNANSWERED)
+            if e.get("event") == "slot"
+            and e.get("name") == OUTCOME_SLOT
+            and e["value"] == CANCELLED
+            else e
+            for e in events
+        ]
 
 
 class ActionTriageDecide(Action):
@@ -429,7 +524,23 @@ class ActionTriageDecide(Action):
     async def run(self, dispatcher, tracker, domain) -> list[EventType]:
         clinic = load_clinic()
         pending = tracker.get_slot("triage_pending_severity")
-        events: list[EventType] = [SlotSet("triage_pending_severity", None)]
+        events: list[EventType] = [
+            SlotSet("triage_pending_severity", None),
+            SlotSet(OUTCOME_SLOT, None),
+            SlotSet(STATE_SLOT, None),
+        ]
+        if (
+            tracker.get_slot(OUTCOME_SLOT) == UNANSWERED
+            and tracker.get_slot("triage_red_flags") is not True
+        ):
+            # No answer to the screen: urgent (never expected), with the emergency line again.
+            dispatcher.utter_message(
+                response="utter_triage_screen_unanswered", **clinic.template_values()
+            )
+            after = tracker.get_slot("triage_reason") or "no rule matched"
+            reason = f"urgent: the screening question was not answered ({after})"
+            alerted = bool(tracker.get_slot("escalation_reference"))
+            return events + start_urgent(dispatcher, tracker, clinic, reason, alerted=alerted)
         if tracker.get_slot("triage_red_flags") is True:
             reason = "emergency: yes to the screening question"
             if tracker.get_slot("triage_reason"):
@@ -462,97 +573,107 @@ class ActionStartHandoff(Action):
         return [SlotSet("contact_purpose", "handoff"), *prefilled_contact(tracker, clinic)]
 
 
-class ValidateContactForm(FormValidationAction):
-    """Name, phone and (by purpose) treatment date or a preferred call-back time."""
+# What a skipped contact question stores: the clinic sees the detail is missing.
+NOT_GIVEN = "not given"
+
+
+def given(value: Any) -> Any:
+    """A contact detail, or None when the patient skipped it."""
+    return None if value == NOT_GIVEN else value
+
+
+def free_text(slot: str, limit: int, reprompt: str) -> Any:
+    """A check keeping the patient's words (the clinic reads them); refuses only empty or huge."""
+
+    def check(value: Any, tracker: Tracker) -> dict[str, Any]:
+        if value == NOT_GIVEN:
+            return {slot: NOT_GIVEN}
+        text = re.sub(r"\s+", " ", str(value or "")).strip()
+        if not re.search(r"[^\W_]", text) or len(text) > limit:
+            raise fields.FieldProblem(reprompt)
+        return {slot: text}
+
+    return check
+
+
+def check_contact_name(value: Any, tracker: Tracker) -> dict[str, Any]:
+    if value == NOT_GIVEN:
+        return {"contact_name": NOT_GIVEN}
+    return {"contact_name": fields.parse_name(value)}
+
+
+def check_contact_phone(value: Any, tracker: Tracker) -> dict[str, Any]:
+    if value == NOT_GIVEN:
+        return {"contact_phone": NOT_GIVEN}
+    return {"contact_phone": fields.parse_phone(value, load_clinic().country)}
+
+
+CONTACT_QUESTIONS = {
+    "contact_name": Question(
+        "your name",
+        check_contact_name,
+        lambda text, tracker: fields.find_name(text),
+        free_text=True,
+        skip_value=NOT_GIVEN,
+    ),
+    "contact_phone": Question(
+        "your phone number",
+        check_contact_phone,
+        lambda text, tracker: fields.find_phone(text, load_clinic().country),
+        skip_value=NOT_GIVEN,
+    ),
+    "contact_treatment_date": Question(
+        "your treatment date",
+        free_text(
+            "contact_treatment_date",
+            120,
+            "When did you have your treatment? For example 'last Tuesday' or "
+            "'about two weeks ago'. If you don't remember, say 'skip'.",
+        ),
+        free_text=True,
+        skip_value=NOT_GIVEN,
+    ),
+    "contact_callback_time": Question(
+        "when suits you for a call",
+        free_text(
+            "contact_callback_time",
+            200,
+            "When would suit you for a call? For example 'tomorrow morning' or 'any time'.",
+        ),
+        free_text=True,
+        skip_value=NOT_GIVEN,
+    ),
+}
+
+
+class ValidateContactForm(PatientForm):
+    """Name, phone and (by purpose) treatment date or a preferred call-back time.
+
+    After an urgent report the clinic already has it: every question here can
+    be skipped, and the staff console shows what is still missing.
+    """
+
+    questions = CONTACT_QUESTIONS
 
     def name(self) -> str:
         return "validate_contact_form"
 
-    async def required_slots(self, domain_slots, dispatcher, tracker, domain) -> list[str]:
-        return list(
-            CONTACT_SLOTS.get(
-                tracker.get_slot("contact_purpose") or "urgent", CONTACT_SLOTS["urgent"]
-            )
+    def form_slots(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
+        purpose = tracker.get_slot("contact_purpose") or "urgent"
+        return list(CONTACT_SLOTS.get(purpose, CONTACT_SLOTS["urgent"]))
+
+    def cancelled_events(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            response="utter_contact_cancelled", **load_clinic().template_values()
         )
+        return []
 
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        if wants_to_cancel(tracker) and not answered_something_else_since_the_message(
-            tracker, "contact_form"
-        ):
-            dispatcher.utter_message(
-                response="utter_contact_cancelled", **load_clinic().template_values()
-            )
-            return [SlotSet("contact_cancelled", True), SlotSet("requested_slot", None)]
-        return await super().run(dispatcher, tracker, domain)
-
-    def answer_to(self, slot: str, tracker: Tracker) -> str | None:
-        if tracker.get_slot("requested_slot") != slot:
-            return None
-        if answered_something_else_since_the_message(tracker, "contact_form"):
-            return None
-        if is_interruption(tracker):
-            return None
-        return latest_text(tracker)
-
-    async def extract_contact_name(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        answer = self.answer_to("contact_name", tracker)
-        return {"contact_name": answer} if answer is not None else {}
-
-    async def extract_contact_phone(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        answer = self.answer_to("contact_phone", tracker)
-        return {"contact_phone": answer} if answer is not None else {}
-
-    async def extract_contact_treatment_date(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        answer = self.answer_to("contact_treatment_date", tracker)
-        return {"contact_treatment_date": answer} if answer is not None else {}
-
-    async def extract_contact_callback_time(self, dispatcher, tracker, domain) -> dict[str, Any]:
-        answer = self.answer_to("contact_callback_time", tracker)
-        return {"contact_callback_time": answer} if answer is not None else {}
-
-    def validate_contact_name(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        try:
-            return {"contact_name": fields.parse_name(value)}
-        except fields.FieldProblem as problem:
-            dispatcher.utter_message(text=str(problem))
-            return {"contact_name": None}
-
-    def validate_contact_phone(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        try:
-            return {"contact_phone": fields.parse_phone(value, load_clinic().country)}
-        except fields.FieldProblem as problem:
-            dispatcher.utter_message(text=str(problem))
-            return {"contact_phone": None}
-
-    def validate_contact_treatment_date(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        return free_text_answer(
-            "contact_treatment_date",
-            value,
-            120,
-            dispatcher,
-            "When did you have your treatment? For example 'last Tuesday' or "
-            "'about two weeks ago'.",
-        )
-
-    def validate_contact_callback_time(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
-        return free_text_answer(
-            "contact_callback_time",
-            value,
-            200,
-            dispatcher,
-            "When would suit you for a call? For example 'tomorrow morning' or 'any time'.",
-        )
-
-
-def free_text_answer(
-    slot: str, value: Any, limit: int, dispatcher: CollectingDispatcher, reprompt: str
-) -> dict[str, Any]:
-    """Kept in the patient's words (the clinic reads them); only empty or huge is refused."""
-    text = re.sub(r"\s+", " ", str(value or "")).strip()
-    if not re.search(r"[^\W_]", text) or len(text) > limit:
-        dispatcher.utter_message(text=reprompt)
-        return {slot: None}
-    return {slot: text}
+    def detail_for_another_question(self, slot: str, text: str, tracker: Tracker) -> bool:
+        if slot != "contact_phone" and fields.find_phone(text, load_clinic().country):
+            return True
+        return slot != "contact_name" and fields.find_name(text) is not None
 
 
 class ActionEscalate(Action):
@@ -565,8 +686,13 @@ class ActionEscalate(Action):
         clinic = load_clinic()
         values = clinic.template_values()
         purpose = tracker.get_slot("contact_purpose") or "urgent"
-        reset = [SlotSet("contact_cancelled", None), SlotSet("contact_purpose", None)]
-        if tracker.get_slot("contact_cancelled"):
+        outcome = tracker.get_slot(OUTCOME_SLOT)
+        reset = [
+            SlotSet(OUTCOME_SLOT, None),
+            SlotSet(STATE_SLOT, None),
+            SlotSet("contact_purpose", None),
+        ]
+        if outcome == CANCELLED:
             return reset
         severity = ESCALATION_SEVERITY.get(purpose, "urgent")
         reason = tracker.get_slot("triage_reason") or (
@@ -578,11 +704,11 @@ class ActionEscalate(Action):
             severity=severity,
             reason=reason,
             symptoms=symptom_messages(tracker) or None,
-            patient_name=tracker.get_slot("contact_name"),
-            phone=tracker.get_slot("contact_phone"),
-            treatment_date=tracker.get_slot("contact_treatment_date"),
-            preferred_time_text=tracker.get_slot("contact_callback_time"),
-            transcript=transcript(tracker) if purpose == "handoff" else None,
+            patient_name=given(tracker.get_slot("contact_name")),
+            phone=given(tracker.get_slot("contact_phone")),
+            treatment_date=given(tracker.get_slot("contact_treatment_date")),
+            preferred_time_text=given(tracker.get_slot("contact_callback_time")),
+            transcript=transcript(tracker) if purpose == "handoff" or outcome else None,
         )
         try:
             reference = save(tracker, clinic, change)
@@ -592,6 +718,10 @@ class ActionEscalate(Action):
             return reset
         if purpose == "emergency":
             dispatcher.utter_message(response="utter_emergency_contact_saved", **values)
+        elif not change.phone:
+            dispatcher.utter_message(
+                response="utter_escalation_received_no_phone", reference=reference, **values
+            )
         else:
             dispatcher.utter_message(
                 response="utter_escalation_received", reference=reference, **values

@@ -28,3 +28,9 @@ def data_dir() -> Path:
 def database_url() -> str:
     """Bookings, escalations and the outbox: `DATABASE_URL`, else SQLite in DATA_DIR."""
     return os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir() / 'clinic.db'}"
+
+
+def form_reminder_after() -> float:
+    """Seconds of silence after which a form reminds the patient where they were
+    (`FORM_REMINDER_AFTER`, default 10 minutes)."""
+    return float(os.environ.get("FORM_REMINDER_AFTER") or 600)

@@ -41,8 +41,9 @@ def reported_symptom(tracker: DialogueStateTracker) -> bool:
     """Should the patient's latest message, just received, go to triage first?
 
     The pipeline's reading decides. An emergency always does. While a form
-    waits for an answer, a report interrupts it only when it is more serious
-    than the conversation's triage so far (a patient giving their name after
+    waits for an answer, a report interrupts it at once only when it is a
+    possible red flag or urgent by the rules, and more serious than the
+    conversation's triage so far (a patient giving their name after
     an urgent report and adding "my forehead is a bit sore" keeps giving
     details; one who adds "now I can't breathe" is an emergency). A message
     that bypassed the pipeline (a button payload such as "/report_symptom",
@@ -63,8 +64,23 @@ def reported_symptom(tracker: DialogueStateTracker) -> bool:
         return False
     if severity == "emergency" or not tracker.active_loop_name:
         return True
+    if not clearly_serious(reading):
+        # An expected symptom, or a report only the classifier sees: the form
+        # decides whether it answers its question (a surname such as "Bruise",
+        # a date such as "yesterday morning") or interrupts it (actions/forms.py).
+        return False
     level = "unclear" if reading.get("screen") else severity
     return RANK.get(level, 0) > RANK.get(tracker.get_slot("triage_severity"), 0)
+
+
+def clearly_serious(reading: dict[str, Any]) -> bool:
+    """A possible red flag (rules or meaning) or an urgent sign the rules know."""
+    if reading.get("semantic_flag") or reading.get("mentions_red_flag"):
+        return True
+    return reading.get("source") == "rules" and reading.get("rules_severity") in (
+        "urgent",
+        "emergency",
+    )
 
 
 @DefaultV1Recipe.register(

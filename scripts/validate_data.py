@@ -46,10 +46,32 @@ def sent_by_an_action(response: str) -> bool:
 
 
 def asks_for_a_slot(response: str) -> bool:
+    """A form's question (`utter_ask_<slot>`, `utter_ask_<form>_<slot>`) or the
+    form base's answer to "why do you need this?" (`utter_why_<slot>`)."""
     import yaml
 
-    slots = yaml.safe_load(DOMAIN.read_text(encoding="utf-8")).get("slots") or {}
-    return response.startswith("utter_ask_") and response.removeprefix("utter_ask_") in slots
+    domain = yaml.safe_load(DOMAIN.read_text(encoding="utf-8"))
+    slots = domain.get("slots") or {}
+    forms = domain.get("forms") or {}
+    for prefix in ("utter_ask_", "utter_why_"):
+        if response.startswith(prefix) and response.removeprefix(prefix) in slots:
+            return True
+    asked = response.removeprefix("utter_ask_")
+    return response.startswith("utter_ask_") and any(
+        asked.startswith(f"{form}_") and asked.removeprefix(f"{form}_") in slots for form in forms
+    )
+
+
+def offered_as_a_follow_up(response: str) -> bool:
+    """Sent by action_accept_offer: named in another response's `follow_up` metadata."""
+    import yaml
+
+    responses = yaml.safe_load(DOMAIN.read_text(encoding="utf-8")).get("responses") or {}
+    return any(
+        f"utter_{(variation.get('metadata') or {}).get('follow_up')}" == response
+        for variations in responses.values()
+        for variation in variations
+    )
 
 
 def is_known_false_positive(message: str) -> bool:
@@ -60,7 +82,14 @@ def is_known_false_positive(message: str) -> bool:
     if untrained and untrained.group(1) in SET_BY_COMPONENTS:
         return True
     unused = UNUSED_RESPONSE.match(text)
-    return bool(unused and (sent_by_an_action(unused.group(1)) or asks_for_a_slot(unused.group(1))))
+    return bool(
+        unused
+        and (
+            sent_by_an_action(unused.group(1))
+            or asks_for_a_slot(unused.group(1))
+            or offered_as_a_follow_up(unused.group(1))
+        )
+    )
 
 
 def main() -> int:

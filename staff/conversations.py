@@ -78,9 +78,12 @@ INTERNAL_SLOTS = frozenset(
         "clinic_phone",
         "emergency_number",
         "after_hours_line",
-        "booking_failures",
         "booking_change_field",
-        "contact_cancelled",
+        "form_state",
+        "form_attempt",
+        "form_skippable",
+        "form_recovery",
+        "form_outcome",
     }
 )
 

@@ -162,6 +162,14 @@ def _parse_date(value: str | None) -> date | None:
         return None
 
 
+def missing_details(row: storage.Escalation) -> list[str]:
+    """What the clinic still lacks to call back: patients may skip a contact question."""
+    wanted = [("name", row.patient_name), ("phone number", row.phone)]
+    if row.severity in ("urgent", "emergency") or "symptom" in (row.reason or ""):
+        wanted.append(("treatment date", row.treatment_date))
+    return [label for label, value in wanted if not value]
+
+
 def _age(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "?"
@@ -395,6 +403,7 @@ def create_app(
                     "conversation_id": r.conversation_id,
                     "channel": r.channel,
                     "deliveries": deliveries.get(r.reference, []),
+                    "missing": missing_details(r),
                 }
                 for r in rows
             ]

@@ -223,6 +223,9 @@ def assistant(
             "OUTBOX_BACKOFF_BASE": "0.5",
             "OUTBOX_BACKOFF_MAX": "2",
             "OUTBOX_POLL_INTERVAL": "0.2",
+            # A form reminds a patient back after this many seconds of silence
+            # (tests/test_form_personas.py waits that long once).
+            "FORM_REMINDER_AFTER": "20",
             "WIDGET_PORT": str(widget_port),
             "STAFF_PORT": str(staff_port),
             "WIDGET_ORIGINS": f"http://127.0.0.1:{widget_port}",

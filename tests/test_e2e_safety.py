@@ -70,7 +70,7 @@ OTHER_STATES = [
     pytest.param(["how long does botox last?"], "touch-ups", id="faq-follow-up-offer"),
     pytest.param(
         ["I'd like to book an appointment", "Ana Diaz", "12", "123", "1234"],
-        "talk to a person",
+        "call you back with what you've told me so far",
         id="booking-three-strikes-offer",
     ),
     pytest.param(

@@ -389,7 +389,12 @@ def test_an_unsure_answer_to_the_screen_counts_as_yes(answer: str) -> None:
     from actions.escalation import ValidateTriageCheckForm
 
     t = at_the_screen(answer)
-    assert ValidateTriageCheckForm().yes_no("triage_red_flags", t) == {"triage_red_flags": True}
+    t.latest_message.pop("triage")  # no report in these words
+    dispatcher = CollectingDispatcher()
+    events = asyncio.run(ValidateTriageCheckForm().run(dispatcher, t, {"slots": {}, "forms": {}}))
+    slots = {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+    assert slots["triage_red_flags"] is True
+    assert dispatcher.messages == []
 
 
 def test_a_report_the_rules_cannot_place_reaches_the_clinic_before_the_screen() -> None:

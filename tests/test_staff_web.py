@@ -417,6 +417,10 @@ def test_escalation_queue_orders_and_highlights_emergencies(console: Console) ->
     assert 'http-equiv="refresh" content="30"' in page
     assert "delivered" in page
     assert "/transcript?id=conv-xss-1" in page
+    # What the patient skipped or has not given yet is shown, per escalation.
+    emergency, routine = page.split('id="ES-BBBBBB"')
+    assert 'Still missing</dt><dd class="missing">treatment date (' in emergency
+    assert 'Still missing</dt><dd class="missing">name, phone number (' in routine
 
 
 def test_escalation_acknowledge_note_and_resolve(console: Console) -> None:

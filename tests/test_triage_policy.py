@@ -67,15 +67,35 @@ def predicted(prediction: PolicyPrediction) -> str | None:
     return DOMAIN.action_names_or_texts[prediction.max_confidence_index]
 
 
-@pytest.mark.parametrize("severity", ["emergency", "urgent", "expected", "unclear"])
-def test_a_report_mid_form_predicts_triage_ahead_of_the_form(policy, severity: str) -> None:
-    prediction = policy.predict_action_probabilities(tracker_with({"severity": severity}), DOMAIN)
+SERIOUS_READINGS = [
+    {"severity": "emergency", "source": "rules", "rules_severity": "emergency"},
+    {"severity": "urgent", "source": "rules", "rules_severity": "urgent"},
+    {"severity": "unclear", "screen": True, "source": "semantic", "semantic_flag": "breathing"},
+    {"severity": "expected", "screen": True, "source": "rules", "mentions_red_flag": True},
+]
+
+
+@pytest.mark.parametrize("reading", SERIOUS_READINGS)
+def test_a_serious_report_mid_form_predicts_triage_ahead_of_the_form(policy, reading) -> None:
+    prediction = policy.predict_action_probabilities(tracker_with(reading), DOMAIN)
     assert predicted(prediction) == TRIAGE_ACTION and prediction.max_confidence == 1.0
     # It must win against the form's happy-path prediction (RulePolicy, priority 6).
     loop = PolicyPrediction([0.0] * DOMAIN.num_actions, "RulePolicy", 6, is_no_user_prediction=True)
     loop.probabilities[DOMAIN.index_for_action("booking_form")] = 1.0
     best = DefaultPolicyPredictionEnsemble._pick_best_policy([loop, prediction])
     assert best.policy_name == "TriagePreemptionPolicy"
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        {"severity": "expected", "source": "rules", "rules_severity": "expected"},  # "Jo Bruise"
+        {"severity": "unclear", "screen": True, "source": "classifier"},  # "yesterday morning"
+    ],
+)
+def test_a_mild_or_classifier_only_report_mid_form_is_left_to_the_form(policy, reading) -> None:
+    """The form decides whether it answers its question (actions/forms.py)."""
+    assert predicted(policy.predict_action_probabilities(tracker_with(reading), DOMAIN)) is None
 
 
 def test_no_prediction_for_a_non_report_or_once_triage_ran(policy) -> None:
@@ -95,5 +115,8 @@ def test_a_milder_report_while_a_form_waits_lets_the_form_take_the_answer(policy
     assert predicted(policy.predict_action_probabilities(same, DOMAIN)) is None
     worse = tracker_with({"severity": "emergency"}, severity_so_far="emergency")
     assert predicted(policy.predict_action_probabilities(worse, DOMAIN)) == TRIAGE_ACTION
-    screen = tracker_with({"severity": "expected", "screen": True}, severity_so_far="expected")
+    screen = tracker_with(
+        {"severity": "expected", "screen": True, "semantic_flag": "swallowing"},
+        severity_so_far="expected",
+    )
     assert predicted(policy.predict_action_probabilities(screen, DOMAIN)) == TRIAGE_ACTION
