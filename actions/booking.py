@@ -145,9 +145,20 @@ QUESTIONS: dict[str, Question] = {
     "booking_phone": Question("your phone number", check_phone, find_phone),
     "booking_email": Question("your e-mail address", check_email, find_email, skip_value=NO_EMAIL),
     "booking_time": Question(
-        "when you'd like to come", check_time, free_text=True, skip_value=NO_TIME_PREFERENCE
+        "when you'd like to come",
+        check_time,
+        free_text=True,
+        skip_value=NO_TIME_PREFERENCE,
+        looks_like=fields.looks_like_when,
     ),
-    "booking_area": Question("the area", check_area, free_text=True, skip_value=NOT_SURE_AREA),
+    "booking_area": Question(
+        "the area",
+        check_area,
+        free_text=True,
+        skip_value=NOT_SURE_AREA,
+        looks_like=lambda text: fields.parse_area_choice(text) is not None
+        or len(text.split()) <= 3,
+    ),
     "booking_new_patient": Question("whether it's your first visit", check_new_patient),
     "booking_consent": Question("your permission to call", check_consent),
 }

@@ -278,6 +278,24 @@ def _trim_name(words: str) -> str:
     return " ".join(kept)
 
 
+# --- when: what a date or a time looks like ----------------------------------
+
+# So that a symptom report typed at a "when" question is not taken for an answer.
+WHEN_WORDS = re.compile(
+    r"\d|\b(ago|yesterday|today|tonight|tomorrow|last|this|next|week|weeks|month|months|day|"
+    r"days|mon|tue|wed|thu|fri|sat|sun|monday|tuesday|wednesday|thursday|friday|saturday|"
+    r"sunday|jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec|january|february|march|"
+    r"april|june|july|august|september|october|november|december|morning|afternoon|evening|"
+    r"night|noon|am|pm|any ?time|whenever|now|asap|soon|weekday|weekend|"
+    r"(?:don'?t|do not|can'?t) (?:know|remember)|not sure|no idea|skip)\b",
+    re.IGNORECASE,
+)
+
+
+def looks_like_when(text: str) -> bool:
+    return bool(WHEN_WORDS.search(text or ""))
+
+
 # --- treatment area -------------------------------------------------------
 
 AREAS = {

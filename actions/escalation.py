@@ -236,9 +236,9 @@ def alert_emergency(
 def prefilled_contact(tracker: Tracker, clinic: Clinic) -> list[EventType]:
     """Reuse what the patient already told us (e.g. in a booking) or the channel gives."""
     events: list[EventType] = []
-    name = tracker.get_slot("contact_name") or tracker.get_slot("booking_name")
+    name = given(tracker.get_slot("contact_name")) or tracker.get_slot("booking_name")
     phone = (
-        tracker.get_slot("contact_phone")
+        given(tracker.get_slot("contact_phone"))
         or tracker.get_slot("booking_phone")
         or channel_phone(tracker, clinic)
     )
@@ -632,6 +632,7 @@ CONTACT_QUESTIONS = {
         ),
         free_text=True,
         skip_value=NOT_GIVEN,
+        looks_like=fields.looks_like_when,
     ),
     "contact_callback_time": Question(
         "when suits you for a call",
@@ -642,6 +643,7 @@ CONTACT_QUESTIONS = {
         ),
         free_text=True,
         skip_value=NOT_GIVEN,
+        looks_like=fields.looks_like_when,
     ),
 }
 

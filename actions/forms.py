@@ -90,7 +90,9 @@ PERSON_WORDS = re.compile(
     re.IGNORECASE,
 )
 SKIP_WORDS = re.compile(
-    r"^\W*(skip|skip it|skip this|pass|next|leave it out|rather not say)\b", re.I
+    r"^\W*(skip|skip it|skip this(?: one| question)?|leave it(?: out| blank)?|pass|"
+    r"(?:i'?d )?rather not(?: say)?|prefer not to say|n/?a)\W*$",
+    re.IGNORECASE,
 )
 RETRY_WORDS = re.compile(r"\b(try again|again|one more|retry|let me try)\b", re.I)
 
@@ -111,6 +113,9 @@ class Question:
     find: Callable[[str, Tracker], Any] | None = None
     free_text: bool = False
     skip_value: Any = None
+    # For free text the check accepts almost anything: what an answer looks
+    # like, so that a symptom report is not taken for one.
+    looks_like: Callable[[str], bool] | None = None
 
 
 def latest_text(tracker: Tracker) -> str:
@@ -274,11 +279,28 @@ class PatientForm(FormValidationAction):
             ]
         if fresh and requested in self.questions and WHY_QUESTION.search(text):
             dispatcher.utter_message(response=f"utter_why_{requested}")
-            return [SlotSet(requested, None), SlotSet(ATTEMPT_SLOT, 1)]
+            return [
+                SlotSet(requested, None),
+                SlotSet(ATTEMPT_SLOT, 1),
+                SlotSet("requested_slot", requested),
+            ]
+        said = CollectingDispatcher()  # what the checks say, after any reminder
+        events = prefix + await super().run(said, tracker, domain)
+        if fresh and not self.filled_anything(events):
+            # The message was not for this form (a question, a report, a
+            # request for a person): return nothing but the requested slot, so
+            # Rasa rejects the form for this turn and the rules answer it; the
+            # form then asks its question again.
+            dispatcher.messages.extend(said.messages)
+            return events
         if fresh and silence_before_latest_message(tracker) > form_reminder_after():
             dispatcher.utter_message(response=self.reminder_response)
-        events = prefix + await super().run(dispatcher, tracker, domain)
+        dispatcher.messages.extend(said.messages)
         return events + self.wording_events(tracker, events)
+
+    @staticmethod
+    def filled_anything(events: list[EventType]) -> bool:
+        return any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events)
 
     def wording_events(self, tracker: Tracker, events: list[EventType]) -> list[EventType]:
         """Which wording the next question uses, and whether "skip" is offered."""
@@ -369,14 +391,14 @@ class PatientForm(FormValidationAction):
             if not free:
                 return True
             # A free-text answer stays an answer unless it is clearly a report:
-            # a red flag, or symptom words the rules know in something that is
-            # no plausible answer ("Jo Bruise" is a name; "yesterday morning"
-            # is a time, whatever the classifier thought).
+            # a red flag, or a report in something that doesn't look like an
+            # answer to this question ("Jo Bruise" is a name, "yesterday
+            # morning" a time, whatever the classifier thought; "there's a lump
+            # where you injected" is no call-back time).
             reading = tracker.latest_message.get("triage") or {}
             if reading.get("semantic_flag") or reading.get("mentions_red_flag"):
                 return True
-            rules_report = reading.get("source") == "rules" or triage.assess(text).is_report
-            return rules_report and not self.plausible(slot, text, tracker)
+            return not self.looks_right(slot, text, tracker)
         intent, confidence = latest_intent(tracker)
         if intent not in INTERRUPTING_INTENTS or confidence < INTERRUPTION_CONFIDENCE:
             return False
@@ -389,6 +411,13 @@ class PatientForm(FormValidationAction):
                 return bool(PERSON_WORDS.search(text)) and not self.plausible(slot, text, tracker)
             return looks_like_a_question(text)
         return True
+
+    def looks_right(self, slot: str, text: str, tracker: Tracker) -> bool:
+        """Does `text` read as an answer to `slot` (its `looks_like` test, else its check)?"""
+        question = self.questions[slot]
+        if question.looks_like is not None:
+            return bool(question.looks_like(text))
+        return self.plausible(slot, text, tracker)
 
     def plausible(self, slot: str, text: str, tracker: Tracker) -> bool:
         try:
@@ -456,6 +485,9 @@ class PatientForm(FormValidationAction):
         question = self.questions.get(slot)
         if question is None:
             return {slot: value}
+        if question.skip_value is not None and isinstance(value, str) and SKIP_WORDS.match(value):
+            dispatcher.utter_message(response="utter_form_skipped")
+            return question.check(question.skip_value, tracker)
         try:
             return question.check(value, tracker)
         except fields.FieldProblem as problem:
@@ -504,7 +536,7 @@ class PatientForm(FormValidationAction):
         state = self.state(tracker)
         stuck = state["stuck"]
         choice = self.recovery_choice(text, tracker)
-        if choice is None and stuck in self.questions and self.plausible(stuck, text, tracker):
+        if choice in (None, PERSON, RETRY) and self.answers_stuck_question(stuck, text, tracker):
             # The patient simply answered the question this time.
             values = self.questions[stuck].check(text, tracker)
             state.update(stuck=None)
@@ -534,6 +566,15 @@ class PatientForm(FormValidationAction):
             state["misses"][stuck] = 1
             return {RECOVERY_SLOT: None, STATE_SLOT: state}
         return self.ending(PERSON)
+
+    def answers_stuck_question(self, stuck: str | None, text: str, tracker: Tracker) -> bool:
+        """The reply at the way out is simply an answer ("ok, next Monday morning", "Si Chen")."""
+        if stuck not in self.questions:
+            return False
+        bare_yes_or_no = fields.yes_or_no(text, None) is not None and len(text.split()) == 1
+        if bare_yes_or_no or PERSON_WORDS.search(text) or RETRY_WORDS.search(text):
+            return False
+        return self.looks_right(stuck, text, tracker) and self.plausible(stuck, text, tracker)
 
     @staticmethod
     def as_dict(events: list[EventType]) -> dict[str, Any]:

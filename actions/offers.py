@@ -19,6 +19,7 @@ from actions.escalation import prefilled_contact
 
 BOOKING_OFFER = "book"
 CALLBACK_OFFER = "callback"
+HANDOFF_OFFER = "handoff"
 
 
 def offered_follow_up(tracker: Tracker, domain: dict[str, Any]) -> str | None:
@@ -60,6 +61,14 @@ class ActionAcceptOffer(Action):
         follow_up = offered_follow_up(tracker, domain)
         if follow_up == BOOKING_OFFER:
             return [FollowupAction("booking_form")]
+        if follow_up == HANDOFF_OFFER:  # "Would you like someone to call you back?"
+            clinic = load_clinic()
+            dispatcher.utter_message(response="utter_handoff_start", **values)
+            return [
+                SlotSet("contact_purpose", "handoff"),
+                *prefilled_contact(tracker, clinic),
+                FollowupAction("contact_form"),
+            ]
         if follow_up == CALLBACK_OFFER:
             return [
                 SlotSet("contact_purpose", "callback"),
@@ -69,5 +78,7 @@ class ActionAcceptOffer(Action):
         if follow_up:
             dispatcher.utter_message(response=f"utter_{follow_up}", **values)
         else:
-            dispatcher.utter_message(response="utter_anything_else", **values)
+            # Nothing was offered (or "anything else?" was asked): a yes means
+            # they want something; ask what, never "anything else?" again.
+            dispatcher.utter_message(response="utter_what_would_you_like", **values)
         return []

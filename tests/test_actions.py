@@ -18,7 +18,8 @@ from actions.session import ActionSessionStart
 ROOT = Path(__file__).resolve().parent.parent
 TEST_CLINIC = ROOT / "tests" / "fixtures" / "test-clinic.yml"
 FAQ_RESPONSES = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text())["responses"]
-DOMAIN = {"responses": FAQ_RESPONSES}
+DOMAIN_RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"]
+DOMAIN = {"responses": {**DOMAIN_RESPONSES, **FAQ_RESPONSES}}
 
 
 @pytest.fixture(autouse=True)
@@ -117,10 +118,25 @@ class TestAcceptOffer:
         assert dispatcher.messages == []
         assert result == [{"event": "followup", "name": "booking_form", "timestamp": None}]
 
-    def test_yes_with_nothing_offered_asks_what_else(self) -> None:
+    def test_yes_with_nothing_offered_asks_what_they_would_like(self) -> None:
         events = [bot_event("utter_faq/when_to_call")]
         dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
-        assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]
+        assert [m["response"] for m in dispatcher.messages] == ["utter_what_would_you_like"]
+
+    @pytest.mark.parametrize("question", ["utter_anything_else", "utter_thank"])
+    def test_yes_to_anything_else_asks_what_they_would_like(self, question: str) -> None:
+        events = [bot_event(question)]
+        dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_what_would_you_like"]
+
+    def test_yes_to_the_offer_of_a_person_arranges_the_call_back(self) -> None:
+        events = [bot_event("utter_fallback_handoff")]
+        dispatcher, result = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
+        assert [m["response"] for m in dispatcher.messages] == ["utter_handoff_start"]
+        assert ("slot", "contact_purpose", "handoff") in [
+            (e["event"], e.get("name"), e.get("value")) for e in result
+        ]
+        assert result[-1]["event"] == "followup" and result[-1]["name"] == "contact_form"
 
     def test_only_the_latest_bot_message_counts(self) -> None:
         events = [
@@ -129,7 +145,7 @@ class TestAcceptOffer:
             bot_event("utter_greet"),
         ]
         dispatcher, _ = run(ActionAcceptOffer(), tracker("yes", events, "affirm"))
-        assert [m["response"] for m in dispatcher.messages] == ["utter_anything_else"]
+        assert [m["response"] for m in dispatcher.messages] == ["utter_what_would_you_like"]
 
 
 def test_yes_to_a_call_back_offer_starts_the_contact_form_with_known_details(

@@ -198,7 +198,7 @@ def test_why_do_you_need_my_phone_is_explained_and_asked_again() -> None:
         )
     )
     assert [m["response"] for m in messages] == ["utter_why_booking_phone"]
-    assert slots == {"booking_phone": None}
+    assert slots == {"booking_phone": None, "requested_slot": "booking_phone"}
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,8 @@ class Persona:
     answers: dict[str, list[str]] = field(default_factory=dict)
     outcomes: set[str] = field(default_factory=lambda: {BOOKED})
     pause_before: dict[str, float] = field(default_factory=dict)  # slot -> seconds of silence
+    must_hear: list[str] = field(default_factory=list)  # what a digression must be answered with
+    reported: bool = False  # the clinic must hear of a symptom report (not a routine call-back)
 
     def answer(self, slot: str, asked: dict[str, int]) -> str:
         script = self.answers.get(slot) or COOPERATIVE.get(slot) or ["ok"]
@@ -125,15 +127,23 @@ PERSONAS = [
     ),
     booking(
         "asks why the number is needed",
+        hear=("so they need a number to reach you",),
         booking_phone=["why do you need my phone number?", "201 555 0123"],
     ),
     booking(
         "asks an FAQ question mid-form",
+        hear=("months",),
         booking_time=["how long does botox last?", "next tuesday afternoon"],
     ),
     booking(
         "asks a clinic question mid-form",
+        hear=("Monday",),
         booking_area=["what are your opening hours?", "forehead lines"],
+    ),
+    booking(
+        "an expected symptom mid-form, then carries on",
+        hear=("usually mild",),
+        booking_area=["i had botox last week and there's a small bruise", "forehead lines"],
     ),
     booking("stops at the time question", {CANCELLED}, booking_time=["stop"]),
     booking("starts over", booking_area=["start over", "forehead lines"]),
@@ -191,7 +201,16 @@ PERSONAS = [
         "urgent, phone number given for the name",
         contact_name=["201 555 0123", "Ana Diaz"],
     ),
-    urgent("urgent, asks why", contact_name=["why do you need my name?", "Ana Diaz"]),
+    urgent(
+        "urgent, asks why",
+        hear=("who to ask for",),
+        contact_name=["why do you need my name?", "Ana Diaz"],
+    ),
+    urgent(
+        "urgent, asks why at the last question",
+        hear=("helps the clinic judge",),
+        contact_treatment_date=["why do you need that?", "last week"],
+    ),
     urgent(
         "urgent, bad phone three times, then passes it on as it is",
         {PERSON},
@@ -200,8 +219,22 @@ PERSONAS = [
     ),
     urgent(
         "urgent, asks an FAQ question mid-form",
+        hear=("bruis",),
         contact_treatment_date=["is bruising normal after botox?", "last week"],
     ),
+    Persona(
+        "call-back, a symptom typed as the call-back time",
+        ["can I talk to a real person please"],
+        {
+            "contact_callback_time": [
+                "there is a hard lump where you injected me",
+                "tomorrow morning",
+            ]
+        },
+        {ESCALATED, PERSON},
+        reported=True,
+    ),
+    callback("call-back, skips the phone at once", {PERSON}, contact_phone=["skip"]),
     # -- call-back requests ------------------------------------------------------
     callback("call-back, cooperative"),
     callback(
@@ -215,15 +248,22 @@ PERSONAS = [
     screened("screen, answers nonsense twice", triage_red_flags=["hmm", "whatever"]),
     screened("screen, not sure", triage_red_flags=["not sure"]),
     screened("screen, thumbs down", triage_red_flags=["👎"]),
+    screened(
+        "screen, asks for a person first",
+        hear=("one quick safety question",),
+        triage_red_flags=["can I just talk to a nurse", "no"],
+    ),
 ]
 
 
-def bot_events(assistant: RunningAssistant, sender: str) -> list[dict]:
-    return [e for e in assistant.tracker(sender)["events"] if e.get("event") == "bot"]
-
-
-def outcome_of(events: list[dict]) -> str | None:
+def outcome_of(assistant: RunningAssistant, sender: str) -> str | None:
+    """How the conversation ended: the form's own outcome, else what the patient was told."""
+    events = assistant.tracker(sender)["events"]
     for event in reversed(events):
+        ended = event.get("event") == "slot" and event.get("name") == "form_outcome"
+        if ended and event.get("value") in (PERSON, CANCELLED):
+            return event["value"]
+    for event in reversed([e for e in events if e.get("event") == "bot"]):
         response = (event.get("metadata") or {}).get("utter_action") or ""
         if response in OUTCOME_RESPONSES:
             return OUTCOME_RESPONSES[response]
@@ -253,23 +293,35 @@ def longest_repeat(texts: list[str]) -> int:
     return longest
 
 
-def converse(assistant: RunningAssistant, persona: Persona) -> tuple[str, int, list[str]]:
-    """Run the persona; return the conversation id, the number of turns, the bot's texts."""
-    sender = f"persona-{uuid.uuid4().hex[:10]}"
-    texts: list[str] = []
+@dataclass
+class Conversation:
+    sender: str
+    turns: int = 0
+    texts: list[str] = field(default_factory=list)
+    silent_turns: int = 0
+
+    def say(self, assistant: RunningAssistant, message: str) -> None:
+        replies = assistant.texts(self.sender, message)
+        self.turns += 1
+        self.silent_turns += not any(replies)
+        self.texts += replies
+
+
+def converse(assistant: RunningAssistant, persona: Persona) -> Conversation:
+    """Run the persona until no form is waiting (or MAX_TURNS)."""
+    talk = Conversation(f"persona-{uuid.uuid4().hex[:10]}")
     for message in persona.opening:
-        texts += assistant.texts(sender, message)
-    turns, asked = len(persona.opening), {}
-    while turns < MAX_TURNS:
-        tracker = assistant.tracker(sender)
+        talk.say(assistant, message)
+    asked: dict[str, int] = {}
+    while talk.turns < MAX_TURNS:
+        tracker = assistant.tracker(talk.sender)
         if not (tracker.get("active_loop") or {}).get("name"):
             break
         slot = tracker["slots"].get("requested_slot") or ""
         if persona.pause_before.get(slot) and not asked.get(slot):
             time.sleep(persona.pause_before[slot])
-        texts += assistant.texts(sender, persona.answer(slot, asked))
-        turns += 1
-    return sender, turns, texts
+        talk.say(assistant, persona.answer(slot, asked))
+    return talk
 
 
 def delivery_problems(
@@ -279,6 +331,7 @@ def delivery_problems(
     problems = []
     bookings = lambda: delivered(assistant, sender, "booking")  # noqa: E731
     escalations = lambda: delivered(assistant, sender, "escalation")  # noqa: E731
+    updates = lambda: delivered(assistant, sender, "escalation_update")  # noqa: E731
     if outcome == BOOKED and not wait_for(lambda: len(bookings()) == 1):
         problems.append(f"{persona.name}: the booking was not delivered once")
     reported = URGENT_REPORT in persona.opening or UNPLACED_REPORT in persona.opening
@@ -286,6 +339,10 @@ def delivery_problems(
         lambda: len(escalations()) == 1
     ):
         problems.append(f"{persona.name}: the clinic did not receive one escalation")
+    if persona.reported:
+        severities = {b["severity"] for b in escalations() + updates()}
+        if not severities & {"urgent", "emergency"}:
+            problems.append(f"{persona.name}: the report reached the clinic as {severities}")
     if outcome == CANCELLED:
         time.sleep(0.5)
         if bookings():
@@ -301,9 +358,16 @@ def test_there_are_at_least_30_personas_across_the_three_forms() -> None:
 def test_every_persona_reaches_an_outcome_without_loops(assistant: RunningAssistant) -> None:
     lines, problems = [], []
     for persona in PERSONAS:
-        sender, turns, texts = converse(assistant, persona)
-        outcome = outcome_of(bot_events(assistant, sender))
+        talk = converse(assistant, persona)
+        sender, turns, texts = talk.sender, talk.turns, talk.texts
+        outcome = outcome_of(assistant, sender)
         repeat = longest_repeat(texts)
+        if talk.silent_turns:
+            problems.append(f"{persona.name}: {talk.silent_turns} message(s) got no reply")
+        heard = " ".join(texts)
+        problems += [
+            f"{persona.name}: never heard {w!r}" for w in persona.must_hear if w not in heard
+        ]
         lines.append(f"{persona.name}: {outcome or 'NO OUTCOME'} in {turns} turns")
         if turns >= MAX_TURNS or outcome not in persona.outcomes:
             problems.append(f"{persona.name}: {outcome} after {turns} turns: {texts[-4:]}")

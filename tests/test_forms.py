@@ -579,3 +579,104 @@ def test_every_skippable_question_skips_to_a_value_its_check_accepts(form: str) 
         assert values[slot] is not None, slot
         if slot == "booking_time":
             assert values["booking_time_start"] < values["booking_time_end"]
+
+
+# -- interruptions reach the rules; reports are not answers ------------------------
+
+
+def raw_events(form: str, tracker: Tracker) -> list[dict[str, Any]]:
+    return asyncio.run(FORMS[form].run(CollectingDispatcher(), tracker, DOMAIN))
+
+
+@pytest.mark.parametrize(
+    "text, intent",
+    [("how long does it last?", "faq"), ("can I talk to a real person please", "human_handoff")],
+)
+def test_an_interruption_sets_nothing_but_the_question_so_rasa_hands_it_to_the_rules(
+    text: str, intent: str
+) -> None:
+    # Any other slot set here would stop Rasa from rejecting the form, and the
+    # question or request would be swallowed.
+    events = raw_events(
+        "booking_form",
+        at(
+            "booking_form",
+            text,
+            {"booking_name": "Ana Diaz", "requested_slot": "booking_phone"},
+            intent=intent,
+            confidence=0.95,
+        ),
+    )
+    assert [(e["event"], e["name"]) for e in events] == [("slot", "requested_slot")]
+
+
+def test_a_symptom_report_typed_as_a_call_back_time_is_not_the_time() -> None:
+    tracker = with_reading(
+        at(
+            "contact_form",
+            "there is a lump where you injected",
+            {
+                "contact_purpose": "handoff",
+                "contact_name": "Ana Diaz",
+                "contact_phone": "+12015550123",
+                "requested_slot": "contact_callback_time",
+            },
+            intent="report_symptom",
+        ),
+        severity="unclear",
+        screen=True,
+        source="classifier",
+    )
+    events = raw_events("contact_form", tracker)
+    assert [(e["event"], e["name"]) for e in events] == [("slot", "requested_slot")]
+
+
+def test_skip_is_honoured_at_once_where_a_question_can_be_skipped() -> None:
+    messages, slots = run(
+        "contact_form",
+        at("contact_form", "skip", {"contact_name": "Ana Diaz", "requested_slot": "contact_phone"}),
+    )
+    assert slots["contact_phone"] == "not given"
+    assert [m["response"] for m in messages] == ["utter_form_skipped"]
+    assert slots["requested_slot"] == "contact_treatment_date"
+
+
+def test_why_keeps_the_form_at_the_same_question() -> None:
+    values = {
+        "contact_name": "Ana Diaz",
+        "contact_phone": "+12015550123",
+        "requested_slot": "contact_treatment_date",
+    }
+    _, slots = run("contact_form", at("contact_form", "why do you need that?", values))
+    assert slots["requested_slot"] == "contact_treatment_date"
+
+
+def test_a_skipped_detail_is_not_reused_as_if_given() -> None:
+    from actions.clinic import load_clinic
+    from actions.escalation import prefilled_contact
+
+    tracker = at("contact_form", "hi", {"contact_name": "not given", "contact_phone": "not given"})
+    assert prefilled_contact(tracker, load_clinic()) == []
+
+
+@pytest.mark.parametrize(
+    "stuck_on, reply, expected",
+    [
+        ("booking_time", "ok, next Monday morning", "booking_time"),
+        ("booking_name", "Si Chen", "booking_name"),
+    ],
+)
+def test_an_answer_at_the_way_out_is_taken_not_read_as_yes(
+    stuck_on: str, reply: str, expected: str
+) -> None:
+    filled = {
+        k: v
+        for k, v in BOOKING_UP_TO_CONSENT.items()
+        if k not in (stuck_on, "booking_time_start", "booking_time_end")
+    }
+    if stuck_on == "booking_name":
+        filled = {}
+    _, slots = run(
+        "booking_form", at("booking_form", reply, stuck("booking_form", stuck_on, filled))
+    )
+    assert slots.get(expected) is not None and slots.get("form_outcome") is None
