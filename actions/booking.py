@@ -194,6 +194,10 @@ class ValidateBookingForm(PatientForm):
             return True
         if slot != "booking_email" and fields.find_email(text):
             return True
+        if slot == "booking_area" and fields.parse_area_choice(text) is None:
+            clinic = load_clinic()
+            if find_preferred_time(text, clinic, now_at(clinic)):
+                return True  # "next friday" at "which area?" is the time
         return slot != "booking_name" and fields.find_name(text) is not None
 
     # -- extraction beyond the table ---------------------------------------------

@@ -680,3 +680,18 @@ def test_an_answer_at_the_way_out_is_taken_not_read_as_yes(
         "booking_form", at("booking_form", reply, stuck("booking_form", stuck_on, filled))
     )
     assert slots.get(expected) is not None and slots.get("form_outcome") is None
+
+
+def test_a_date_given_for_the_area_is_kept_as_the_time_and_the_area_asked_again() -> None:
+    values = {
+        **BOOKING_UP_TO_CONSENT,
+        "booking_time": None,
+        "booking_time_start": None,
+        "booking_time_end": None,
+        "booking_area": None,
+        "requested_slot": "booking_area",
+    }
+    messages, slots = run("booking_form", at("booking_form", "next friday morning", values))
+    assert slots["booking_time"] == "next friday morning" and slots.get("booking_area") is None
+    assert [m["response"] for m in messages] == ["utter_form_noted"]
+    assert slots["requested_slot"] == "booking_area" and slots["form_attempt"] == 1
