@@ -14,7 +14,9 @@ turns it into the conversation and into escalation records:
   the offer of a call-back (a routine escalation if accepted).
 - screen (a possible red flag in words the rules don't know, or a report
   they cannot place): the emergency screening question first
-  (triage_check_form); yes is an emergency, no continues the triage.
+  (triage_check_form, actions/screening_form.py); yes is an emergency, no
+  continues the triage. The contact details that follow are contact_form
+  (actions/contact_form.py).
 
 The reading itself is made once, by the NLU pipeline (actions/screening.py),
 and stored with the message; these actions act on it.
@@ -39,14 +41,14 @@ from rasa_sdk.types import DomainDict
 from actions import booking_fields as fields
 from actions import screening, storage, triage
 from actions.clinic import Clinic, fill, load_clinic
+from actions.contact_form import given
 from actions.faq import answer_faq, selected_topic
 from actions.forms import (
     CANCELLED,
     OUTCOME_SLOT,
     STATE_SLOT,
     UNANSWERED,
-    PatientForm,
-    Question,
+    latest_text,
 )
 from actions.notifications import enabled_transports
 
@@ -61,26 +63,10 @@ ESCALATION_SEVERITY = {
     "callback": "routine",
     "handoff": "routine",
 }
-CONTACT_SLOTS = {
-    "emergency": ["contact_name", "contact_phone"],
-    "urgent": ["contact_name", "contact_phone", "contact_treatment_date"],
-    "callback": ["contact_name", "contact_phone", "contact_treatment_date"],
-    "handoff": ["contact_name", "contact_phone", "contact_callback_time"],
-}
-ALL_CONTACT_SLOTS = [
-    "contact_name",
-    "contact_phone",
-    "contact_treatment_date",
-    "contact_callback_time",
-]
 
 
 def clinic_now(clinic: Clinic) -> datetime:
     return datetime.now(ZoneInfo(clinic.timezone))
-
-
-def latest_text(tracker: Tracker) -> str:
-    return tracker.latest_message.get("text") or ""
 
 
 def channel_phone(tracker: Tracker, clinic: Clinic) -> str | None:
@@ -436,85 +422,6 @@ class ActionTriage(Action):
         return events + start_urgent(dispatcher, tracker, clinic, reason)
 
 
-def check_screen(value: Any, tracker: Tracker) -> dict[str, Any]:
-    """Yes, or unsure, or a red flag in the answer, is a yes: unsure about breathing is not a no."""
-    text = value if isinstance(value, str) else ""
-    if isinstance(value, bool):
-        return {"triage_red_flags": value}
-    if UNSURE.match(text):
-        return {"triage_red_flags": True}
-    answer = fields.yes_or_no(text, (tracker.latest_message.get("intent") or {}).get("name"))
-    if answer is None and triage.assess(text).mentions_red_flag:
-        answer = True
-    if answer is None:
-        raise fields.FieldProblem(
-            "I need a yes or a no, so I know how quickly you need help. If you're not sure, "
-            "say 'not sure'."
-        )
-    return {"triage_red_flags": answer}
-
-
-def check_worsening(value: Any, tracker: Tracker) -> dict[str, Any]:
-    text = value if isinstance(value, str) else ""
-    if isinstance(value, bool):
-        return {"triage_worsening": value}
-    answer = fields.yes_or_no(text, (tracker.latest_message.get("intent") or {}).get("name"))
-    if answer is None and UNSURE.match(text):
-        answer = True  # not sure it is settling: the clinic should look
-    if answer is None:
-        raise fields.FieldProblem("Please answer yes or no: is it getting worse or spreading?")
-    return {"triage_worsening": answer}
-
-
-# The screening questions give up sooner than other forms: a patient who
-# cannot answer twice is sent on as urgent (never expected), with the
-# emergency line repeated, rather than offered a menu.
-SCREEN_MAX_MISSES = 2
-
-
-class ValidateTriageCheckForm(PatientForm):
-    """The screening question first; "getting worse?" only for a possible red flag with no level."""
-
-    questions = {
-        "triage_red_flags": Question("the answer about breathing and swallowing", check_screen),
-        "triage_worsening": Question("whether it's getting worse", check_worsening),
-    }
-
-    def name(self) -> str:
-        return "validate_triage_check_form"
-
-    def form_slots(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
-        if tracker.get_slot("triage_red_flags") is True:
-            return ["triage_red_flags"]  # an emergency: stop asking
-        if tracker.get_slot("triage_pending_severity"):
-            return ["triage_red_flags"]  # the rules placed it; only the screen was needed
-        return ["triage_red_flags", "triage_worsening"]
-
-    def cancelled_events(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[EventType]:
-        # Stopping the screen never makes a report expected: decide as unanswered.
-        return []
-
-    def rejected(self, slot, problem, dispatcher, tracker) -> dict[str, Any]:
-        misses = self.state(tracker)["misses"].get(slot, 0) + 1
-        if misses >= SCREEN_MAX_MISSES:
-            return {slot: None, **self.ending(UNANSWERED)}
-        return super().rejected(slot, problem, dispatcher, tracker)
-
-    async def run(self, dispatcher, tracker, domain) -> list[EventType]:
-        events = await super().run(dispatcher, tracker, domain)
-        # "Cancel" during the screen: the report stands; decide without an answer.
-        return [
-            SlotSet(e["name"], UNANSWERED)
-            if e.get("event") == "slot"
-            and e.get("name") == OUTCOME_SLOT
-            and e["value"] == CANCELLED
-            else e
-            for e in events
-        ]
-
-
 class ActionTriageDecide(Action):
     """After the screen: emergency on yes; else the rules' level, or urgent (never expected)."""
 
@@ -571,111 +478,6 @@ class ActionStartHandoff(Action):
         clinic = load_clinic()
         dispatcher.utter_message(response="utter_handoff_start", **clinic.template_values())
         return [SlotSet("contact_purpose", "handoff"), *prefilled_contact(tracker, clinic)]
-
-
-# What a skipped contact question stores: the clinic sees the detail is missing.
-NOT_GIVEN = "not given"
-
-
-def given(value: Any) -> Any:
-    """A contact detail, or None when the patient skipped it."""
-    return None if value == NOT_GIVEN else value
-
-
-def free_text(slot: str, limit: int, reprompt: str) -> Any:
-    """A check keeping the patient's words (the clinic reads them); refuses only empty or huge."""
-
-    def check(value: Any, tracker: Tracker) -> dict[str, Any]:
-        if value == NOT_GIVEN:
-            return {slot: NOT_GIVEN}
-        text = re.sub(r"\s+", " ", str(value or "")).strip()
-        if not re.search(r"[^\W_]", text) or len(text) > limit:
-            raise fields.FieldProblem(reprompt)
-        return {slot: text}
-
-    return check
-
-
-def check_contact_name(value: Any, tracker: Tracker) -> dict[str, Any]:
-    if value == NOT_GIVEN:
-        return {"contact_name": NOT_GIVEN}
-    return {"contact_name": fields.parse_name(value)}
-
-
-def check_contact_phone(value: Any, tracker: Tracker) -> dict[str, Any]:
-    if value == NOT_GIVEN:
-        return {"contact_phone": NOT_GIVEN}
-    return {"contact_phone": fields.parse_phone(value, load_clinic().country)}
-
-
-CONTACT_QUESTIONS = {
-    "contact_name": Question(
-        "your name",
-        check_contact_name,
-        lambda text, tracker: fields.find_name(text),
-        free_text=True,
-        skip_value=NOT_GIVEN,
-    ),
-    "contact_phone": Question(
-        "your phone number",
-        check_contact_phone,
-        lambda text, tracker: fields.find_phone(text, load_clinic().country),
-        skip_value=NOT_GIVEN,
-    ),
-    "contact_treatment_date": Question(
-        "your treatment date",
-        free_text(
-            "contact_treatment_date",
-            120,
-            "When did you have your treatment? For example 'last Tuesday' or "
-            "'about two weeks ago'. If you don't remember, say 'skip'.",
-        ),
-        free_text=True,
-        skip_value=NOT_GIVEN,
-        looks_like=fields.looks_like_when,
-    ),
-    "contact_callback_time": Question(
-        "when suits you for a call",
-        free_text(
-            "contact_callback_time",
-            200,
-            "When would suit you for a call? For example 'tomorrow morning' or 'any time'.",
-        ),
-        free_text=True,
-        skip_value=NOT_GIVEN,
-        looks_like=fields.looks_like_when,
-    ),
-}
-
-
-class ValidateContactForm(PatientForm):
-    """Name, phone and (by purpose) treatment date or a preferred call-back time.
-
-    After an urgent report the clinic already has it: every question here can
-    be skipped, and the staff console shows what is still missing.
-    """
-
-    questions = CONTACT_QUESTIONS
-
-    def name(self) -> str:
-        return "validate_contact_form"
-
-    def form_slots(self, tracker: Tracker, domain_slots: list[str]) -> list[str]:
-        purpose = tracker.get_slot("contact_purpose") or "urgent"
-        return list(CONTACT_SLOTS.get(purpose, CONTACT_SLOTS["urgent"]))
-
-    def cancelled_events(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker
-    ) -> list[EventType]:
-        dispatcher.utter_message(
-            response="utter_contact_cancelled", **load_clinic().template_values()
-        )
-        return []
-
-    def detail_for_another_question(self, slot: str, text: str, tracker: Tracker) -> bool:
-        if slot != "contact_phone" and fields.find_phone(text, load_clinic().country):
-            return True
-        return slot != "contact_name" and fields.find_name(text) is not None
 
 
 class ActionEscalate(Action):

@@ -52,7 +52,6 @@ STATE_SLOT = "form_state"  # {"misses": {slot: n}, "stuck": slot | None, "rounds
 ATTEMPT_SLOT = "form_attempt"  # 0, 1, 2: which wording of the question to use
 SKIPPABLE_SLOT = "form_skippable"  # the recovery question offers "skip"
 OUTCOME_SLOT = "form_outcome"  # None (completed), "person", "cancelled", "unanswered"
-BASE_SLOTS = [RECOVERY_SLOT, STATE_SLOT, ATTEMPT_SLOT, SKIPPABLE_SLOT]
 
 PERSON, SKIP, CANCEL, RETRY = "person", "skip", "cancel", "retry"
 CANCELLED, UNANSWERED = "cancelled", "unanswered"
@@ -315,13 +314,7 @@ class PatientForm(FormValidationAction):
             return [SlotSet(SKIPPABLE_SLOT, skippable), SlotSet(ATTEMPT_SLOT, 0)]
         misses = (state.get("misses") or {}).get(asking, 0)
         attempt = min(2, misses + (1 if state.get("reask") else 0))
-        if asking == tracker.get_slot("requested_slot") and attempt == 0 and self.re_asked(events):
-            attempt = 1  # asked again after something else: say it differently
         return [SlotSet(ATTEMPT_SLOT, attempt), SlotSet(SKIPPABLE_SLOT, None)]
-
-    @staticmethod
-    def re_asked(events: list[EventType]) -> bool:
-        return any(e.get("event") == "slot" and e.get("name") == STATE_SLOT for e in events)
 
     async def next_requested_slot(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -12,12 +12,12 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import storage
+from actions.contact_form import ValidateContactForm
 from actions.escalation import (
     ActionEscalate,
     ActionStartHandoff,
     ActionTriage,
     ActionTriageDecide,
-    ValidateContactForm,
 )
 from actions.fallback import ActionFallback
 
@@ -386,7 +386,7 @@ def test_yes_or_unsure_to_the_screen_is_an_emergency_whatever_follows(answer: st
 
 @pytest.mark.parametrize("answer", ["not sure", "maybe a little", "I don't know"])
 def test_an_unsure_answer_to_the_screen_counts_as_yes(answer: str) -> None:
-    from actions.escalation import ValidateTriageCheckForm
+    from actions.screening_form import ValidateTriageCheckForm
 
     t = at_the_screen(answer)
     t.latest_message.pop("triage")  # no report in these words

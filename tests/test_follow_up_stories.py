@@ -14,7 +14,6 @@ copied anywhere; the report (results/follow-up-stories.txt) gives counts only.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -23,13 +22,10 @@ from pathlib import Path
 import yaml
 
 from actions.clarify import TOPICS
+from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-PAIRS = [
-    json.loads(line)
-    for line in (ROOT / "tests" / "eval" / "followups_blind.jsonl").read_text().splitlines()
-    if line.strip()
-]
+PAIRS = load_script("eval_sets").read_jsonl("followups_blind.jsonl")
 REPORT = ROOT / "results" / "follow-up-stories.txt"
 FLOOR = 0.86  # reached 32/36 = 88.9 % (2026-12-03); the floor is one pair below
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import RunningAssistant
+from tests.test_e2e_booking import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "results" / "form-personas.txt"
@@ -273,15 +273,6 @@ def outcome_of(assistant: RunningAssistant, sender: str) -> str | None:
 def delivered(assistant: RunningAssistant, sender: str, kind: str) -> list[dict]:
     bodies = [json.loads(r.body) for r in assistant.webhook.requests]
     return [b for b in bodies if b.get("conversation_id") == sender and b.get("type") == kind]
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 30) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 def longest_repeat(texts: list[str]) -> int:

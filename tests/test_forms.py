@@ -18,8 +18,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import booking_fields as fields
 from actions import storage
 from actions.booking import ActionSubmitBooking, ValidateBookingForm
-from actions.escalation import ActionEscalate, ValidateContactForm, ValidateTriageCheckForm
+from actions.contact_form import ValidateContactForm
+from actions.escalation import ActionEscalate
 from actions.forms import PatientForm
+from actions.screening_form import ValidateTriageCheckForm
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_FILE = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
