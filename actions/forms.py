@@ -159,10 +159,18 @@ def answered_something_else_since_the_message(tracker: Tracker, form: str) -> bo
 
 
 def wants_to_cancel(tracker: Tracker) -> bool:
-    intent, confidence = latest_intent(tracker)
-    if intent == "cancel" and confidence >= 0.5:
+    """Cancel words, or the classifier's cancel unless the words say "skip".
+
+    The patient's own word beats the classifier's guess: "skip" means the
+    same as "cancel" to a reader of meaning, but not to the patient.
+    """
+    text = latest_text(tracker)
+    if CANCEL_WORDS.match(text):
         return True
-    return bool(CANCEL_WORDS.match(latest_text(tracker)))
+    if SKIP_WORDS.match(text):
+        return False
+    intent, confidence = latest_intent(tracker)
+    return intent == "cancel" and confidence >= 0.5
 
 
 def silence_before_latest_message(tracker: Tracker) -> float:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 import zipfile
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,7 @@ from scipy.special import erf
 
 MAX_TOKENS = 128  # patients' messages are short; the model was trained on 128
 BATCH = 64
+CACHE_SIZE = 256  # recent texts' vectors (1.5 KB each)
 
 
 @dataclass(frozen=True)
@@ -109,13 +111,36 @@ class SentenceEncoder:
             )
         # numpy releases the GIL in matmul; the tokenizer object is not shared safely
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors, one row per text (an empty text gives the [CLS]/[SEP] vector)."""
+        """Unit vectors, one row per text (an empty text gives the [CLS]/[SEP] vector).
+
+        Texts seen recently come from a small cache: in one turn the meaning
+        classifier encodes the message and the red-flag layer its sentences,
+        which for most messages are the message itself.
+        """
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        rows = [self._encode_batch(texts[i : i + BATCH]) for i in range(0, len(texts), BATCH)]
-        return np.vstack(rows)
+        keys = [t if isinstance(t, str) else "" for t in texts]
+        with self._cache_lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for key in found:
+                self._cache.move_to_end(key)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if missing:
+            rows = [
+                self._encode_batch(missing[i : i + BATCH]) for i in range(0, len(missing), BATCH)
+            ]
+            fresh = dict(zip(missing, np.vstack(rows), strict=True))
+            found.update(fresh)
+            if len(missing) <= CACHE_SIZE // 4:  # a training set would only flush the cache
+                with self._cache_lock:
+                    self._cache.update(fresh)
+                    while len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
+        return np.vstack([found[k] for k in keys])
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:

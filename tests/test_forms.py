@@ -643,6 +643,26 @@ def test_skip_is_honoured_at_once_where_a_question_can_be_skipped() -> None:
     assert slots["requested_slot"] == "contact_treatment_date"
 
 
+@pytest.mark.parametrize(
+    "form, slot", [("booking_form", "booking_email"), ("contact_form", "contact_phone")]
+)
+def test_skip_read_as_cancel_by_the_classifier_still_skips(form: str, slot: str) -> None:
+    """Read by meaning, "skip" is close to "cancel"; the patient's word wins."""
+    filled = {"booking_form": {"booking_name": "Ana Diaz", "booking_phone": "+12015550123"}}
+    values = {**filled.get(form, {"contact_name": "Ana Diaz"}), "requested_slot": slot}
+    messages, slots = run(form, at(form, "Skip", values, intent="cancel", confidence=0.97))
+    assert [m["response"] for m in messages] == ["utter_form_skipped"]
+    assert slots[slot] is not None
+    assert slots.get("form_outcome") != "cancelled"
+
+
+def test_cancel_words_still_cancel_whatever_the_classifier_said() -> None:
+    values = {"booking_name": "Ana Diaz", "requested_slot": "booking_phone"}
+    messages, slots = run("booking_form", at("booking_form", "never mind", values, intent="deny"))
+    assert slots["form_outcome"] == "cancelled"
+    assert messages[0]["response"] == "utter_booking_cancelled"
+
+
 def test_why_keeps_the_form_at_the_same_question() -> None:
     values = {
         "contact_name": "Ana Diaz",

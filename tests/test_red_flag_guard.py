@@ -85,3 +85,36 @@ def test_an_unplaced_report_the_classifier_recognised_is_screened() -> None:
     reading = classify("something happened to my face after the appointment", "report_symptom")
     assert reading.get("triage")["screen"] is True
     assert reading.get("intent")["name"] == "report_symptom"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a courtesy phrase holds "me" but says nothing about whose symptom it is
+        "excuse me, i heard that the face can end up hanging on one side after botox, how come?",
+        # "is that a common side effect" closing a sentence asks about the symptom
+        "bruising around the eyes, is that a known side effect of botox",
+        "swelling where the needle went in is that a common side effect",
+    ],
+)
+def test_general_questions_worded_like_reports_keep_their_faq_intent(text: str) -> None:
+    result = classify(text, "faq")
+    assert result.get("intent")["name"] == "faq", result.get("triage")["reason"]
+    assert result.get("triage")["severity"] is None
+
+
+@pytest.mark.parametrize(
+    "text, severity",
+    [
+        ("pardon me, my throat is closing up", "emergency"),
+        ("excuse me but my eyelid has dropped since this morning", "urgent"),
+        ("i've got bruising around my eyes now, is that a known side effect", "expected"),
+        ("i saw in the mirror that my face is drooping on one side", "urgent"),
+    ],
+)
+def test_the_same_wordings_about_the_patients_own_symptom_stay_reports(
+    text: str, severity: str
+) -> None:
+    result = classify(text, "faq")
+    assert result.get("intent")["name"] == "report_symptom"
+    assert result.get("triage")["severity"] == severity
