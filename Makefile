@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 MODEL := models/current.tar.gz
-MODEL_INPUTS := config.yml domain.yml $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
+MODEL_INPUTS := config.yml domain.yml actions/sentence_encoder.py requirements-models.txt $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
 
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
