@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
+# Every table the project owns is declared on storage.Base, but a model class
+# registers its table only once its module is imported: the staff console's
+# tables live with the console. Without the staff imports autogenerate would
+# not see them and would propose dropping them (tests/test_migrations.py).
+import staff.audit  # noqa: F401 - registers staff_audit
+import staff.auth  # noqa: F401 - registers staff_users
 from actions import settings, storage
 
 config = context.config
