@@ -31,7 +31,6 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.input_guard import check_message, valid_sender_id
-from serving import action_results
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +89,6 @@ class ClinicRestInput(RestInput):
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> ClinicRestInput:
-        # Rasa builds this channel once when the server starts: the moment to
-        # make its action-reply check cheap (see serving/action_results.py).
-        action_results.install()
         return cls()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -746,7 +746,7 @@ def role_of(argv: list[str]) -> str:
     if argv[0].startswith("nginx"):
         return "nginx worker" if "worker" in argv[0] else "nginx"
     names = [Path(arg).name for arg in argv]
-    if "rasa" in names and "run" in argv:
+    if ("rasa" in names or "serving.rasa_server" in argv) and "run" in argv:
         return "rasa server"
     if "rasa_sdk" in argv:
         return "action server"

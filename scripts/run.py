@@ -179,7 +179,10 @@ def prepare_production(env: dict[str, str]) -> None:
 def rasa_command(env: dict[str, str], token: str, port: int | str) -> list[str]:
     interface = env["BIND_HOST"] if env["PROFILE"] == "default" else "127.0.0.1"
     return [
-        str(BIN / "rasa"),
+        # `rasa run`, with the project's Rasa patches installed first (serving/rasa_server.py).
+        str(BIN / "python"),
+        "-m",
+        "serving.rasa_server",
         "run",
         "--enable-api",
         "--auth-token",

@@ -7,8 +7,9 @@ profiled a third of the Rasa process's CPU time there (every FAQ answer,
 booking step and triage reply is a custom action here).  `install()` gives
 RemoteAction the same check with a validator built once for that schema: the
 same replies pass, the same replies fail, with the same message.  Rasa offers
-no hook for this, so the method is replaced when the Rasa server loads our
-REST channel; tests pin the behaviour and the Rasa version it was written for.
+no hook for this, so the method is replaced by serving/patches.py, which
+the Rasa server's launcher calls before Rasa starts and which refuses any Rasa
+release but the one this was written for; tests pin the behaviour.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from typing import Any
 from jsonschema import exceptions, validators
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
-
-WRITTEN_FOR_RASA = "3.6.21"
 
 
 @lru_cache(maxsize=1)
@@ -45,4 +44,5 @@ def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> boo
 
 
 def install() -> None:
+    """Replace RemoteAction's check (called by serving/patches.py, after its version check)."""
     RemoteAction._validate_action_result = validate_action_result

@@ -1,0 +1,44 @@
+"""Every change the project makes to Rasa's own behaviour, installed in one place.
+
+Rasa offers no hook for these, so each replaces one method of one Rasa class
+(never a file in site-packages). They are written against one Rasa release:
+`install()` refuses to run on any other, because a replaced method that no
+longer matches Rasa's code would fail silently or subtly. It is called by
+the Rasa server's launcher (serving/rasa_server.py) before Rasa starts, so a
+running server always has them, and nothing else installs them as a side
+effect.
+
+- serving/action_results.py: the action server's replies are checked with a
+  validator built once instead of once per reply (same replies pass or fail).
+
+The Redis lock store (serving/lock_store.py) is not a patch: it is a lock
+store class that endpoints.production.yml names, a documented extension point.
+"""
+
+from __future__ import annotations
+
+import rasa
+
+from serving import action_results
+
+WRITTEN_FOR_RASA = "3.6.21"
+
+
+class UnknownRasaVersion(RuntimeError):
+    """The installed Rasa is not the release the patches were written for."""
+
+
+def check_rasa_version(installed: str | None = None) -> None:
+    installed = installed or rasa.__version__
+    if installed != WRITTEN_FOR_RASA:
+        raise UnknownRasaVersion(
+            f"Rasa {installed} is installed, but serving/patches.py was written for Rasa "
+            f"{WRITTEN_FOR_RASA}: check each patch against the new release, then update "
+            "WRITTEN_FOR_RASA."
+        )
+
+
+def install() -> None:
+    """Check the Rasa version, then install every patch (idempotent)."""
+    check_rasa_version()
+    action_results.install()
