@@ -265,6 +265,8 @@ class Conversation:
     replies: list[str] = field(default_factory=list)
     # message_id -> (when it was answered, which address answered it)
     answered: dict[str, tuple[float, str]] = field(default_factory=dict)
+    # message_id -> (when it was first sent, every address it was sent to)
+    attempts: dict[str, tuple[float, set[str]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -310,11 +312,13 @@ class Client:
         message_id = uuid.uuid4().hex
         deadline = time.monotonic() + 120
         attempt = 0
+        conversation.attempts[message_id] = (time.monotonic(), set())
         while True:
             if conversation.direct:
                 url = self.stack.backends[(process + attempt) % 2]
             else:
                 url = self.stack.url
+            conversation.attempts[message_id][1].add(url)
             body = {
                 "sender": conversation.sender,
                 "message": text,
@@ -497,7 +501,7 @@ def test_every_stored_event_was_streamed_to_rabbitmq(stack: Stack, load_run: Loa
     )
     assert streamed and max(streamed.values()) == 1, "an event was streamed twice"
     stored = {
-        (conversation.sender, message_id): conversation.answered[message_id]
+        (conversation.sender, message_id): conversation.attempts[message_id]
         for conversation in load_run.conversations
         for message_id, _ in conversation.sent
     }
@@ -505,11 +509,16 @@ def test_every_stored_event_was_streamed_to_rabbitmq(stack: Stack, load_run: Loa
     # Rasa's Pika broker publishes in background tasks, so a process that is
     # killed loses what it had not sent yet (its last seconds).  Every turn
     # any live process stored was streamed; PostgreSQL has them all anyway.
+    # A message the killed process had stored is answered after the kill by
+    # the other process (the client resends it with the same message_id, and
+    # a replay is answered from what is stored, adding no event): what can be
+    # missing is a message first sent shortly before the kill to the killed
+    # process, directly or through nginx, whenever it was answered.
     killed_process = stack.backends[0]
     for key in set(stored) - set(streamed):
-        answered_at, address = stored[key]
-        assert load_run.killed_at - 15 <= answered_at <= load_run.killed_at, key
-        assert address in (stack.url, killed_process), key
+        first_sent, addresses = stored[key]
+        assert load_run.killed_at - 15 <= first_sent <= load_run.killed_at, key
+        assert addresses & {stack.url, killed_process}, key
 
 
 def test_tls_widget_files_and_staff_console_are_served_by_nginx(stack: Stack) -> None:
