@@ -345,6 +345,11 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, request_stop)
+    # Ctrl-C stops everything even when run.py was started from a background
+    # job: a shell starts those with SIGINT ignored, and Python keeps an
+    # ignored SIGINT ignored, so the supervisor would never hear it and a
+    # caller's last resort (SIGKILL) would leave every service running.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 0
     try:
         for service in running:

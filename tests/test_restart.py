@@ -29,6 +29,7 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
             "RASA_PORT": str(free_port()),
             "ACTIONS_PORT": str(free_port()),
             "WIDGET_PORT": str(free_port()),
+            "STAFF_PORT": str(free_port()),
             "DATA_DIR": str(tmp_path / "var"),
             "CLINIC_CONFIG": str(TEST_CLINIC),
             "RASA_AUTH_TOKEN": "restart-test",

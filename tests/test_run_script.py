@@ -69,3 +69,50 @@ def test_a_generated_api_token_is_stored_owner_only_and_reused(tmp_path: Path) -
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
     assert len(token_file.read_text().strip()) >= 40
     assert "HTTP API token: stored in" in result.stdout
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_ctrl_c_stops_every_service_even_if_the_parent_ignored_sigint(
+    tmp_path: Path, trained_model: Path
+) -> None:
+    """A shell starts background jobs with SIGINT ignored; Ctrl-C must still stop everything.
+
+    Before the fix, run.py never heard the signal, and whoever gave up
+    waiting killed it outright, leaving every service running on its port.
+    """
+    import signal
+    import time
+
+    ports = {name: free_port() for name in ("RASA", "ACTIONS", "WIDGET", "STAFF")}
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "var"),
+        "RASA_AUTH_TOKEN": "t",
+        "MODEL_PATH": str(trained_model),
+        **{f"{name}_PORT": str(port) for name, port in ports.items()},
+    }
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "run.py")],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (_listening(ports["ACTIONS"]) and _listening(ports["STAFF"])):
+            assert process.poll() is None and time.monotonic() < deadline, "did not start"
+            time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=45) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+    still_open = [name for name, port in ports.items() if _listening(port)]
+    assert still_open == []
