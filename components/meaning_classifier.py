@@ -79,7 +79,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         self.config = {**self.get_default_config(), **config}
         self._storage = model_storage
         self._resource = resource
-        self._labels = labels or []
+        self._set_labels(labels or [])
         self._weights = weights
         self._bias = bias
 
@@ -93,6 +93,10 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
     ) -> MeaningClassifier:
         return cls(config, model_storage, resource)
 
+    def _set_labels(self, labels: list[str]) -> None:
+        self._labels = labels
+        self._index = {label: i for i, label in enumerate(labels)}
+
     # -- training ---------------------------------------------------------
 
     def _label_of(self, message: Message) -> str | None:
@@ -104,18 +108,15 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
     def train(self, training_data: TrainingData) -> Resource:
         from sklearn.linear_model import LogisticRegression
 
-        examples = [
-            (m.get(TEXT), self._label_of(m))
-            for m in training_data.intent_examples
-            if m.get(TEXT) and self._label_of(m)
-        ]
+        labelled = ((m.get(TEXT), self._label_of(m)) for m in training_data.intent_examples)
+        examples = [(text, label) for text, label in labelled if text and label]
         if len({label for _, label in examples}) < 2:
             log.warning("Fewer than two labels to learn; the meaning classifier stays idle.")
             return self._resource
         vectors = shared_encoder().encode([text for text, _ in examples])
         model = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
         model.fit(vectors, [label for _, label in examples])
-        self._labels = [str(label) for label in model.classes_]
+        self._set_labels([str(label) for label in model.classes_])
         self._weights = model.coef_.astype(np.float32)
         self._bias = model.intercept_.astype(np.float32)
         self._persist()
@@ -166,7 +167,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
 
     def _classifier_reading(self, message: Message) -> np.ndarray:
         """DIET's intent ranking times the ResponseSelector's topic ranking, per label."""
-        index = {label: i for i, label in enumerate(self._labels)}
+        index = self._index
         reading = np.zeros(len(self._labels), dtype=np.float64)
         retrieval = self.config["retrieval_intent"]
         topics = self._selector(message).get("ranking") or []
