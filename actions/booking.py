@@ -19,13 +19,13 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import booking_fields as fields
-from actions import storage
-from actions.booking_time import TimeProblem, find_preferred_time, parse_preferred_time
-from actions.clinic import Clinic, load_clinic
 from actions.escalation import hand_over
 from actions.forms import OUTCOME_SLOT, PERSON, STATE_SLOT, PatientForm, Question, latest_text
-from actions.notifications import enabled_transports
+from clinic_core import booking_fields as fields
+from clinic_core import storage
+from clinic_core.booking_time import TimeProblem, find_preferred_time, parse_preferred_time
+from clinic_core.clinic import Clinic, load_clinic
+from clinic_core.notifications import enabled_transports
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic import Clinic, load_clinic
+from clinic_core.clinic import Clinic, load_clinic
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import booking_fields as fields
-from actions.clinic import load_clinic
 from actions.forms import PatientForm, Question
+from clinic_core import booking_fields as fields
+from clinic_core.clinic import load_clinic
 
 # Which details each purpose needs (contact_purpose slot).
 CONTACT_SLOTS = {

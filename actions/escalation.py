@@ -1,6 +1,6 @@
 """Symptom triage and call-backs: what a careful clinic nurse on the phone does first.
 
-The decision itself is actions/triage.py (deterministic rules); this module
+The decision itself is clinic_core/triage.py (deterministic rules); this module
 turns it into the conversation and into escalation records:
 
 - emergency: the very first reply says to call the emergency number now
@@ -18,7 +18,7 @@ turns it into the conversation and into escalation records:
   continues the triage. The contact details that follow are contact_form
   (actions/contact_form.py).
 
-The reading itself is made once, by the NLU pipeline (actions/screening.py),
+The reading itself is made once, by the NLU pipeline (clinic_core/screening.py),
 and stored with the message; these actions act on it.
 
 Everything is stored (with its outbox rows) before the patient is told the
@@ -38,9 +38,6 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import booking_fields as fields
-from actions import screening, storage, triage
-from actions.clinic import Clinic, fill, load_clinic
 from actions.contact_form import given
 from actions.faq import answer_faq, selected_topic
 from actions.forms import (
@@ -50,7 +47,10 @@ from actions.forms import (
     UNANSWERED,
     latest_text,
 )
-from actions.notifications import enabled_transports
+from clinic_core import booking_fields as fields
+from clinic_core import screening, storage, triage
+from clinic_core.clinic import Clinic, fill, load_clinic
+from clinic_core.notifications import enabled_transports
 
 logger = logging.getLogger(__name__)
 

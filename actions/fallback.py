@@ -1,7 +1,7 @@
 """Not understood: ask which topic was meant, or say so honestly; then offer a person.
 
 An unsure reading that has likely candidates gets "Did you mean ...?" with
-them as buttons (actions/clarify.py). A patient who is misunderstood twice
+them as buttons (clinic_core/clarify.py). A patient who is misunderstood twice
 in a row (a "Something else" to that question counts as a miss) is offered
 a person (the call-back flow) instead of being asked to rephrase yet again.
 """
@@ -14,9 +14,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import clarify, languages, triage
-from actions.clinic import fill, load_clinic
 from actions.faq import answer_faq, follow_up_topic
+from clinic_core import clarify, languages, triage
+from clinic_core.clinic import fill, load_clinic
 
 FALLBACK_INTENT = "nlu_fallback"
 OFFER_A_PERSON_AFTER = 2

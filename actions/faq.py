@@ -15,8 +15,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import follow_ups, triage
-from actions.clinic import load_clinic
+from clinic_core import follow_ups, triage
+from clinic_core.clinic import load_clinic
 
 # Responses of the retrieval intent are named utter_faq/<topic>.
 FAQ_RESPONSE = "utter_faq"

@@ -40,10 +40,10 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import booking_fields as fields
-from actions import triage
-from actions.clinic import load_clinic
-from actions.settings import form_reminder_after
+from clinic_core import booking_fields as fields
+from clinic_core import triage
+from clinic_core.clinic import load_clinic
+from clinic_core.settings import form_reminder_after
 
 MAX_MISSES = 3
 # The question offered after three misses, and the slots the base keeps.

@@ -14,8 +14,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.clinic import load_clinic
 from actions.escalation import prefilled_contact
+from clinic_core.clinic import load_clinic
 
 BOOKING_OFFER = "book"
 CALLBACK_OFFER = "callback"

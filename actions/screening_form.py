@@ -13,10 +13,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import booking_fields as fields
-from actions import triage
 from actions.escalation import UNSURE
 from actions.forms import CANCELLED, OUTCOME_SLOT, UNANSWERED, PatientForm, Question
+from clinic_core import booking_fields as fields
+from clinic_core import triage
 
 
 def check_screen(value: Any, tracker: Tracker) -> dict[str, Any]:

@@ -10,12 +10,13 @@ offered to each sender are remembered until that sender's next message.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from clinic_core import settings
 
 # "1", " 2 ", "3." or "4)": what people type when asked to reply with a number.
 NUMBER_REPLY = re.compile(r"^\s*(\d{1,3})\s*[.)]?\s*$")
@@ -138,7 +139,7 @@ class RedisOfferedOptions(OfferedOptions):
 
 def offered_options() -> OfferedOptions:
     """Redis-backed when `REDIS_URL` is set (production profile), else in this process."""
-    url = os.environ.get("REDIS_URL")
-    if url:
-        return RedisOfferedOptions(url, os.environ.get("REDIS_KEY_PREFIX") or "clinic")
+    config = settings.load()
+    if config.redis_url:
+        return RedisOfferedOptions(config.redis_url, config.redis_key_prefix)
     return OfferedOptions()

@@ -6,10 +6,11 @@ messaging channel treat bad input the same way.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from clinic_core import settings
 
 # Control characters carry no meaning for the assistant and upset logs and
 # storage; newlines and tabs are kept.
@@ -25,7 +26,7 @@ NOT_TEXT_REPLY = "Sorry, I can only read text messages. Could you type your ques
 
 def max_message_chars() -> int:
     """`MAX_MESSAGE_CHARS` (default 2,000): longer messages are not processed."""
-    return int(os.environ.get("MAX_MESSAGE_CHARS", "2000"))
+    return settings.load().max_message_chars
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ class ClinicFallbackClassifier(FallbackClassifier):
         confidence = selection.get("confidence") or 0.0
         if confidence < self.component_config["faq_threshold"]:
             return True
-        # Two topics almost equally likely: ask which one (actions/clarify.py)
+        # Two topics almost equally likely: ask which one (clinic_core/clarify.py)
         # rather than answer one of them confidently.
         ranking = message.data.get(RESPONSE_SELECTOR_KEY, {}).get(retrieval_intent, {})
         scores = sorted(

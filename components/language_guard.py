@@ -16,7 +16,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions import languages
+from clinic_core import languages
 from components.intent_override import IntentOverride
 
 OTHER_LANGUAGE = "other_language"

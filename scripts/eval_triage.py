@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from eval_sets import quiet_agent, read_jsonl
+from scripts.eval_sets import quiet_agent, read_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ("emergency", "urgent", "expected", "non_report")
@@ -46,7 +45,7 @@ def load_set(pattern: str) -> list[Example]:
 
 
 def outcomes_rules_only(examples: list[Example]) -> list[str]:
-    from actions import screening
+    from clinic_core import screening
 
     return [screening.read(e.text).outcome for e in examples]
 
@@ -169,7 +168,6 @@ def report(name: str, examples: list[Example], figures: Figures, show_misses: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    sys.path.insert(0, str(ROOT))  # the model's components and the actions package
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", default="blind", choices=("blind", "dev"))
     parser.add_argument(

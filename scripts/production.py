@@ -12,72 +12,34 @@ writes nginx's configuration; run.py starts and supervises the processes.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import quote
+
+from clinic_core import settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 
-# Every address and secret can be overridden from the environment; these are
-# what a single clinic server with local services needs.
-DEFAULTS = {
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_DB": "clinic",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-    # The database to connect to when POSTGRES_DB must be created.
-    "POSTGRES_LOGIN_DB": "postgres",
-    "REDIS_HOST": "127.0.0.1",
-    "REDIS_PORT": "6379",
-    "REDIS_DB": "1",
-    "REDIS_PASSWORD": "",
-    "REDIS_KEY_PREFIX": "clinic",
-    "RABBITMQ_HOST": "127.0.0.1",
-    "RABBITMQ_PORT": "5672",
-    # RabbitMQ's own default account, which it accepts on loopback only.
-    "RABBITMQ_USER": "guest",
-    "RABBITMQ_PASSWORD": "guest",
-    "RABBITMQ_QUEUE": "clinic_events",
-    "RASA_PROCESSES": "2",
-    "ACTION_PROCESSES": "2",
-    # The processes behind nginx listen on loopback ports from here on.
-    "PRIVATE_PORT_BASE": "5100",
-    # How long one process may hold a conversation's lock.  A turn takes well
-    # under a second; if a process dies holding a lock, that conversation
-    # waits this long before another process takes it over.
-    "TICKET_LOCK_LIFETIME": "20",
-}
+# Every address and secret is a setting (clinic_core/settings.py): its
+# defaults are what a single clinic server with local services needs.
+
+
+def profile_settings(env: Mapping[str, str]) -> settings.Settings:
+    """The settings of `env` read as the production profile (ValueError naming a bad one)."""
+    return settings.load({**env, "PROFILE": "production"})
 
 
 def apply_defaults(env: dict[str, str]) -> None:
-    """Fill in the profile's defaults and the URLs derived from them."""
-    for key, value in DEFAULTS.items():
-        env.setdefault(key, value)
-    # Debian installs nginx in /usr/sbin, which is not on every user's PATH.
-    env.setdefault("NGINX_BIN", shutil.which("nginx") or "/usr/sbin/nginx")
-    for key in ("RASA_PROCESSES", "ACTION_PROCESSES", "PRIVATE_PORT_BASE"):
-        if not env[key].isdigit() or int(env[key]) < 1:
-            raise ValueError(f"{key} must be a positive whole number, not {env[key]!r}")
-    postgres = database_url(env)
-    env.setdefault("DATABASE_URL", postgres)
-    env.setdefault("TRACKER_STORE_URL", postgres)
-    password = f":{quote(env['REDIS_PASSWORD'], safe='')}@" if env["REDIS_PASSWORD"] else ""
-    env.setdefault(
-        "REDIS_URL", f"redis://{password}{env['REDIS_HOST']}:{env['REDIS_PORT']}/{env['REDIS_DB']}"
-    )
-    env["ACTION_SERVER_URL"] = f"http://127.0.0.1:{env['ACTIONS_PORT']}/webhook"
-    tls = tls_files(env)
-    scheme = "https" if tls else "http"
-    env.setdefault("RASA_PUBLIC_URL", f"{scheme}://localhost:{env['RASA_PORT']}")
+    """Fill in every setting the caller left out, and the URLs derived from them."""
+    config = profile_settings(env)
+    for variable, value in config.as_environment().items():
+        env.setdefault(variable, value)
+    env["ACTION_SERVER_URL"] = str(config.action_server_url)
 
 
-def database_url(env: dict[str, str], database: str | None = None) -> str:
+def database_url(env: Mapping[str, str], database: str | None = None) -> str:
     """SQLAlchemy URL of the profile's PostgreSQL database (or another on that server)."""
-    user = quote(env["POSTGRES_USER"], safe="")
-    password = f":{quote(env['POSTGRES_PASSWORD'], safe='')}" if env["POSTGRES_PASSWORD"] else ""
-    host, port = env["POSTGRES_HOST"], env["POSTGRES_PORT"]
-    return f"postgresql://{user}{password}@{host}:{port}/{database or env['POSTGRES_DB']}"
+    return profile_settings(env).postgres_url(database)
 
 
 def ensure_database(env: dict[str, str]) -> None:
@@ -116,12 +78,12 @@ def staff_backend_port(env: dict[str, str]) -> int:
     return int(env["PRIVATE_PORT_BASE"]) + int(env["RASA_PROCESSES"]) + int(env["ACTION_PROCESSES"])
 
 
-def tls_files(env: dict[str, str]) -> tuple[str, str] | None:
+def tls_files(env: Mapping[str, str]) -> tuple[str, str] | None:
     """(certificate, key) when TLS_CERT_FILE and TLS_KEY_FILE are both set."""
-    cert, key = env.get("TLS_CERT_FILE"), env.get("TLS_KEY_FILE")
-    if bool(cert) != bool(key):
-        raise ValueError("set both TLS_CERT_FILE and TLS_KEY_FILE, or neither")
-    return (cert, key) if cert and key else None
+    config = profile_settings(env)
+    if config.tls_cert_file and config.tls_key_file:
+        return str(config.tls_cert_file), str(config.tls_key_file)
+    return None
 
 
 def nginx_config(env: dict[str, str]) -> str:

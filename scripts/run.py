@@ -24,15 +24,14 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import production
+from clinic_core import settings
+from scripts import production
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-STARTUP_TIMEOUT_S = float(os.environ.get("STARTUP_TIMEOUT", "180"))
 STOP_GRACE_S = 15.0
 # A replicated server that keeps dying is a fault, not bad luck.
 MAX_RESTARTS_PER_MINUTE = 5
-PROFILES = ("default", "production")
 
 
 @dataclass
@@ -87,25 +86,33 @@ def loopback_tls_context() -> ssl.SSLContext:
     return context
 
 
+# What every service of the default profile needs to agree on, passed down
+# resolved (the production profile passes every setting: scripts/production.py).
+SHARED_SETTINGS = (
+    "PROFILE",
+    "RASA_PORT",
+    "ACTIONS_PORT",
+    "BIND_HOST",
+    "DATA_DIR",
+    "CLINIC_CONFIG",
+    "MODEL_PATH",
+    "DATABASE_URL",
+    "WIDGET_PORT",
+    "STAFF_PORT",
+    "WIDGET_ORIGINS",
+    "RASA_PUBLIC_URL",
+)
+
+
 def environment() -> dict[str, str]:
-    """The documented defaults, applied where the caller did not set a value."""
+    """The services' environment: the caller's, with every shared setting resolved
+    from the one settings object (clinic_core/settings.py), which also checks it."""
     env = dict(os.environ)
-    env.setdefault("RASA_PORT", "5005")
-    env.setdefault("ACTIONS_PORT", "5055")
-    env.setdefault("BIND_HOST", "127.0.0.1")
-    env.setdefault("DATA_DIR", str(ROOT / "var"))
-    env.setdefault("CLINIC_CONFIG", str(ROOT / "clinic" / "example-clinic.yml"))
-    env.setdefault("MODEL_PATH", str(ROOT / "models"))
-    env.setdefault("WIDGET_PORT", "8080")
-    env.setdefault("STAFF_PORT", "8081")
-    env.setdefault(
-        "WIDGET_ORIGINS",
-        f"http://localhost:{env['WIDGET_PORT']},http://127.0.0.1:{env['WIDGET_PORT']}",
-    )
-    env.setdefault("PROFILE", "default")
-    if env["PROFILE"] not in PROFILES:
-        sys.exit(f"PROFILE must be one of {', '.join(PROFILES)}, not {env['PROFILE']!r}")
-    if env["PROFILE"] == "production":
+    try:
+        config = settings.load(env)
+    except settings.SettingsError as error:
+        sys.exit(f"Cannot start: {error}")
+    if config.profile == "production":
         try:
             production.apply_defaults(env)
         except ValueError as error:
@@ -113,8 +120,9 @@ def environment() -> dict[str, str]:
         env["ENDPOINTS_FILE"] = "endpoints.production.yml"
     else:
         env["ENDPOINTS_FILE"] = "endpoints.yml"
-    env.setdefault("RASA_PUBLIC_URL", f"http://localhost:{env['RASA_PORT']}")
-    env["DATA_DIR"] = str(Path(env["DATA_DIR"]).resolve())
+    for variable in SHARED_SETTINGS:
+        env.setdefault(variable, str(config.value(variable)))
+    env["DATA_DIR"] = str(config.data_dir)
     env["RASA_TELEMETRY_ENABLED"] = "false"
     # The action server has no authentication of its own: loopback only.
     env["SANIC_HOST"] = "127.0.0.1"
@@ -139,11 +147,8 @@ def prepare(env: dict[str, str]) -> None:
     The production profile also creates its PostgreSQL database when missing
     and writes and checks nginx's configuration.
     """
-    sys.path.insert(0, str(ROOT))
-    shared = ("DATA_DIR", "CLINIC_CONFIG", "DATABASE_URL")
-    os.environ.update({key: env[key] for key in shared if key in env})
-    from actions import storage
-    from actions.clinic import ClinicConfigError, load_clinic
+    from clinic_core import storage
+    from clinic_core.clinic import ClinicConfigError, load_clinic
 
     try:
         load_clinic(Path(env["CLINIC_CONFIG"]))
@@ -151,7 +156,7 @@ def prepare(env: dict[str, str]) -> None:
         sys.exit(f"Cannot start: clinic file {env['CLINIC_CONFIG']}: {error}")
     if env["PROFILE"] == "production":
         prepare_production(env)
-    storage.migrate()
+    storage.migrate(env["DATABASE_URL"])
 
 
 def prepare_production(env: dict[str, str]) -> None:
@@ -213,7 +218,7 @@ def action_server(name: str, port: int | str, replicated: bool = False) -> Servi
 
 
 def outbox_worker() -> Service:
-    command = [str(BIN / "python"), "-m", "actions.notifications", "run"]
+    command = [str(BIN / "python"), "-m", "clinic_core.notifications", "run"]
     return Service("outbox worker", command, None)
 
 
@@ -234,7 +239,7 @@ def services(env: dict[str, str], token: str) -> list[Service]:
     )
     widget = Service(
         "widget demo page",
-        [str(BIN / "python"), str(ROOT / "scripts" / "serve_widget.py")],
+        [str(BIN / "python"), "-m", "scripts.serve_widget"],
         f"http://127.0.0.1:{env['WIDGET_PORT']}/",
     )
     return [
@@ -291,7 +296,8 @@ def restart_if_replicated(service: Service, env: dict[str, str]) -> bool:
 
 def supervise(running: list[Service], env: dict[str, str]) -> int:
     """Wait until every service is healthy, then until one of them stops for good."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    startup_timeout = settings.load(env).startup_timeout
+    deadline = time.monotonic() + startup_timeout
     ready = False
     while True:
         for service in running:
@@ -318,7 +324,7 @@ def supervise(running: list[Service], env: dict[str, str]) -> int:
             elif time.monotonic() > deadline:
                 slow = [s.name for s in running if not s.is_healthy()]
                 print(
-                    f"Not ready after {STARTUP_TIMEOUT_S:.0f}s: {', '.join(slow)}; stopping.",
+                    f"Not ready after {startup_timeout:.0f}s: {', '.join(slow)}; stopping.",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -331,7 +337,7 @@ def main() -> int:
     Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
     os.environ.update({k: env[k] for k in ("RASA_PORT", "ACTIONS_PORT")})
     prepare(env)
-    from channel_credentials import enabled_channels, write_credentials
+    from scripts.channel_credentials import enabled_channels, write_credentials
 
     env["CREDENTIALS_FILE"] = str(write_credentials(env))
     print("Messaging channels: " + (", ".join(enabled_channels(env)) or "none enabled"), flush=True)

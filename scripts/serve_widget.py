@@ -8,15 +8,14 @@ ports are configured.
 from __future__ import annotations
 
 import html
-import os
-import sys
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from clinic_core import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 WIDGET_DIR = ROOT / "widget"
-sys.path.insert(0, str(ROOT))
 
 
 class WidgetHandler(SimpleHTTPRequestHandler):
@@ -29,11 +28,11 @@ class WidgetHandler(SimpleHTTPRequestHandler):
             super().do_GET()
 
     def send_demo_page(self) -> None:
-        from actions.clinic import load_clinic
+        from clinic_core.clinic import load_clinic
 
         page = (WIDGET_DIR / "index.html").read_text(encoding="utf-8")
         values = {
-            "{{RASA_URL}}": os.environ.get("RASA_PUBLIC_URL", "http://localhost:5005"),
+            "{{RASA_URL}}": str(settings.load().rasa_public_url),
             "{{CLINIC_NAME}}": load_clinic().name,
         }
         for placeholder, value in values.items():
@@ -55,7 +54,7 @@ class WidgetHandler(SimpleHTTPRequestHandler):
 
 
 def main() -> None:
-    port = int(os.environ.get("WIDGET_PORT", "8080"))
+    port = settings.load().widget_port
     handler = partial(WidgetHandler, directory=str(WIDGET_DIR))
     server = ThreadingHTTPServer(("127.0.0.1", port), handler)
     print(f"Demo clinic page with the chat widget: http://localhost:{port}/", flush=True)

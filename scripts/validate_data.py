@@ -34,14 +34,16 @@ NO_TRAINING_DATA = re.compile(
 
 
 UNUSED_RESPONSE = re.compile(r"^The utterance '(utter_[\w/]+)' is not used in any story or rule\.")
-ACTIONS = Path(__file__).resolve().parent.parent / "actions"
-
-
-DOMAIN = ACTIONS.parent / "domain.yml"
+ROOT = Path(__file__).resolve().parent.parent
+# Where code names responses: the actions and the core's dialogue tables.
+CODE_DIRS = (ROOT / "actions", ROOT / "clinic_core")
+DOMAIN = ROOT / "domain.yml"
 
 
 def sent_by_an_action(response: str) -> bool:
-    code = "\n".join(path.read_text(encoding="utf-8") for path in ACTIONS.glob("*.py"))
+    code = "\n".join(
+        path.read_text(encoding="utf-8") for folder in CODE_DIRS for path in folder.glob("*.py")
+    )
     return f'"{response}"' in code
 
 

@@ -16,10 +16,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Column, DateTime, Integer, String
 from sqlalchemy.orm import Session
 
-from actions import storage
+from clinic_core import storage
+from clinic_core.tables import (
+    AUDIT_DETAIL_LENGTH,
+    AUDIT_LOGIN_LENGTH,
+    AUDIT_TARGET_LENGTH,
+    StaffAuditRow,
+)
 
 # The actions the console records; others may be added (same format).
 VIEW_CONVERSATION = "view_conversation"
@@ -44,23 +49,10 @@ ACTIONS = (
 )
 
 ACTION_FORMAT = re.compile(r"[a-z][a-z0-9_]{0,31}")
-LOGIN_LENGTH = 64
-TARGET_LENGTH = 200
-DETAIL_LENGTH = 500
+LOGIN_LENGTH = AUDIT_LOGIN_LENGTH
+TARGET_LENGTH = AUDIT_TARGET_LENGTH
+DETAIL_LENGTH = AUDIT_DETAIL_LENGTH
 MAX_LIMIT = 10_000
-
-
-class StaffAuditRow(storage.Base):
-    """One audited action (see the module docstring for what may go in it)."""
-
-    __tablename__ = "staff_audit"
-
-    id = Column(Integer, primary_key=True)
-    at = Column(DateTime, nullable=False, index=True, default=storage.utcnow)  # UTC
-    login = Column(String(LOGIN_LENGTH), nullable=False, index=True)
-    action = Column(String(32), nullable=False)
-    target = Column(String(TARGET_LENGTH))
-    detail = Column(String(DETAIL_LENGTH))
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,11 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Boolean, CheckConstraint, Column, DateTime, Integer, String
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 
-from actions import settings, storage
+from clinic_core import settings, storage
+from clinic_core.tables import StaffUser
 from staff import audit
 
 # --- policy ------------------------------------------------------------------
@@ -102,22 +102,6 @@ UNKNOWN_LOGIN = "(unknown)"  # audit login of attempts on logins that do not exi
 
 
 # --- accounts ------------------------------------------------------------------
-
-
-class StaffUser(storage.Base):
-    """A staff account (the ORM row; functions here hand out `User` instead)."""
-
-    __tablename__ = "staff_users"
-    __table_args__ = (CheckConstraint("role IN ('staff', 'admin')", name="ck_staff_users_role"),)
-
-    id = Column(Integer, primary_key=True)
-    login = Column(String(64), nullable=False, unique=True)
-    password_hash = Column(String(255), nullable=False)
-    role = Column(String(16), nullable=False)
-    created_at = Column(DateTime, nullable=False, default=storage.utcnow)  # UTC
-    disabled = Column(Boolean, nullable=False, default=False)
-    failed_logins = Column(Integer, nullable=False, default=0)
-    locked_until = Column(DateTime)  # UTC
 
 
 @dataclass(frozen=True)
@@ -660,7 +644,8 @@ def session_secret() -> str:
     All workers of one deployment must share it: give them the same DATA_DIR
     or set the variable.  Changing it logs everybody out.
     """
-    configured = os.environ.get(SECRET_ENV, "")
+    secret_setting = settings.load().staff_session_secret
+    configured = secret_setting.get_secret_value() if secret_setting else ""
     if configured:
         if len(configured) < MIN_SECRET_LENGTH:
             raise RuntimeError(f"{SECRET_ENV} must be at least {MIN_SECRET_LENGTH} characters")

@@ -13,7 +13,7 @@ conversation, flags computed in SQL, reading the few JSON fields it needs
 with the database's JSON functions) rather than one query per conversation;
 text and phone searches first narrow the candidates in SQL and then confirm
 in Python.  Bookings and escalations live in the project's own database
-(`actions.storage`), possibly another server, so they are joined in Python
+(`clinic_core.storage`), possibly another server, so they are joined in Python
 by conversation id.
 
 Nothing here logs message texts (nor anything else about patients).
@@ -25,7 +25,6 @@ import csv
 import io
 import json
 import math
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -39,7 +38,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
-from actions import storage
+from clinic_core import settings, storage
 
 TrackerDB = str | sa.engine.URL | Engine
 Moment = datetime | date | float | int
@@ -130,7 +129,7 @@ def tracker_engine(db: TrackerDB) -> Engine:
         if on_disk and not database.startswith("file:") and not Path(database).exists():
             raise FileNotFoundError(f"No tracker store at {database}")
         kwargs: dict[str, Any] = {}
-        schema = os.environ.get("POSTGRESQL_SCHEMA")
+        schema = settings.load().postgresql_schema
         if backend == "postgresql" and schema:
             kwargs["connect_args"] = {"options": f"-csearch_path={schema}"}
         _engines[key] = sa.create_engine(url, future=True, pool_pre_ping=True, **kwargs)

@@ -13,7 +13,7 @@ still find the project rows.
 Only counts are returned and printed, never ids, numbers or texts.
 
 CLI (tracker store from `TRACKER_STORE_URL`, default the SQLite file of
-endpoints.yml in DATA_DIR; project DB from `actions.settings.database_url()`):
+endpoints.yml in DATA_DIR; project DB from `clinic_core.settings.database_url()`):
 
     python -m staff.retention older-than DAYS
     python -m staff.retention erase --conversation ID
@@ -23,7 +23,6 @@ endpoints.yml in DATA_DIR; project DB from `actions.settings.database_url()`):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -32,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from actions import settings, storage
+from clinic_core import settings, storage
 from staff.conversations import (
     EVENTS,
     TrackerDB,
@@ -61,9 +60,7 @@ class DeletionReport:
 
 def default_tracker_url() -> str:
     """The tracker store of endpoints.yml: `TRACKER_STORE_URL`, else SQLite in DATA_DIR."""
-    return os.environ.get("TRACKER_STORE_URL") or (
-        f"sqlite:///{settings.data_dir() / 'conversations.db'}"
-    )
+    return str(settings.load().tracker_store_url)
 
 
 def _utc(moment: datetime | None) -> datetime:
@@ -210,7 +207,7 @@ def erase_patient(
 def _clinic_region() -> str | None:
     """The clinic's country, to read national phone numbers (None if unavailable)."""
     try:
-        from actions.clinic import load_clinic
+        from clinic_core.clinic import load_clinic
 
         return load_clinic().country
     except Exception:  # noqa: BLE001 - a broken clinic file must not block an erasure

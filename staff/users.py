@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from collections.abc import Sequence
 
-from actions import storage
+from clinic_core import settings, storage
 from staff import auth
 
 PASSWORD_ENV = "STAFF_PASSWORD"
@@ -32,7 +31,8 @@ class CommandError(Exception):
 
 
 def read_password() -> str:
-    password = os.environ.get(PASSWORD_ENV)
+    configured = settings.load().staff_password
+    password = configured.get_secret_value() if configured else ""
     if password:
         auth.check_password_policy(password)
         return password

@@ -52,7 +52,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, html, redirect
 from sanic.response import text as text_response
 
-from actions import settings, storage
+from clinic_core import settings, storage
 from staff import audit, auth, retention
 from staff import conversations as conv
 
@@ -77,16 +77,9 @@ _annotations_lock = threading.Lock()
 # --- configuration -----------------------------------------------------------------
 
 
-def _env_flag(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() not in ("0", "false", "no", "off")
-
-
 def annotations_path() -> Path:
-    configured = os.environ.get("STAFF_ANNOTATIONS_FILE")
-    return Path(configured) if configured else settings.data_dir() / ANNOTATIONS_FILE
+    config = settings.load()
+    return config.staff_annotations_file or config.data_dir / ANNOTATIONS_FILE
 
 
 def load_annotations(path: Path | None = None) -> list[dict[str, Any]]:
@@ -213,7 +206,7 @@ def create_app(
     app = Sanic(name or f"staff_console_{next(_names)}", configure_logging=False)
     project = project_url or settings.database_url()
     tracker = tracker_url or retention.default_tracker_url()
-    secure = _env_flag("STAFF_COOKIE_SECURE", True) if secure_cookies is None else secure_cookies
+    secure = settings.load().staff_cookie_secure if secure_cookies is None else secure_cookies
 
     env = Environment(
         loader=FileSystemLoader(str(HERE / "templates")),
@@ -796,7 +789,7 @@ def _append_note(row: Any, user: auth.User, note: str) -> None:
 
 
 def main() -> None:
-    port = int(os.environ.get("STAFF_PORT") or 8081)
+    port = settings.load().staff_port
     app = create_app(name="staff_console")
     app.run(host="127.0.0.1", port=port, access_log=False)
 

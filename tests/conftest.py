@@ -30,17 +30,61 @@ ROOT = Path(__file__).resolve().parent.parent
 MODEL = ROOT / "models" / "current.tar.gz"
 TEST_CLINIC = ROOT / "tests" / "fixtures" / "test-clinic.yml"
 STARTUP_TIMEOUT_S = 240
+# `make run`'s command: the console entry point pyproject.toml installs.
+SUPERVISOR = Path(sys.executable).parent / "clinic-run"
+
+
+# --- tiers ------------------------------------------------------------------------
+# Every test belongs to one tier (pyproject.toml declares the markers): `make
+# test-fast` runs the unit tier, `make test` runs them all.  A test's tier
+# follows from what it uses, unless the test module marks it itself.
+TIERS = ("browser", "e2e", "integration", "unit")
+BROWSER_FIXTURES = {"browser"}
+E2E_FIXTURES = {"assistant"}
+# Real services, a trained model, or a server of ours started in the test.
+INTEGRATION_FIXTURES = {
+    "postgres_url",
+    "database_url",
+    "trained_model",
+    "nlu_agent",
+    "parse",
+    "console",
+    "pg_databases",
+    "store",
+    "redis_client",
+}
+
+
+def tier_of(item: pytest.Item) -> str:
+    explicit = [tier for tier in TIERS if item.get_closest_marker(tier)]
+    if explicit:
+        return explicit[0]
+    used = set(getattr(item, "fixturenames", ()))
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "postgresql" in callspec.params.values():
+        return "integration"  # the PostgreSQL half of a SQLite/PostgreSQL pair
+    for tier, fixtures in (
+        ("browser", BROWSER_FIXTURES),
+        ("e2e", E2E_FIXTURES),
+        ("integration", INTEGRATION_FIXTURES),
+    ):
+        if used & fixtures:
+            return tier
+    return "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        tier = tier_of(item)
+        if not item.get_closest_marker(tier):
+            item.add_marker(getattr(pytest.mark, tier))
 
 
 def load_script(name: str) -> Any:
-    """A module of scripts/ (the evaluation scripts), imported like the scripts import it."""
+    """A module of the scripts package (the supervisor, the evaluation scripts)."""
     import importlib
-    import sys
 
-    scripts = str(ROOT / "scripts")
-    if scripts not in sys.path:
-        sys.path.insert(0, scripts)
-    return importlib.import_module(name)
+    return importlib.import_module(f"scripts.{name}")
 
 
 @pytest.fixture(scope="session")
@@ -151,7 +195,7 @@ def start_servers(
     (or once `ready()` says so)."""
     with log_file.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "run.py")],
+            [str(SUPERVISOR)],
             cwd=ROOT,
             env=env,
             stdout=log,
@@ -323,7 +367,7 @@ def postgres_url() -> Iterator[str]:
         service_missing("PostgreSQL", error)
     url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     yield url
-    from actions import storage
+    from clinic_core import storage
 
     engine = storage._engines.pop(url, None)
     if engine is not None:
@@ -336,7 +380,7 @@ def postgres_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The project database, migrated, on SQLite and on the real PostgreSQL."""
-    from actions import storage
+    from clinic_core import storage
 
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'clinic.db'}"

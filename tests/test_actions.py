@@ -170,7 +170,7 @@ def test_yes_to_a_call_back_offer_starts_the_contact_form_with_known_details(
 
 
 def test_did_you_mean_offers_the_likely_topics_in_the_patients_terms() -> None:
-    from actions import clarify
+    from clinic_core import clarify
 
     parse = {
         "intent_ranking": [
@@ -200,7 +200,7 @@ def test_did_you_mean_offers_the_likely_topics_in_the_patients_terms() -> None:
 
 
 def test_a_follow_up_is_read_against_the_answer_it_follows() -> None:
-    from actions import follow_ups
+    from clinic_core import follow_ups
 
     assert follow_ups.resolve("faq/side_effects", "how long do they last?") == (
         "faq/side_effects_duration"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actions import booking_fields as fields
+from clinic_core import booking_fields as fields
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import storage
 from actions.booking import ActionAskBookingConfirmed, ActionSubmitBooking, ValidateBookingForm
+from clinic_core import storage
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN: dict[str, Any] = {"slots": {}, "forms": {}, "responses": {}}

@@ -1,4 +1,4 @@
-"""Reading a patient's preferred appointment time (actions/booking_time.py).
+"""Reading a patient's preferred appointment time (clinic_core/booking_time.py).
 
 Every test fixes `now` at Thursday 2026-11-26 10:15 in New York unless it says
 otherwise.  The clinic is open Mon-Thu 09:00-18:00, Fri 09:00-17:00,
@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from actions.booking_time import (
+from clinic_core.booking_time import (
     HORIZON_DAYS,
     REASONS,
     TimeProblem,
@@ -21,7 +21,7 @@ from actions.booking_time import (
     find_preferred_time,
     parse_preferred_time,
 )
-from actions.clinic import Clinic, parse_clinic
+from clinic_core.clinic import Clinic, parse_clinic
 
 NEW_YORK = ZoneInfo("America/New_York")
 HOURS = {

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions.clinic import ClinicConfigError, load_clinic, parse_clinic
+from clinic_core.clinic import ClinicConfigError, load_clinic, parse_clinic
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "clinic" / "example-clinic.yml"
@@ -68,7 +68,7 @@ def test_an_edited_file_is_read_again(tmp_path: Path) -> None:
 
 
 def test_emergency_languages_must_exist_in_the_triage_rules(tmp_path) -> None:
-    from actions.clinic import ClinicConfigError, load_clinic
+    from clinic_core.clinic import ClinicConfigError, load_clinic
 
     path = tmp_path / "clinic.yml"
     base = "name: C\nphone: '+1 555-0100'\nemergency_number: '911'\n"
@@ -80,7 +80,7 @@ def test_emergency_languages_must_exist_in_the_triage_rules(tmp_path) -> None:
 
 
 def test_a_language_left_out_of_the_clinic_file_is_not_recognised() -> None:
-    from actions import screening
+    from clinic_core import screening
 
     assert screening.read("no puedo respirar", languages=("es",), semantic=False).is_emergency
     assert not screening.read("no puedo respirar", languages=(), semantic=False).is_report

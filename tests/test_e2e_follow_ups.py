@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.clarify import TOPICS
+from clinic_core.clarify import TOPICS
 from tests.conftest import RunningAssistant
 from tests.nlu_data import predicted_label
 

@@ -11,7 +11,6 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import storage
 from actions.contact_form import ValidateContactForm
 from actions.escalation import (
     ActionEscalate,
@@ -20,6 +19,7 @@ from actions.escalation import (
     ActionTriageDecide,
 )
 from actions.fallback import ActionFallback
+from clinic_core import storage
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN: dict[str, Any] = {"slots": {}, "forms": {}, "responses": {}}

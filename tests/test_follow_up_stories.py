@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from actions.clarify import TOPICS
+from clinic_core.clarify import TOPICS
 from tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parent.parent

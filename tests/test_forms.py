@@ -15,13 +15,13 @@ import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import booking_fields as fields
-from actions import storage
 from actions.booking import ActionSubmitBooking, ValidateBookingForm
 from actions.contact_form import ValidateContactForm
 from actions.escalation import ActionEscalate
 from actions.forms import PatientForm
 from actions.screening_form import ValidateTriageCheckForm
+from clinic_core import booking_fields as fields
+from clinic_core import storage
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAIN_FILE = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -674,8 +674,8 @@ def test_why_keeps_the_form_at_the_same_question() -> None:
 
 
 def test_a_skipped_detail_is_not_reused_as_if_given() -> None:
-    from actions.clinic import load_clinic
     from actions.escalation import prefilled_contact
+    from clinic_core.clinic import load_clinic
 
     tracker = at("contact_form", "hi", {"contact_name": "not given", "contact_phone": "not given"})
     assert prefilled_contact(tracker, load_clinic()) == []

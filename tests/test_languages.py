@@ -11,8 +11,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions import languages
 from actions.fallback import ActionOtherLanguage
+from clinic_core import languages
 from components.language_guard import LanguageGuard
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -16,6 +16,8 @@ from rasa.utils.endpoints import EndpointConfig
 
 from tests.conftest import service_missing
 
+pytestmark = pytest.mark.integration
+
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 
 

@@ -6,10 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from actions import storage
+from clinic_core import storage
+
+pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -19,7 +22,7 @@ def _alembic_metadata():
     code = (
         "import runpy, sys; from unittest import mock; "
         "sys.modules['alembic.context'] = mock.MagicMock(is_offline_mode=lambda: True); "
-        "from actions import storage; "
+        "from clinic_core import storage; "
         "runpy.run_path('migrations/env.py', run_name='env'); "
         "print(sorted(storage.Base.metadata.tables))"
     )
@@ -37,9 +40,6 @@ def test_alembic_sees_every_table_of_the_project() -> None:
 
 def test_the_migrated_database_matches_the_models(database_url: str) -> None:
     """No drift: autogenerate would propose nothing (no table, column, index or constraint)."""
-    import staff.audit  # noqa: F401 - the console's tables, as env.py imports them
-    import staff.auth  # noqa: F401
-
     with storage.engine(database_url).connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, storage.Base.metadata)

@@ -16,8 +16,8 @@ from datetime import datetime, timezone
 import pytest
 import sqlalchemy as sa
 
-from actions import notifications, storage
 from actions.booking import booking_notification
+from clinic_core import notifications, settings, storage
 from tests.conftest import free_port
 from tests.receivers import SmtpReceiver, WebhookReceiver
 
@@ -237,7 +237,7 @@ def test_higher_priority_is_delivered_first(database_url: str, webhook: WebhookR
 def test_backoff_grows_and_is_capped() -> None:
     delays = [notifications.backoff(n).total_seconds() for n in (1, 2, 3, 4, 30)]
     assert delays[0] < delays[1] < delays[2] < delays[3]
-    assert delays[-1] <= notifications.BACKOFF_MAX_S
+    assert delays[-1] <= settings.load().outbox_backoff_max
 
 
 def test_show_lists_the_outbox(database_url: str, capsys: pytest.CaptureFixture) -> None:

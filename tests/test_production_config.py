@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-import production  # noqa: E402
+from scripts import production
+
+pytestmark = pytest.mark.integration
 
 
 def profile_env(tmp_path: Path, **overrides: str) -> dict[str, str]:

@@ -44,6 +44,8 @@ from tests.conftest import (
 )
 from tests.test_e2e_booking import CONVERSATION as BOOKING_CONVERSATION
 
+pytestmark = pytest.mark.e2e
+
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 TOKEN = "production-test-token"
 # The whole booking of tests/test_e2e_booking.py, greeting and final "send" included.

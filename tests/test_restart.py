@@ -11,7 +11,11 @@ import os
 import uuid
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import TEST_CLINIC, free_port, http, start_servers, stop_servers
+
+pytestmark = pytest.mark.e2e
 
 
 def say(rasa_url: str, sender: str, text: str) -> str:

@@ -8,7 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, free_port
+import pytest
+
+from tests.conftest import ROOT, SUPERVISOR, free_port
+
+pytestmark = pytest.mark.e2e
 
 
 def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
@@ -20,7 +24,7 @@ def run_script(tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
         **env,
     }
     return subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "run.py")],
+        [str(SUPERVISOR)],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -54,8 +58,8 @@ def test_a_generated_api_token_is_stored_owner_only_and_reused(tmp_path: Path) -
         [
             sys.executable,
             "-c",
-            "import sys; sys.argv=['run.py']; sys.path.insert(0, 'scripts');"
-            "import run; env = run.environment(); import os; os.makedirs(env['DATA_DIR'], "
+            "import sys; sys.argv=['clinic-run']; from scripts import run;"
+            "env = run.environment(); import os; os.makedirs(env['DATA_DIR'], "
             "exist_ok=True); print(run.auth_token(env))",
         ],
         cwd=ROOT,
@@ -97,7 +101,7 @@ def test_ctrl_c_stops_every_service_even_if_the_parent_ignored_sigint(
         **{f"{name}_PORT": str(port) for name, port in ports.items()},
     }
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "run.py")],
+        [str(SUPERVISOR)],
         cwd=ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,

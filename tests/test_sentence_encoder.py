@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from actions.sentence_encoder import CACHE_SIZE, SentenceEncoder, shared_encoder
+from clinic_core.sentence_encoder import CACHE_SIZE, SentenceEncoder, shared_encoder
 
 
 @pytest.fixture(scope="module")

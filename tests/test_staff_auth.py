@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from actions import storage
+from clinic_core import storage
 from staff import audit, auth, users
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ Conversations are saved with Rasa's own `SQLTrackerStore` from real events
 ActionExecuted, SlotSet), on SQLite and on the PostgreSQL server the
 deployment uses (a uniquely named database per test session, dropped at the
 end; skipped when the server is unreachable, except on CI).  Bookings and
-escalations go into the project DB migrated with `actions.storage.migrate`.
+escalations go into the project DB migrated with `clinic_core.storage.migrate`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pytest
 import sqlalchemy as sa
 import yaml
 
-from actions import storage
+from clinic_core import storage
 from staff import conversations as conv
 from staff import retention
 from tests.conftest import service_missing

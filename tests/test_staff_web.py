@@ -25,7 +25,7 @@ import pytest
 import sqlalchemy as sa
 from sanic import Sanic
 
-from actions import storage
+from clinic_core import storage
 from staff import audit, auth
 from staff import conversations as conv
 from tests.receivers import run_sanic
@@ -311,10 +311,12 @@ def test_login_success_sets_a_hardened_session_cookie(console: Console) -> None:
 
 
 def test_secure_cookie_by_default(console: Console, monkeypatch: pytest.MonkeyPatch) -> None:
-    from staff import web
+    from clinic_core import settings
 
     monkeypatch.delenv("STAFF_COOKIE_SECURE", raising=False)
-    assert web._env_flag("STAFF_COOKIE_SECURE", True) is True
+    assert settings.load().staff_cookie_secure is True
+    monkeypatch.setenv("STAFF_COOKIE_SECURE", "off")
+    assert settings.load().staff_cookie_secure is False
     assert auth.cookie_attributes(True)["secure"] is True
 
 

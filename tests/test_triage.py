@@ -1,4 +1,4 @@
-"""Tests for the deterministic symptom triage (actions/triage.py).
+"""Tests for the deterministic symptom triage (clinic_core/triage.py).
 
 Emergency recall must be 100%: every emergency phrasing below is asserted on
 its own, and a summary test computes recall and the false-alarm rate.
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from actions import triage
-from actions.triage import SEVERITIES, Assessment, RulesError, assess, load_rules, reason
+from clinic_core import triage
+from clinic_core.triage import SEVERITIES, Assessment, RulesError, assess, load_rules, reason
 
 RULES_FILE = Path(__file__).resolve().parent.parent / "clinic" / "triage-rules.yml"
 

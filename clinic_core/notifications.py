@@ -1,6 +1,6 @@
 """Deliver the outbox to the clinic: webhook and e-mail, retried until acknowledged.
 
-Run as its own process (`python -m actions.notifications run`, started by
+Run as its own process (`python -m clinic_core.notifications run`, started by
 `make run`).  Each pending row is tried; a temporary failure (network error,
 timeout, 408, 429, 5xx, SMTP 4xx) is retried with exponential backoff for as
 long as it takes; a permanent rejection (any other 4xx, SMTP 5xx) is kept and
@@ -8,7 +8,7 @@ marked `failed` for staff, never dropped.  Rows are claimed with
 `FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers can share one
 outbox without delivering a row twice.
 
-`python -m actions.notifications show` prints the outbox.
+`python -m clinic_core.notifications show` prints the outbox.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import hashlib
 import hmac
 import json
-import os
 import random
 import signal
 import smtplib
@@ -32,12 +31,9 @@ from email.message import EmailMessage
 
 from sqlalchemy import func
 
-from actions import storage
-from actions.storage import OutboxMessage, utcnow
+from clinic_core import settings, storage
+from clinic_core.storage import OutboxMessage, utcnow
 
-BACKOFF_BASE_S = float(os.environ.get("OUTBOX_BACKOFF_BASE", "2"))
-BACKOFF_MAX_S = float(os.environ.get("OUTBOX_BACKOFF_MAX", "600"))
-POLL_INTERVAL_S = float(os.environ.get("OUTBOX_POLL_INTERVAL", "1"))
 TIMEOUT_S = 10.0
 
 
@@ -51,10 +47,11 @@ class PermanentFailure(Exception):
 
 def enabled_transports() -> list[str]:
     """Transports configured in the environment; none are on by default."""
+    config = settings.load()
     transports = []
-    if os.environ.get("CLINIC_WEBHOOK_URL"):
+    if config.clinic_webhook_url:
         transports.append("webhook")
-    if os.environ.get("SMTP_HOST") and os.environ.get("CLINIC_EMAIL_TO"):
+    if config.smtp_host and config.clinic_email_to:
         transports.append("email")
     return transports
 
@@ -65,12 +62,15 @@ def signature(secret: str, body: bytes) -> str:
 
 def send_webhook(row: OutboxMessage) -> None:
     """POST the stored JSON body, exactly as stored, with idempotency and signature."""
+    config = settings.load()
+    if not config.clinic_webhook_url:
+        raise TemporaryFailure("CLINIC_WEBHOOK_URL is not set")
     body = row.payload.encode("utf-8")
-    request = urllib.request.Request(os.environ["CLINIC_WEBHOOK_URL"], data=body, method="POST")
+    request = urllib.request.Request(config.clinic_webhook_url, data=body, method="POST")
     request.add_header("Content-Type", "application/json")
     request.add_header("Idempotency-Key", row.idempotency_key)
-    secret = os.environ.get("CLINIC_WEBHOOK_SECRET")
-    if secret:
+    if config.clinic_webhook_secret:
+        secret = config.clinic_webhook_secret.get_secret_value()
         request.add_header("X-Signature", signature(secret, body))
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S):
@@ -114,23 +114,25 @@ def email_text(payload: dict) -> str:
 
 
 def send_email(row: OutboxMessage) -> None:
+    config = settings.load()
+    if not (config.smtp_host and config.clinic_email_to):
+        raise TemporaryFailure("SMTP_HOST or CLINIC_EMAIL_TO is not set")
     payload = json.loads(row.payload)
     message = EmailMessage()
     subject = EMAIL_SUBJECTS.get(row.message_type, "Patient assistant: {reference}")
     message["Subject"] = subject.format(
         reference=row.reference, severity=str(payload.get("severity", "")).capitalize()
     )
-    message["From"] = os.environ.get("SMTP_FROM", "assistant@localhost")
-    message["To"] = os.environ["CLINIC_EMAIL_TO"]
+    message["From"] = config.smtp_from
+    message["To"] = config.clinic_email_to
     message["X-Idempotency-Key"] = row.idempotency_key
     message.set_content(email_text(payload))
-    port = int(os.environ.get("SMTP_PORT", "25"))
     try:
-        with smtplib.SMTP(os.environ["SMTP_HOST"], port, timeout=TIMEOUT_S) as smtp:
-            if os.environ.get("SMTP_STARTTLS", "").lower() in ("1", "true", "yes"):
+        with smtplib.SMTP(config.smtp_host, config.smtp_port, timeout=TIMEOUT_S) as smtp:
+            if config.smtp_starttls:
                 smtp.starttls()
-            if os.environ.get("SMTP_USER"):
-                smtp.login(os.environ["SMTP_USER"], os.environ.get("SMTP_PASSWORD", ""))
+            if config.smtp_user:
+                smtp.login(config.smtp_user, config.smtp_password.get_secret_value())
             smtp.send_message(message)
     except smtplib.SMTPResponseException as error:
         if 400 <= error.smtp_code < 500:
@@ -148,7 +150,8 @@ TRANSPORTS: dict[str, Callable[[OutboxMessage], None]] = {
 
 def backoff(attempts: int) -> timedelta:
     """Exponential, capped, with jitter so retries from many rows spread out."""
-    delay = min(BACKOFF_MAX_S, BACKOFF_BASE_S * (2 ** max(attempts - 1, 0)))
+    config = settings.load()
+    delay = min(config.outbox_backoff_max, config.outbox_backoff_base * (2 ** max(attempts - 1, 0)))
     return timedelta(seconds=delay * random.uniform(0.8, 1.0))
 
 
@@ -197,9 +200,10 @@ def run_worker(url: str | None = None) -> None:
         f"Outbox worker running; transports: {', '.join(enabled_transports()) or 'none'}",
         flush=True,
     )
+    poll_interval = settings.load().outbox_poll_interval
     while not stopping:
         if deliver_due(url=url) == 0:
-            time.sleep(POLL_INTERVAL_S)
+            time.sleep(poll_interval)
 
 
 @dataclass

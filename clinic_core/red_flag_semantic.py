@@ -1,10 +1,10 @@
 """The second, meaning-based red-flag layer: is a sentence close to a red flag?
 
-The deterministic rules (actions/triage.py) stay the first layer and the only
+The deterministic rules (clinic_core/triage.py) stay the first layer and the only
 one that raises an emergency by itself. This layer compares each sentence and
 clause of a message with the clinic's curated descriptions of every red flag
 (`clinic/red-flag-descriptions.yml`) using pretrained sentence embeddings
-(actions/sentence_encoder.py). A sentence that is closer to a red flag than a
+(clinic_core/sentence_encoder.py). A sentence that is closer to a red flag than a
 threshold, and clearly closer to it than to any harmless description, is a
 *possible* red flag: the patient is asked the screening question at once.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from actions.sentence_encoder import SentenceEncoder, shared_encoder
+from clinic_core.sentence_encoder import SentenceEncoder, shared_encoder
 
 log = logging.getLogger(__name__)
 

@@ -14,123 +14,36 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Integer,
-    String,
-    Text,
-    UniqueConstraint,
     create_engine,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, declarative_base, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
-from actions import settings
+from clinic_core import settings
 
-Base = declarative_base()
+# The tables and time helpers, re-exported: callers see one storage API.
+from clinic_core.tables import (  # noqa: F401
+    Base,
+    Booking,
+    Escalation,
+    OutboxMessage,
+    StaffAuditRow,
+    StaffUser,
+    as_naive_utc,
+    utcnow,
+)
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 # No 0/O or 1/I: references are read out over the phone.
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def as_naive_utc(moment: datetime | None) -> datetime:
-    """The database's convention (naive UTC) for any moment; None means now."""
-    if moment is None:
-        return utcnow()
-    if moment.tzinfo is not None:
-        return moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
-
-
-class Booking(Base):
-    """A booking *request*: the clinic calls the patient to confirm a slot."""
-
-    __tablename__ = "bookings"
-
-    id = Column(Integer, primary_key=True)
-    reference = Column(String(16), nullable=False, unique=True)
-    # Same conversation + same details = the same request (double clicks,
-    # retried webhooks, replayed messages).
-    dedupe_key = Column(String(64), nullable=False, unique=True)
-    conversation_id = Column(String(128), nullable=False, index=True)
-    channel = Column(String(32), nullable=False)
-    created_at = Column(DateTime, nullable=False, default=utcnow)  # UTC
-    patient_name = Column(String(120), nullable=False)
-    phone = Column(String(20), nullable=False, index=True)  # E.164
-    email = Column(String(254))
-    new_patient = Column(Boolean, nullable=False)
-    preferred_start = Column(String(40), nullable=False)  # ISO 8601 with offset
-    preferred_end = Column(String(40), nullable=False)
-    preferred_time_text = Column(String(500), nullable=False)
-    treatment_area = Column(String(200), nullable=False)
-    consent_to_contact = Column(Boolean, nullable=False)
-    status = Column(String(16), nullable=False, default="new")
-    staff_note = Column(Text)
-
-
-class Escalation(Base):
-    """Something the clinic must look at: a symptom report or a call-back request.
-
-    One open escalation per conversation: later messages update it (and the
-    clinic gets an `escalation_update`) instead of creating another.
-    """
-
-    __tablename__ = "escalations"
-
-    id = Column(Integer, primary_key=True)
-    reference = Column(String(16), nullable=False, unique=True)
-    conversation_id = Column(String(128), nullable=False, index=True)
-    channel = Column(String(32), nullable=False)
-    severity = Column(String(16), nullable=False)  # emergency | urgent | routine
-    reason = Column(String(500), nullable=False)  # which rule fired, on which words
-    created_at = Column(DateTime, nullable=False, default=utcnow)  # UTC
-    updated_at = Column(DateTime, nullable=False, default=utcnow)
-    patient_name = Column(String(120))
-    phone = Column(String(20), index=True)
-    treatment_date = Column(String(120))
-    preferred_time_text = Column(String(500))
-    symptoms = Column(Text, nullable=False)  # the patient's own words
-    transcript = Column(Text)  # the conversation so far, for call-back requests
-    status = Column(String(16), nullable=False, default="open")
-    update_count = Column(Integer, nullable=False, default=0)
-    staff_note = Column(Text)
-
-
 SEVERITY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}
 # Emergencies are delivered before anything else waiting in the outbox.
 SEVERITY_PRIORITY = {"routine": 0, "urgent": 50, "emergency": 100}
-
-
-class OutboxMessage(Base):
-    """One notification to deliver over one transport, until acknowledged."""
-
-    __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("idempotency_key", "transport"),)
-
-    id = Column(Integer, primary_key=True)
-    idempotency_key = Column(String(64), nullable=False)
-    reference = Column(String(16), nullable=False, index=True)
-    message_type = Column(String(32), nullable=False)
-    transport = Column(String(16), nullable=False)  # webhook | email
-    payload = Column(Text, nullable=False)  # the exact JSON body
-    priority = Column(Integer, nullable=False, default=0)  # higher first
-    status = Column(String(16), nullable=False, default="pending", index=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(DateTime, nullable=False, default=utcnow)  # UTC
-    last_error = Column(String(500))
-    created_at = Column(DateTime, nullable=False, default=utcnow)
-    delivered_at = Column(DateTime)
 
 
 _engines: dict[str, Engine] = {}

@@ -5,9 +5,9 @@ This is the single decision the dialogue acts on. The Rasa NLU pipeline
 stores it in the message's parse data under `triage`; the dialogue policy
 (components/triage_policy.py) and the triage actions read it from there.
 
-1. The deterministic rules (actions/triage.py) read the message. An
+1. The deterministic rules (clinic_core/triage.py) read the message. An
    emergency they find is final.
-2. The semantic layer (actions/red_flag_semantic.py) looks for a sentence
+2. The semantic layer (clinic_core/red_flag_semantic.py) looks for a sentence
    that means a red flag in words the rules do not know. If the patient
    describes it as their own current symptom, the screening question is
    asked at once, whatever the rules said.
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from actions import red_flag_semantic, triage
+from clinic_core import red_flag_semantic, triage
 
 REPORT_INTENT = "report_symptom"
 # Severities of a reading: the rules' four levels; None = not a report.

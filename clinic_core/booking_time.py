@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import dateparser
 
-from actions.clinic import WEEKDAYS, Clinic
+from clinic_core.clinic import WEEKDAYS, Clinic
 
 REASONS = (
     "empty",

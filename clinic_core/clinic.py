@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from actions import settings, triage
+from clinic_core import settings, triage
 
 WEEKDAYS = (
     "monday",
