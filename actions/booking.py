@@ -8,6 +8,7 @@ the clinic, before the patient is told it was received.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -383,7 +384,7 @@ class ActionSubmitBooking(Action):
         if tracker.get_slot(OUTCOME_SLOT) == PERSON:
             stuck_on = (tracker.get_slot(STATE_SLOT) or {}).get("stuck") or "a question"
             label = QUESTIONS[stuck_on].label if stuck_on in QUESTIONS else stuck_on
-            return reset + hand_over(
+            return reset + await hand_over(
                 dispatcher,
                 tracker,
                 load_clinic(),
@@ -412,7 +413,8 @@ class ActionSubmitBooking(Action):
         )
         zone = ZoneInfo(clinic.timezone)
         try:
-            reference, _created = storage.save_booking(
+            reference, _created = await asyncio.to_thread(  # off the event loop
+                storage.save_booking,
                 booking,
                 lambda row: booking_notification(
                     row, row.created_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(zone)

@@ -27,6 +27,7 @@ clinic has it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from datetime import datetime
@@ -129,8 +130,11 @@ def escalation_notification(
     )
 
 
-def save(tracker: Tracker, clinic: Clinic, change: storage.EscalationChange) -> str:
-    reference, _created = storage.save_escalation(
+async def save(tracker: Tracker, clinic: Clinic, change: storage.EscalationChange) -> str:
+    # The database write runs on a worker thread: the action server's event
+    # loop keeps serving other conversations meanwhile.
+    reference, _created = await asyncio.to_thread(
+        storage.save_escalation,
         tracker.sender_id,
         tracker.get_latest_input_channel() or "unknown",
         change,
@@ -140,7 +144,7 @@ def save(tracker: Tracker, clinic: Clinic, change: storage.EscalationChange) -> 
     return reference
 
 
-def store_report(tracker: Tracker, clinic: Clinic, severity: str, reason: str) -> str:
+async def store_report(tracker: Tracker, clinic: Clinic, severity: str, reason: str) -> str:
     """Store a report the moment it is made, with whatever contact the channel gives."""
     change = storage.EscalationChange(
         severity=severity,
@@ -148,7 +152,7 @@ def store_report(tracker: Tracker, clinic: Clinic, severity: str, reason: str) -
         symptoms=symptom_messages(tracker),
         phone=channel_phone(tracker, clinic),
     )
-    return save(tracker, clinic, change)
+    return await save(tracker, clinic, change)
 
 
 def when_to_expect_a_call(clinic: Clinic) -> tuple[str, dict[str, str]]:
@@ -189,7 +193,7 @@ def say(
     dispatcher.utter_message(response=EMERGENCY_RESPONSES[reply], **values)
 
 
-def alert_emergency(
+async def alert_emergency(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     clinic: Clinic,
@@ -200,7 +204,7 @@ def alert_emergency(
     values = clinic.template_values()
     say(dispatcher, "call_now", language, values)
     try:
-        reference = store_report(tracker, clinic, "emergency", reason)
+        reference = await store_report(tracker, clinic, "emergency", reason)
     except Exception:  # noqa: BLE001 - the patient must still be told what to do
         logger.exception("Storing an emergency escalation failed.")
         say(dispatcher, "not_saved", language, values)
@@ -235,7 +239,7 @@ def prefilled_contact(tracker: Tracker, clinic: Clinic) -> list[EventType]:
     return events
 
 
-def alert_urgent(
+async def alert_urgent(
     dispatcher: CollectingDispatcher, tracker: Tracker, clinic: Clinic, reason: str
 ) -> list[EventType]:
     """Store and send an urgent escalation now, then tell the patient the clinic has it.
@@ -246,7 +250,7 @@ def alert_urgent(
     """
     values = clinic.template_values()
     try:
-        reference = store_report(tracker, clinic, "urgent", reason)
+        reference = await store_report(tracker, clinic, "urgent", reason)
     except Exception:  # noqa: BLE001 - the patient must not be told the clinic has it
         logger.exception("Storing an urgent escalation failed.")
         dispatcher.utter_message(response="utter_escalation_not_saved", **values)
@@ -255,7 +259,7 @@ def alert_urgent(
     return [SlotSet("escalation_reference", reference)]
 
 
-def start_urgent(
+async def start_urgent(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     clinic: Clinic,
@@ -272,11 +276,11 @@ def start_urgent(
         *prefilled_contact(tracker, clinic),
     ]
     if not alerted:
-        events += alert_urgent(dispatcher, tracker, clinic, reason)
+        events += await alert_urgent(dispatcher, tracker, clinic, reason)
     return events
 
 
-def hand_over(
+async def hand_over(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     clinic: Clinic,
@@ -300,7 +304,7 @@ def hand_over(
         transcript=transcript(tracker),
     )
     try:
-        reference = save(tracker, clinic, change)
+        reference = await save(tracker, clinic, change)
     except Exception:  # noqa: BLE001 - the patient must not be told the clinic has it
         logger.exception("Storing a call-back request failed.")
         dispatcher.utter_message(response="utter_escalation_not_saved", **values)
@@ -366,7 +370,7 @@ class ActionTriage(Action):
         reading = latest_reading(tracker)
         if answers_the_screen_with_yes(tracker):  # "yes, and my forehead is a bit swollen"
             reason = f"emergency: yes to the screening question ({reading.get('reason')})"
-            return end_active_form(tracker) + alert_emergency(
+            return end_active_form(tracker) + await alert_emergency(
                 dispatcher, tracker, clinic, reason, reading.get("language")
             )
         events = end_active_form(tracker)
@@ -379,7 +383,7 @@ class ActionTriage(Action):
         if severity == "expected" and previous == "expected" and reading.get("worsening"):
             severity = "urgent"
         if severity == "emergency":
-            return events + alert_emergency(
+            return events + await alert_emergency(
                 dispatcher, tracker, clinic, reason, reading.get("language")
             )
         values = clinic.template_values()
@@ -396,7 +400,7 @@ class ActionTriage(Action):
             if reading.get("rules_severity") == "unclear":
                 pending = "urgent"  # never expected: urgent unless the screen says emergency
             if pending == "urgent":
-                events += alert_urgent(dispatcher, tracker, clinic, reason)
+                events += await alert_urgent(dispatcher, tracker, clinic, reason)
             dispatcher.utter_message(response="utter_triage_screen", **values)
             return [
                 *events,
@@ -419,7 +423,7 @@ class ActionTriage(Action):
                 SlotSet("triage_severity", "expected"),
                 SlotSet("triage_reason", reason),
             ]
-        return events + start_urgent(dispatcher, tracker, clinic, reason)
+        return events + await start_urgent(dispatcher, tracker, clinic, reason)
 
 
 class ActionTriageDecide(Action):
@@ -447,25 +451,25 @@ class ActionTriageDecide(Action):
             after = tracker.get_slot("triage_reason") or "no rule matched"
             reason = f"urgent: the screening question was not answered ({after})"
             alerted = bool(tracker.get_slot("escalation_reference"))
-            return events + start_urgent(dispatcher, tracker, clinic, reason, alerted=alerted)
+            return events + await start_urgent(dispatcher, tracker, clinic, reason, alerted=alerted)
         if tracker.get_slot("triage_red_flags") is True:
             reason = "emergency: yes to the screening question"
             if tracker.get_slot("triage_reason"):
                 reason += f" (after: {tracker.get_slot('triage_reason')})"
-            return events + alert_emergency(dispatcher, tracker, clinic, reason)
+            return events + await alert_emergency(dispatcher, tracker, clinic, reason)
         if pending == "expected":
             dispatcher.utter_message(response="utter_triage_expected", **clinic.template_values())
             return [*events, SlotSet("triage_severity", "expected")]
         if pending == "urgent":
             reason = tracker.get_slot("triage_reason") or "urgent"
             alerted = bool(tracker.get_slot("escalation_reference"))
-            return events + start_urgent(dispatcher, tracker, clinic, reason, alerted=alerted)
+            return events + await start_urgent(dispatcher, tracker, clinic, reason, alerted=alerted)
         worse = tracker.get_slot("triage_worsening") is True
         reason = (
             f"urgent: unplaced symptom{', getting worse' if worse else ''} "
             f"({tracker.get_slot('triage_reason') or 'no rule matched'})"
         )
-        return events + start_urgent(dispatcher, tracker, clinic, reason)
+        return events + await start_urgent(dispatcher, tracker, clinic, reason)
 
 
 class ActionStartHandoff(Action):
@@ -515,7 +519,7 @@ class ActionEscalate(Action):
             transcript=transcript(tracker) if purpose == "handoff" or outcome else None,
         )
         try:
-            reference = save(tracker, clinic, change)
+            reference = await save(tracker, clinic, change)
         except Exception:  # noqa: BLE001 - the patient must not be told the clinic has it
             logger.exception("Storing an escalation failed.")
             dispatcher.utter_message(response="utter_escalation_not_saved", **values)

@@ -9,6 +9,7 @@ offered to each sender are remembered until that sender's next message.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections import OrderedDict
@@ -108,6 +109,17 @@ class OfferedOptions:
         """The text to hand to Rasa: a chosen option's payload, or the text itself."""
         return chosen_payload(text, self.take(sender_id)) or text
 
+    # For async handlers.  In this process nothing blocks; the Redis memory
+    # below runs the same calls on a worker thread instead.
+    async def remember_async(self, sender_id: str, options: list[Option]) -> None:
+        self.remember(sender_id, options)
+
+    async def take_async(self, sender_id: str) -> list[Option]:
+        return self.take(sender_id)
+
+    async def resolve_async(self, sender_id: str, text: str) -> str:
+        return self.resolve(sender_id, text)
+
 
 class RedisOfferedOptions(OfferedOptions):
     """The same memory in Redis, shared by every Rasa process of the production profile.
@@ -135,6 +147,15 @@ class RedisOfferedOptions(OfferedOptions):
         if not value:
             return []
         return [Option(title, payload) for title, payload in json.loads(value)]
+
+    async def remember_async(self, sender_id: str, options: list[Option]) -> None:
+        await asyncio.to_thread(self.remember, sender_id, options)
+
+    async def take_async(self, sender_id: str) -> list[Option]:
+        return await asyncio.to_thread(self.take, sender_id)
+
+    async def resolve_async(self, sender_id: str, text: str) -> str:
+        return await asyncio.to_thread(self.resolve, sender_id, text)
 
 
 def offered_options() -> OfferedOptions:

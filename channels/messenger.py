@@ -25,7 +25,6 @@ credentials.yml:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
@@ -43,11 +42,11 @@ from sanic.response import HTTPResponse
 from channels.buttons import (
     OfferedOptions,
     all_have_payloads,
-    numbered_text,
     offered_options,
     options_from,
 )
 from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
+from channels.platform import PlatformInput, PlatformOutput
 
 logger = logging.getLogger(__name__)
 
@@ -132,17 +131,19 @@ def event_sender(event: dict[str, Any]) -> str | None:
     return sender_id if valid_sender_id(sender_id) else None
 
 
-class ClinicMessengerOutput(OutputChannel):
+class ClinicMessengerOutput(PlatformOutput):
     """Sends replies with the Send API (plain aiohttp, no fbmessenger client)."""
+
+    platform = "Messenger"
 
     @classmethod
     def name(cls) -> str:
         return "facebook"
 
     def __init__(self, access_token: str | None, graph_api_base_url: str, offered: OfferedOptions):
+        super().__init__(offered)
         self.access_token = access_token
         self.graph_api_base_url = graph_api_base_url.rstrip("/")
-        self.offered = offered
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self._send(recipient_id, {"text": text})
@@ -153,18 +154,11 @@ class ClinicMessengerOutput(OutputChannel):
         """Quick replies where Messenger can show them, numbered options otherwise."""
         replies = quick_replies(buttons)
         if replies is None:
-            rendered, options = numbered_text(text, buttons)
-            self.offered.remember(recipient_id, options)
-            await self._send(recipient_id, {"text": rendered})
+            await self.send_numbered(recipient_id, text, buttons)
         else:
             await self._send(recipient_id, {"text": text, "quick_replies": replies})
 
     async def _send(self, recipient_id: str, message: dict[str, Any]) -> None:
-        """POST one message; failures are logged (never text or token), not raised.
-
-        Raising would abort the rest of the bot's turn and lose the tracker
-        update, which is worse for the patient than one missing reply.
-        """
         url = f"{self.graph_api_base_url}/{GRAPH_API_VERSION}/me/messages"
         body = {
             "recipient": {"id": recipient_id},
@@ -172,19 +166,13 @@ class ClinicMessengerOutput(OutputChannel):
             "message": message,
         }
         params = {"access_token": self.access_token or ""}
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=SEND_TIMEOUT) as session,
-                session.post(url, params=params, json=body) as reply,
-            ):
-                if reply.status >= 300:
-                    logger.error("Messenger refused a reply: HTTP %s.", reply.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            logger.error("Could not reach Messenger to send a reply: %s.", type(error).__name__)
+        await self.post("a reply", url, params=params, json=body)
 
 
-class ClinicMessengerInput(FacebookInput):
+class ClinicMessengerInput(PlatformInput, FacebookInput):
     """Messenger webhook that only accepts calls Meta signed."""
+
+    platform = "Messenger"
 
     @classmethod
     def name(cls) -> str:
@@ -227,11 +215,7 @@ class ClinicMessengerInput(FacebookInput):
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("clinic_messenger_webhook", __name__)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = self.webhook_blueprint("clinic_messenger_webhook")
 
         @webhook.route("/webhook", methods=["GET"])
         async def verify(request: Request) -> HTTPResponse:
@@ -275,19 +259,6 @@ class ClinicMessengerInput(FacebookInput):
         output = self.get_output_channel()
         checked = check_message(raw) if raw else None
         if checked is None or checked.reply is not None:
-            self.offered.take(sender)
-            await output.send_text_message(sender, checked.reply if checked else NOT_TEXT_REPLY)
+            await self.answer_directly(output, sender, checked.reply if checked else NOT_TEXT_REPLY)
             return
-        try:
-            await on_new_message(
-                UserMessage(
-                    self.offered.resolve(sender, checked.text),
-                    output,
-                    sender,
-                    input_channel=self.name(),
-                    metadata=self.get_metadata(request),
-                )
-            )
-        except Exception:  # noqa: BLE001 - Meta must get its 200 or it retries
-            # No message text here: it may hold health data.
-            logger.exception("Processing a Messenger message failed.")
+        await self.deliver(on_new_message, request, output, sender, checked.text)

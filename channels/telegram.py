@@ -31,7 +31,6 @@ The webhook is registered once by the operator, not at every start-up:
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import logging
@@ -40,7 +39,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.telegram import TelegramInput
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -49,11 +48,11 @@ from sanic.response import HTTPResponse
 from channels.buttons import (
     OfferedOptions,
     all_have_payloads,
-    numbered_text,
     offered_options,
     options_from,
 )
 from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
+from channels.platform import PlatformInput, PlatformOutput
 
 logger = logging.getLogger(__name__)
 
@@ -97,17 +96,19 @@ def chat_of(message: Any) -> str | None:
     return str(chat_id) if valid_sender_id(str(chat_id)) else None
 
 
-class ClinicTelegramOutput(OutputChannel):
+class ClinicTelegramOutput(PlatformOutput):
     """Sends replies with the Bot API over aiohttp (no aiogram Bot object)."""
+
+    platform = "Telegram"
 
     @classmethod
     def name(cls) -> str:
         return "telegram"
 
     def __init__(self, access_token: str | None, api_base_url: str, offered: OfferedOptions):
+        super().__init__(offered)
         self.access_token = access_token
         self.api_base_url = api_base_url.rstrip("/")
-        self.offered = offered
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.call("sendMessage", {"chat_id": chat_id_value(recipient_id), "text": text})
@@ -118,9 +119,7 @@ class ClinicTelegramOutput(OutputChannel):
         """An inline keyboard where possible, numbered options otherwise."""
         keyboard = inline_keyboard(buttons)
         if keyboard is None:
-            rendered, options = numbered_text(text, buttons)
-            self.offered.remember(recipient_id, options)
-            await self.send_text_message(recipient_id, rendered)
+            await self.send_numbered(recipient_id, text, buttons)
             return
         await self.call(
             "sendMessage",
@@ -128,26 +127,17 @@ class ClinicTelegramOutput(OutputChannel):
         )
 
     async def call(self, method: str, body: dict[str, Any]) -> None:
-        """POST one Bot API call; failures are logged (never text or token), not raised.
-
-        A session per call keeps it on whatever loop is running, the very
-        thing Rasa's aiogram-based output gets wrong.  Raising would abort the
-        rest of the bot's turn and lose the tracker update.
-        """
+        """One Bot API call, on the running loop's session (the very thing Rasa's
+        aiogram-based output gets wrong); the URL holds the token, so only the
+        method is ever logged."""
         url = f"{self.api_base_url}/bot{self.access_token}/{method}"
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=SEND_TIMEOUT) as session,
-                session.post(url, json=body) as reply,
-            ):
-                if reply.status >= 300:
-                    logger.error("Telegram refused %s: HTTP %s.", method, reply.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            logger.error("Could not reach Telegram for %s: %s.", method, type(error).__name__)
+        await self.post(method, url, json=body)
 
 
-class ClinicTelegramInput(TelegramInput):
+class ClinicTelegramInput(PlatformInput, TelegramInput):
     """Telegram webhook that needs the secret token and no network at start-up."""
+
+    platform = "Telegram"
 
     @classmethod
     def name(cls) -> str:
@@ -190,11 +180,7 @@ class ClinicTelegramInput(TelegramInput):
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("clinic_telegram_webhook", __name__)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = self.webhook_blueprint("clinic_telegram_webhook")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -236,20 +222,7 @@ class ClinicTelegramInput(TelegramInput):
             return
         checked = check_message(raw) if isinstance(raw, str) and raw.strip() else None
         if checked is None or checked.reply is not None:
-            self.offered.take(sender)
-            await output.send_text_message(sender, checked.reply if checked else NOT_TEXT_REPLY)
+            await self.answer_directly(output, sender, checked.reply if checked else NOT_TEXT_REPLY)
             return
         text = GREETING_PAYLOAD if START_COMMAND.match(checked.text) else checked.text
-        try:
-            await on_new_message(
-                UserMessage(
-                    self.offered.resolve(sender, text),
-                    output,
-                    sender,
-                    input_channel=self.name(),
-                    metadata=self.get_metadata(request),
-                )
-            )
-        except Exception:  # noqa: BLE001 - Telegram would resend the update forever
-            # No message text here: it may hold health data.
-            logger.exception("Processing a Telegram message failed.")
+        await self.deliver(on_new_message, request, output, sender, text)

@@ -26,14 +26,10 @@ credentials.yml:
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import hashlib
-import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl
 
 import aiohttp
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -41,9 +37,11 @@ from rasa.core.channels.twilio import TwilioInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from twilio.request_validator import RequestValidator
 
-from channels.buttons import OfferedOptions, numbered_text, offered_options
+from channels.buttons import OfferedOptions, offered_options
 from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
+from channels.platform import PlatformInput, PlatformOutput
 
 logger = logging.getLogger(__name__)
 
@@ -59,44 +57,26 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
-def twilio_signature(auth_token: str, url: str, fields: list[tuple[str, str]]) -> str:
-    """Twilio's signature: base64 HMAC-SHA1 of the URL plus sorted name+value pairs."""
-    signed = url + "".join(name + value for name, value in sorted(fields))
-    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+class SignedFields(dict):
+    """POST fields as Twilio's validator reads them: each name with all its values."""
 
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        super().__init__()
+        for name, value in fields:
+            self.setdefault(name, []).append(value)
 
-def url_variants(url: str) -> list[str]:
-    """The URL as given, and with the default port added or removed.
-
-    Twilio's own validators accept both, because whether Twilio includes
-    ":443" in what it signs depends on how the webhook URL was entered.
-    """
-    parts = urlsplit(url)
-    default_port = DEFAULT_PORTS.get(parts.scheme)
-    if default_port is None or parts.hostname is None:
-        return [url]
-    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    if parts.port is None:
-        other = parts._replace(netloc=f"{host}:{default_port}")
-    elif parts.port == default_port:
-        other = parts._replace(netloc=host)
-    else:
-        return [url]
-    return [url, urlunsplit(other)]
+    def getall(self, name: str) -> list[str]:
+        return self[name]
 
 
 def valid_signature(
     auth_token: str | None, url: str, fields: list[tuple[str, str]], signature: str | None
 ) -> bool:
-    """Constant-time check of `signature` against every accepted form of the URL."""
+    """Whether Twilio signed this request: checked by the official `twilio` package's
+    RequestValidator (which also accepts the URL with or without the default port)."""
     if not auth_token or not signature:
         return False
-    given = signature.encode()
-    return any(
-        hmac.compare_digest(twilio_signature(auth_token, candidate, fields).encode(), given)
-        for candidate in url_variants(url)
-    )
+    return RequestValidator(auth_token).validate(url, SignedFields(fields), signature)
 
 
 def parse_form(body: bytes) -> list[tuple[str, str]] | None:
@@ -124,8 +104,10 @@ def split_body(text: str, limit: int = MAX_BODY_CHARS) -> list[str]:
     return parts
 
 
-class ClinicTwilioOutput(OutputChannel):
-    """Sends replies with Twilio's REST API (plain aiohttp, no SDK)."""
+class ClinicTwilioOutput(PlatformOutput):
+    """Sends replies with Twilio's REST API (plain aiohttp, the process's one session)."""
+
+    platform = "Twilio"
 
     @classmethod
     def name(cls) -> str:
@@ -139,11 +121,11 @@ class ClinicTwilioOutput(OutputChannel):
         api_base_url: str,
         offered: OfferedOptions,
     ) -> None:
+        super().__init__(offered)
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_address = from_address
         self.api_base_url = api_base_url.rstrip("/")
-        self.offered = offered
 
     def sender_for(self, recipient_id: str) -> str | None:
         """Reply over the same channel: a WhatsApp patient needs a whatsapp: sender."""
@@ -162,32 +144,19 @@ class ClinicTwilioOutput(OutputChannel):
         self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
     ) -> None:
         """Buttons become "Reply N for ..." lines; a reply "N" is mapped back."""
-        rendered, options = numbered_text(text, buttons)
-        self.offered.remember(recipient_id, options)
-        await self.send_text_message(recipient_id, rendered)
+        await self.send_numbered(recipient_id, text, buttons)
 
     async def _post_message(self, recipient_id: str, body: str) -> None:
-        """POST one message; failures are logged (never the text) but not raised.
-
-        Raising would abort the rest of the bot's turn and lose the tracker
-        update, which is worse for the patient than one missing reply.
-        """
         url = f"{self.api_base_url}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         fields = {"From": self.sender_for(recipient_id) or "", "To": recipient_id, "Body": body}
         auth = aiohttp.BasicAuth(self.account_sid or "", self.auth_token or "")
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=SEND_TIMEOUT) as session,
-                session.post(url, data=fields, auth=auth) as reply,
-            ):
-                if reply.status >= 300:
-                    logger.error("Twilio refused a reply: HTTP %s.", reply.status)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
-            logger.error("Could not reach Twilio to send a reply: %s.", type(error).__name__)
+        await self.post("a reply", url, data=fields, auth=auth)
 
 
-class ClinicTwilioInput(TwilioInput):
+class ClinicTwilioInput(PlatformInput, TwilioInput):
     """Twilio webhook that only accepts messages Twilio signed."""
+
+    platform = "Twilio"
 
     @classmethod
     def name(cls) -> str:
@@ -242,11 +211,7 @@ class ClinicTwilioInput(TwilioInput):
         return self.output_for(self.twilio_number)
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        webhook = Blueprint("clinic_twilio_webhook", __name__)
-
-        @webhook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok"})
+        webhook = self.webhook_blueprint("clinic_twilio_webhook")
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
@@ -278,26 +243,14 @@ class ClinicTwilioInput(TwilioInput):
         body = form.get("Body", "")
         if not body.strip():
             # Media or a location without text: nothing the assistant can read.
-            self.offered.take(sender)
             if form.get("NumMedia", "0") not in ("", "0") or form.get("Latitude"):
-                await output.send_text_message(sender, NOT_TEXT_REPLY)
+                await self.answer_directly(output, sender, NOT_TEXT_REPLY)
+            else:
+                await self.offered.take_async(sender)
             return
         checked = check_message(body)
         if checked.reply is not None:
             await output.send_text_message(sender, checked.reply)
             return
         # Some carriers turn "@" into "¡" (as Rasa's own connector corrects).
-        text = self.offered.resolve(sender, checked.text.replace("¡", "@"))
-        try:
-            await on_new_message(
-                UserMessage(
-                    text,
-                    output,
-                    sender,
-                    input_channel=self.name(),
-                    metadata=self.get_metadata(request),
-                )
-            )
-        except Exception:  # noqa: BLE001 - Twilio must get its 200 regardless
-            # No message text here: it may hold health data.
-            logger.exception("Processing a Twilio message failed.")
+        await self.deliver(on_new_message, request, output, sender, checked.text.replace("¡", "@"))

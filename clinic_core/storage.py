@@ -32,6 +32,7 @@ from clinic_core.tables import (  # noqa: F401
     Booking,
     Escalation,
     OutboxMessage,
+    StaffAnnotation,
     StaffAuditRow,
     StaffUser,
     as_naive_utc,

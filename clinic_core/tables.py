@@ -149,3 +149,20 @@ class StaffAuditRow(Base):
     action = Column(String(32), nullable=False)
     target = Column(String(AUDIT_TARGET_LENGTH))
     detail = Column(String(AUDIT_DETAIL_LENGTH))
+
+
+class StaffAnnotation(Base):
+    """A staff member's label for one patient message (staff/annotations.py)."""
+
+    __tablename__ = "staff_annotations"
+    __table_args__ = (
+        UniqueConstraint("sender_id", "message_index", name="uq_staff_annotations_message"),
+    )
+
+    id = Column(Integer, primary_key=True)
+    sender_id = Column(String(255), nullable=False)
+    message_index = Column(Integer, nullable=False)
+    message_timestamp = Column(String(40))  # the message's, ISO 8601
+    label = Column(String(255), nullable=False)
+    annotated_by = Column(String(64), nullable=False)
+    annotated_at = Column(DateTime, nullable=False)  # UTC

@@ -14,8 +14,8 @@ Plain functions, no web framework: the web layer calls them.
 - `authenticate` locks an account for 15 minutes after 5 failed attempts in
   a row; unknown logins, disabled and locked accounts cost the same scrypt
   run as a real attempt, so timing says little about which logins exist.
-- Sessions are signed tokens, base64url(payload JSON) + "." +
-  base64url(HMAC-SHA256(secret, payload JSON)), expiring after 15 minutes
+- Sessions are tokens signed by itsdangerous: base64url(payload JSON) + "." +
+  base64url(HMAC-SHA256 keyed by the secret and a session salt), expiring after 15 minutes
   idle (and 12 hours after login whatever happens); `refresh` re-issues one
   with `last_seen` updated.  A token says nothing the holder may not know
   (ids, login, role, times, its CSRF token), but it is bearer authority:
@@ -44,6 +44,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from itsdangerous import BadSignature, Signer
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 
@@ -85,6 +86,8 @@ COOKIE_NAME = "staff_session"
 SECRET_ENV = "STAFF_SESSION_SECRET"
 SECRET_FILE = "staff-session-secret"
 MIN_SECRET_LENGTH = 32
+# Separates session signatures from anything else ever signed with the same secret.
+SESSION_SALT = "clinic.staff-session"
 
 # scrypt: 2**14 * 8 * 128 bytes = 16 MiB per hash.
 SCRYPT_N = 2**14
@@ -515,6 +518,13 @@ def _key(secret: str | bytes) -> bytes:
     return key
 
 
+def _signer(secret: str | bytes) -> Signer:
+    """itsdangerous's signer: `<payload>.<base64url HMAC-SHA256>`, keyed per purpose."""
+    return Signer(
+        _key(secret), salt=SESSION_SALT, key_derivation="hmac", digest_method=hashlib.sha256
+    )
+
+
 def _seconds(moment: datetime) -> int:
     return int((moment - EPOCH).total_seconds())
 
@@ -532,8 +542,7 @@ def _sign(session: Session, secret: str | bytes) -> str:
         separators=(",", ":"),
         sort_keys=True,
     ).encode("utf-8")
-    mac = hmac.new(_key(secret), payload, hashlib.sha256).digest()
-    return f"{_b64encode(payload)}.{_b64encode(mac)}"
+    return _signer(secret).sign(_b64encode(payload).encode("ascii")).decode("ascii")
 
 
 def issue_session(
@@ -570,13 +579,10 @@ def read_session(
     """The session in a token, or None if forged, tampered with, malformed or expired."""
     if not isinstance(token, str) or len(token) > 4096 or token.count(".") != 1:
         return None
-    encoded_payload, encoded_mac = token.split(".")
     try:
-        payload, mac = _b64decode(encoded_payload), _b64decode(encoded_mac)
-    except (ValueError, binascii.Error):
-        return None
-    key = _key(session_secret() if secret is None else secret)
-    if not hmac.compare_digest(hmac.new(key, payload, hashlib.sha256).digest(), mac):
+        signed = _signer(session_secret() if secret is None else secret).unsign(token)
+        payload = _b64decode(signed.decode("ascii"))
+    except (BadSignature, ValueError, binascii.Error):
         return None
     try:
         data = json.loads(payload)

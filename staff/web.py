@@ -18,28 +18,29 @@ Security model (the rules live in staff.auth; this module applies them):
   queue changes (reference and new status only, never note text).
 
 Annotations (the correct intent/FAQ topic of a patient message) are kept in
-`$DATA_DIR/staff-annotations.json` (or STAFF_ANNOTATIONS_FILE): conversation
-id, message position and timestamp, label, who and when -- never the text.
-The NLU export re-reads the text from the tracker store, so an annotation
-of an erased conversation simply drops out of the export; annotations of
-conversations no longer in the tracker store are pruned from the file after
-the console's retention actions and before each export (deletions made with
-`python -m staff.retention` are pruned at the next export).
+the project database (staff/annotations.py): conversation id, message
+position and timestamp, label, who and when -- never the text.  The NLU
+export re-reads the text from the tracker store, so an annotation of an
+erased conversation simply drops out of the export; annotations of
+conversations no longer in the tracker store are deleted after the
+console's retention actions and before each export (deletions made with
+`clinic-retention` are pruned at the next export).
 
-Database calls are synchronous (SQLAlchemy 1.4): fine for a handful of
-staff users; run more workers if that ever matters.
+Database calls (SQLAlchemy 1.4), scrypt and template rendering are
+synchronous, so every handler and the session middleware run on a worker
+thread (`off_the_loop`): a slow query or a login's password hash never
+stalls the console's other requests.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import itertools
-import json
-import os
 import re
 import secrets
-import tempfile
-import threading
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -53,7 +54,7 @@ from sanic.response import HTTPResponse, html, redirect
 from sanic.response import text as text_response
 
 from clinic_core import settings, storage
-from staff import audit, auth, retention
+from staff import annotations, audit, auth, retention
 from staff import conversations as conv
 
 HERE = Path(__file__).resolve().parent
@@ -63,7 +64,6 @@ BOOKING_STATUSES = ("new", "contacted", "booked", "cancelled")
 SEVERITY_ORDER = {"emergency": 0, "urgent": 1, "routine": 2}
 NOTE_LENGTH = 2000
 LABEL = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)?$")
-ANNOTATIONS_FILE = "staff-annotations.json"
 # Audit actions added by the web layer (staff.audit allows more in the same format).
 UPDATE_ESCALATION = "update_escalation"
 UPDATE_BOOKING = "update_booking"
@@ -71,78 +71,38 @@ ANNOTATE = "annotate"
 PAGE_SIZE = 100
 
 _names = itertools.count(1)
-_annotations_lock = threading.Lock()
 
 
 # --- configuration -----------------------------------------------------------------
 
 
-def annotations_path() -> Path:
-    config = settings.load()
-    return config.staff_annotations_file or config.data_dir / ANNOTATIONS_FILE
-
-
-def load_annotations(path: Path | None = None) -> list[dict[str, Any]]:
-    path = path or annotations_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
-
-
-def _write_annotations(items: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".annotations-", dir=path.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        json.dump(items, file, indent=1)
-    os.replace(temporary, path)
-
-
-def save_annotation(entry: dict[str, Any], path: Path | None = None) -> None:
-    """Add or replace (same conversation and message) one annotation, atomically."""
-    path = path or annotations_path()
-    with _annotations_lock:
-        items = [
-            item
-            for item in load_annotations(path)
-            if (item.get("sender_id"), item.get("index")) != (entry["sender_id"], entry["index"])
-        ]
-        items.append(entry)
-        _write_annotations(items, path)
-
-
-def prune_annotations(tracker_url: conv.TrackerDB, path: Path | None = None) -> int:
-    """Drop annotations of conversations no longer in the tracker store; how many went.
+def prune_annotations(tracker_url: conv.TrackerDB, project_url: str) -> int:
+    """Delete annotations of conversations no longer in the tracker store; how many went.
 
     Sender ids can be phone numbers (SMS/WhatsApp): after a deletion they
-    must not linger here.  Called after the console's retention actions and
+    must not linger.  Called after the console's retention actions and
     before an NLU export (the retention command line does not call it).
     """
-    path = path or annotations_path()
-    with _annotations_lock:
-        items = load_annotations(path)
-        if not items:
-            return 0
-        existing: set[str] = set()
+
+    def still_stored(sender_ids: Iterable[str]) -> set[str]:
         try:
             engine = conv.tracker_engine(tracker_url)
         except FileNotFoundError:
-            engine = None
-        if engine is not None and conv.has_events_table(engine):
-            wanted = sorted({str(item.get("sender_id")) for item in items})
-            with engine.connect() as connection:
-                for batch in conv.chunks(wanted):
-                    query = (
-                        sa.select(conv.EVENTS.c.sender_id)
-                        .where(conv.EVENTS.c.sender_id.in_(batch))
-                        .distinct()
-                    )
-                    existing.update(connection.scalars(query))
-        kept = [item for item in items if str(item.get("sender_id")) in existing]
-        if len(kept) != len(items):
-            _write_annotations(kept, path)
-        return len(items) - len(kept)
+            return set()
+        if not conv.has_events_table(engine):
+            return set()
+        found: set[str] = set()
+        with engine.connect() as connection:
+            for batch in conv.chunks(sorted(sender_ids)):
+                query = (
+                    sa.select(conv.EVENTS.c.sender_id)
+                    .where(conv.EVENTS.c.sender_id.in_(batch))
+                    .distinct()
+                )
+                found.update(connection.scalars(query))
+        return found
+
+    return annotations.prune(still_stored, project_url)
 
 
 # --- helpers -----------------------------------------------------------------------
@@ -193,6 +153,16 @@ class Forbidden(Exception):
 
 
 # --- the app -----------------------------------------------------------------------
+
+
+def off_the_loop(handler: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+    """Register a synchronous handler: Sanic awaits it while it runs on a worker thread."""
+
+    @functools.wraps(handler)
+    async def run(request: Request, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(handler, request, *args, **kwargs)
+
+    return run
 
 
 def create_app(
@@ -258,7 +228,8 @@ def create_app(
     # --- middleware --------------------------------------------------------------
 
     @app.middleware("request")
-    async def load_user(request: Request):
+    @off_the_loop
+    def load_user(request: Request):
         request.ctx.session = auth.read_session(request.cookies.get(auth.COOKIE_NAME))
         request.ctx.user = auth.current_user(project, request.ctx.session)
         if request.ctx.user is None:
@@ -316,13 +287,15 @@ def create_app(
         return response
 
     @app.get("/login")
-    async def login_form(request: Request):
+    @off_the_loop
+    def login_form(request: Request):
         if request.ctx.user is not None:
             return redirect("/")
         return login_page(request)
 
     @app.post("/login")
-    async def login(request: Request):
+    @off_the_loop
+    def login(request: Request):
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
         submitted = request.form.get("csrf") or ""
         if not cookie or not secrets.compare_digest(cookie.encode(), submitted.encode()):
@@ -339,7 +312,8 @@ def create_app(
         return response
 
     @app.post("/logout")
-    async def logout(request: Request):
+    @off_the_loop
+    def logout(request: Request):
         audit.record(project, request.ctx.user.login, audit.LOGOUT)
         response = redirect("/login")
         delete_session_cookie(response)
@@ -369,7 +343,8 @@ def create_app(
         return found
 
     @app.get("/")
-    async def escalations(request: Request):
+    @off_the_loop
+    def escalations(request: Request):
         require(request, "work_queues")
         now = storage.utcnow()
         with storage.transaction(project) as db:
@@ -413,7 +388,8 @@ def create_app(
         )
 
     @app.post("/escalations/<escalation_id:int>/<what:(acknowledge|resolve|note)>")
-    async def escalation_action(request: Request, escalation_id: int, what: str):
+    @off_the_loop
+    def escalation_action(request: Request, escalation_id: int, what: str):
         user = require(request, "work_queues")
         with storage.transaction(project) as db:
             row = db.get(storage.Escalation, escalation_id, with_for_update=True)
@@ -438,7 +414,8 @@ def create_app(
     # --- bookings ------------------------------------------------------------------
 
     @app.get("/bookings")
-    async def bookings(request: Request):
+    @off_the_loop
+    def bookings(request: Request):
         require(request, "work_queues")
         status = request.args.get("status") or ""
         with storage.transaction(project) as db:
@@ -477,7 +454,8 @@ def create_app(
         )
 
     @app.post("/bookings/<booking_id:int>/<what:(status|note)>")
-    async def booking_action(request: Request, booking_id: int, what: str):
+    @off_the_loop
+    def booking_action(request: Request, booking_id: int, what: str):
         user = require(request, "work_queues")
         with storage.transaction(project) as db:
             row = db.get(storage.Booking, booking_id, with_for_update=True)
@@ -536,7 +514,8 @@ def create_app(
         return found, ""
 
     @app.get("/conversations")
-    async def conversations(request: Request):
+    @off_the_loop
+    def conversations(request: Request):
         require(request, audit.VIEW_CONVERSATION)
         filters = conversation_filters(request)
         try:
@@ -561,7 +540,8 @@ def create_app(
         )
 
     @app.get("/transcript")
-    async def transcript(request: Request):
+    @off_the_loop
+    def transcript(request: Request):
         user = require(request, audit.VIEW_CONVERSATION)
         sender_id = request.args.get("id") or ""
         if not sender_id:
@@ -571,11 +551,7 @@ def create_app(
         except FileNotFoundError:
             result = conv.Transcript(sender_id=sender_id, items=(), links=())
         audit.record(project, user.login, audit.VIEW_CONVERSATION, sender_id)
-        annotated = {
-            item.get("index"): item.get("label")
-            for item in load_annotations()
-            if item.get("sender_id") == sender_id
-        }
+        annotated = annotations.for_conversation(sender_id, project)
         return render(
             request,
             "transcript.html",
@@ -587,7 +563,8 @@ def create_app(
         )
 
     @app.post("/annotate")
-    async def annotate(request: Request):
+    @off_the_loop
+    def annotate(request: Request):
         user = require(request, "work_queues")
         sender_id = request.form.get("sender_id") or ""
         label = (request.form.get("label") or "").strip()
@@ -601,21 +578,14 @@ def create_app(
         if not 0 <= index < len(result.items) or result.items[index].kind != "patient":
             return render(request, "error.html", status=400, message="No such patient message.")
         message = result.items[index]
-        save_annotation(
-            {
-                "sender_id": sender_id,
-                "index": index,
-                "timestamp": message.timestamp.isoformat() if message.timestamp else None,
-                "label": label,
-                "by": user.login,
-                "at": storage.utcnow().isoformat(timespec="seconds"),
-            }
-        )
+        stamp = message.timestamp.isoformat() if message.timestamp else None
+        annotations.save(sender_id, index, stamp, label, user.login, project)
         audit.record(project, user.login, ANNOTATE, sender_id, f"message {index}: {label}")
         return redirect(transcript_url(sender_id) + f"#m{index}")
 
     @app.get("/unanswered")
-    async def unanswered(request: Request):
+    @off_the_loop
+    def unanswered(request: Request):
         require(request, audit.VIEW_CONVERSATION)
         since, until = request.args.get("since") or "", request.args.get("until") or ""
         try:
@@ -632,7 +602,7 @@ def create_app(
             since=since,
             until=until,
             error=error,
-            annotations=len(load_annotations()),
+            annotations=annotations.count(project),
             transcript_url=transcript_url,
         )
 
@@ -646,25 +616,25 @@ def create_app(
         )
 
     @app.get("/export/annotations.yml")
-    async def export_annotations(request: Request):
+    @off_the_loop
+    def export_annotations(request: Request):
         user = require(request, audit.EXPORT_NLU)
         pairs: list[tuple[str, str]] = []
-        by_sender: dict[str, list[dict[str, Any]]] = {}
-        prune_annotations(tracker)
-        for item in load_annotations():
-            by_sender.setdefault(str(item.get("sender_id")), []).append(item)
+        by_sender: dict[str, list[annotations.Annotation]] = {}
+        prune_annotations(tracker, project)
+        for item in annotations.all_annotations(project):
+            by_sender.setdefault(item.sender_id, []).append(item)
         for sender_id, items in by_sender.items():
             try:
                 result = conv.transcript(tracker, sender_id)
             except FileNotFoundError:
                 break
             for item in items:
-                index = item.get("index")
-                if isinstance(index, int) and 0 <= index < len(result.items):
-                    message = result.items[index]
+                if 0 <= item.index < len(result.items):
+                    message = result.items[item.index]
                     stamp = message.timestamp.isoformat() if message.timestamp else None
-                    if message.kind == "patient" and stamp == item.get("timestamp"):
-                        pairs.append((message.text or "", str(item.get("label"))))
+                    if message.kind == "patient" and stamp == item.timestamp:
+                        pairs.append((message.text or "", item.label))
         try:
             body = conv.export_nlu_yaml(pairs)
         except ValueError as error:
@@ -673,11 +643,13 @@ def create_app(
         return download(body, "annotations-nlu.yml", "application/x-yaml; charset=utf-8")
 
     @app.get("/export/conversations.csv")
-    async def export_csv(request: Request):
+    @off_the_loop
+    def export_csv(request: Request):
         return export_conversations(request, "csv")
 
     @app.get("/export/conversations.json")
-    async def export_json(request: Request):
+    @off_the_loop
+    def export_json(request: Request):
         return export_conversations(request, "json")
 
     def export_conversations(request: Request, fmt: str) -> HTTPResponse:
@@ -700,7 +672,8 @@ def create_app(
     # --- admin ------------------------------------------------------------------------
 
     @app.get("/admin/audit")
-    async def audit_log(request: Request):
+    @off_the_loop
+    def audit_log(request: Request):
         require(request, "view_audit")
         login = (request.args.get("login") or "").strip() or None
         return render(
@@ -710,8 +683,7 @@ def create_app(
             login=login or "",
         )
 
-    @app.get("/admin/users")
-    async def users(request: Request, message: str = "", status: int = 200):
+    def users_page(request: Request, message: str = "", status: int = 200) -> HTTPResponse:
         user = require(request, audit.MANAGE_USERS)
         return render(
             request,
@@ -722,8 +694,14 @@ def create_app(
             message=message,
         )
 
+    @app.get("/admin/users")
+    @off_the_loop
+    def users(request: Request):
+        return users_page(request)
+
     @app.post("/admin/users")
-    async def create_user(request: Request):
+    @off_the_loop
+    def create_user(request: Request):
         user = require(request, audit.MANAGE_USERS)
         try:
             auth.create_user(
@@ -734,11 +712,12 @@ def create_app(
                 actor=user,
             )
         except ValueError as error:
-            return await users(request, f"Not created: {error}", 400)
+            return users_page(request, f"Not created: {error}", 400)
         return redirect("/admin/users")
 
     @app.post("/admin/users/<what:(disable|enable)>")
-    async def toggle_user(request: Request, what: str):
+    @off_the_loop
+    def toggle_user(request: Request, what: str):
         user = require(request, audit.MANAGE_USERS)
         target = request.form.get("login") or ""
         try:
@@ -747,16 +726,18 @@ def create_app(
             else:
                 auth.enable_user(project, target, actor=user)
         except (ValueError, LookupError) as error:
-            return await users(request, f"Not changed: {error}", 400)
+            return users_page(request, f"Not changed: {error}", 400)
         return redirect("/admin/users")
 
     @app.get("/admin/retention")
-    async def retention_form(request: Request, report: Any = None, message: str = ""):
+    @off_the_loop
+    def retention_form(request: Request):
         require(request, audit.DELETE_DATA)
-        return render(request, "retention.html", report=report, message=message)
+        return render(request, "retention.html", report=None, message="")
 
     @app.post("/admin/retention/<what:(older-than|erase)>")
-    async def retention_action(request: Request, what: str):
+    @off_the_loop
+    def retention_action(request: Request, what: str):
         user = require(request, audit.DELETE_DATA)
         try:
             if what == "older-than":
@@ -774,7 +755,7 @@ def create_app(
                 target = "erase one patient"
         except (ValueError, FileNotFoundError) as error:
             return render(request, "retention.html", status=400, report=None, message=str(error))
-        prune_annotations(tracker)
+        prune_annotations(tracker, project)
         detail = "; ".join(report.lines())
         audit.record(project, user.login, audit.DELETE_DATA, target, detail)
         return render(request, "retention.html", report=report, message="Done.")

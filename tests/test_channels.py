@@ -10,6 +10,7 @@ payload format and signing scheme.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -35,8 +36,8 @@ from twilio.request_validator import RequestValidator
 from channels.buttons import OfferedOptions, chosen_payload, numbered_text, options_from
 from channels.messenger import ClinicMessengerInput, quick_replies
 from channels.telegram import ClinicTelegramInput, inline_keyboard
-from channels.twilio import ClinicTwilioInput, twilio_signature
-from tests.receivers import run_sanic
+from channels.twilio import ClinicTwilioInput
+from tests.receivers import run_sanic, twilio_signature
 
 SECRET_TEXT = "my botox bruise is bleeding"  # must never reach the logs
 BUTTONS = [
@@ -814,3 +815,19 @@ def test_a_message_sent_again_is_answered_from_the_record() -> None:
     ]
     assert replies_after(events, "p1", "m3") == [{"recipient_id": "p1", "text": "You're welcome."}]
     assert replies_after(events, "p1", "m9") is None
+
+
+def test_every_reply_of_a_process_reuses_one_http_session() -> None:
+    """One client session (one connection pool) per process and loop, closed at shutdown."""
+    from channels import platform
+
+    async def sessions() -> tuple[Any, Any, Any]:
+        first, second = platform.http_session(), platform.http_session()
+        await platform.close_http_session()
+        third = platform.http_session()
+        await platform.close_http_session()
+        return first, second, third
+
+    first, second, third = asyncio.run(sessions())
+    assert first is second and first.closed
+    assert third is not first and third.closed

@@ -421,3 +421,22 @@ def test_a_failed_emergency_save_keeps_the_emergency_purpose(monkeypatch) -> Non
         "utter_emergency_not_saved",
     ]
     assert slots["contact_purpose"] == "emergency" and slots["triage_reason"]
+
+
+def test_the_escalation_is_written_off_the_action_servers_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A slow database write must not stall the other conversations of the action server."""
+    import threading
+
+    writers: list[threading.Thread] = []
+    original = storage.save_escalation
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        writers.append(threading.current_thread())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(storage, "save_escalation", recording)
+    messages, _ = run(ActionTriage(), tracker("had botox yesterday and now i can't breathe"))
+    assert messages[1]["response"] == "utter_emergency_clinic_alerted"
+    assert writers and all(thread is not threading.main_thread() for thread in writers)

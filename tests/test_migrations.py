@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from clinic_core import storage
+from clinic_core import settings, storage
 
 pytestmark = pytest.mark.integration
 
@@ -44,3 +45,39 @@ def test_the_migrated_database_matches_the_models(database_url: str) -> None:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         diff = compare_metadata(context, storage.Base.metadata)
     assert diff == [], diff
+
+
+def test_the_old_annotations_file_moves_into_the_deployments_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0004: the JSON file's entries (the last one per message) become rows,
+    once, in the deployment's own database only; the file is renamed."""
+    from staff import annotations
+
+    data_dir = tmp_path / "var"
+    data_dir.mkdir()
+    old_file = data_dir / "staff-annotations.json"
+    entry = {"timestamp": "2026-11-30T09:00:00", "at": "2026-11-30T10:00:00"}
+    old_file.write_text(
+        json.dumps(
+            [
+                {**entry, "sender_id": "c1", "index": 2, "label": "faq/cost", "by": "alice"},
+                {**entry, "sender_id": "c1", "index": 2, "label": "faq/side_effects", "by": "bob"},
+                {**entry, "sender_id": "c2", "index": 0, "label": "book_appointment", "by": "al"},
+                "not an annotation",
+            ]
+        )
+    )
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    another = f"sqlite:///{tmp_path / 'another.db'}"
+    storage.migrate(another)
+    assert annotations.all_annotations(another) == [] and old_file.exists()
+
+    own = settings.database_url()
+    storage.migrate(own)
+    moved = [(a.sender_id, a.index, a.label, a.by) for a in annotations.all_annotations(own)]
+    assert moved == [("c1", 2, "faq/side_effects", "bob"), ("c2", 0, "book_appointment", "al")]
+    assert not old_file.exists() and (data_dir / "staff-annotations.json.migrated").exists()
+    for url in (another, own):
+        storage._engines.pop(url).dispose()

@@ -26,7 +26,7 @@ import sqlalchemy as sa
 from sanic import Sanic
 
 from clinic_core import storage
-from staff import audit, auth
+from staff import annotations, audit, auth
 from staff import conversations as conv
 from tests.receivers import run_sanic
 
@@ -494,8 +494,16 @@ def test_annotation_and_nlu_export(console: Console) -> None:
     assert client.post("/annotate", form).status == 302
     assert client.post("/annotate", {**form, "index": "4"}).status == 400  # a bot reply
     assert client.post("/annotate", {**form, "label": "bad label!"}).status == 400
-    stored = json.loads((console.data_dir / "staff-annotations.json").read_text())
-    assert stored[0]["label"] == "faq/aftercare" and "text" not in stored[0]
+    stored = annotations.all_annotations(console.project_url)
+    assert [(a.sender_id, a.index, a.label, a.by) for a in stored] == [
+        (console.sender, 3, "faq/aftercare", "alice")
+    ]
+    # Annotating the same message again replaces its label (one row per message).
+    assert client.post("/annotate", {**form, "label": "faq/side_effects"}).status == 302
+    assert annotations.for_conversation(console.sender, console.project_url) == {
+        3: "faq/side_effects"
+    }
+    assert client.post("/annotate", form).status == 302
     reply = client.get("/export/annotations.yml")
     assert reply.status == 200 and "attachment" in reply.headers["Content-Disposition"]
     assert 'intent: "faq/aftercare"' in reply.body and "<script>" in reply.body
@@ -543,6 +551,59 @@ def test_transcript_links_back_to_its_queues(console: Console) -> None:
     assert 'href="/#ES-AAAAAA"' in page and 'href="/bookings#BK-CCCCCC"' in page
 
 
+def test_a_slow_query_does_not_stall_the_other_requests(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Handlers run on worker threads: one slow database call holds only its own request."""
+    from staff import web  # noqa: F401 - the console under test imported it
+
+    started, release = threading.Event(), threading.Event()
+    original = audit.entries
+
+    def slow_entries(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        release.wait(10)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(audit, "entries", slow_entries)
+    admin = logged_in(console, "admin")
+    alice = logged_in(console, "alice")
+    slow: dict[str, int] = {}
+    waiting = threading.Thread(
+        target=lambda: slow.setdefault("status", admin.get("/admin/audit").status)
+    )
+    waiting.start()
+    try:
+        assert started.wait(10), "the audit page never queried"
+        begun = time.monotonic()
+        assert alice.get("/bookings").status == 200  # answered while the audit query waits
+        assert time.monotonic() - begun < 5
+        assert "status" not in slow
+    finally:
+        release.set()
+        waiting.join(10)
+    assert slow["status"] == 200
+
+
+def test_annotations_saved_at_once_by_two_workers_are_all_kept(console: Console) -> None:
+    """The JSON file lost one of two concurrent saves; the table keeps all (one per message)."""
+    url = console.project_url
+    barrier = threading.Barrier(8)
+
+    def save(index: int) -> None:
+        barrier.wait(5)
+        annotations.save("conv-race", index % 4, None, f"faq/topic_{index}", "alice", url)
+
+    threads = [threading.Thread(target=save, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    saved = annotations.for_conversation("conv-race", url)
+    assert sorted(saved) == [0, 1, 2, 3]
+    assert all(label in (f"faq/topic_{i}", f"faq/topic_{i + 4}") for i, label in saved.items())
+
+
 def test_admin_erases_one_patient(console: Console) -> None:
     """Runs last: it deletes the module's data."""
     client = logged_in(console, "admin")
@@ -556,6 +617,5 @@ def test_admin_erases_one_patient(console: Console) -> None:
     with storage.transaction(console.project_url) as db:
         assert db.query(storage.Booking).filter_by(conversation_id=console.sender).count() == 0
     assert any(a == "delete_data" for a, _ in actions_of(console, "admin"))
-    annotations = console.data_dir / "staff-annotations.json"
     # Annotations of erased conversations go too.
-    assert not annotations.exists() or json.loads(annotations.read_text()) == []
+    assert annotations.conversations(console.project_url) == []
