@@ -25,6 +25,9 @@ then gives every form the same behaviour:
 
 Which outcome the form ended with is left in `form_outcome` for the action
 that runs when the form ends (submit, escalate, decide).
+
+Why one module of this size (about 600 lines): it is the one base every form
+shares, so that no form carries its own copy of this behaviour.
 """
 
 from __future__ import annotations

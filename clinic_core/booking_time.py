@@ -12,6 +12,12 @@ dateparser is used only for "in 3 days" / "2 weeks ago" phrases.  It misreads
 weekday names and day-parts, and also numeric dates ("13/45" becomes 13
 November 2045, "3/12/26" becomes the year 2126), so calendar dates are read
 here with small regular expressions whose parts can be checked one by one.
+
+Why one module of this size (about 900 lines): it is one grammar, the
+words patients use for a time, and its parts (calendar dates, weekdays,
+day-parts, clock times, ranges, relative phrases, the opening-hours check)
+share the same vocabulary and `now`; split apart, a rule would have to be
+chased across files to see what "next Friday morning" becomes.
 """
 
 from __future__ import annotations

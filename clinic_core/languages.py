@@ -18,7 +18,9 @@ from typing import Any
 
 import yaml
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "clinic" / "languages.yml"
+from clinic_core.settings import PROJECT_ROOT
+
+DEFAULT_PATH = PROJECT_ROOT / "clinic" / "languages.yml"
 ENGLISH = "en"
 
 

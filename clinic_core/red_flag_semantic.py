@@ -22,10 +22,11 @@ import numpy as np
 import yaml
 
 from clinic_core.sentence_encoder import SentenceEncoder, shared_encoder
+from clinic_core.settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "clinic" / "red-flag-descriptions.yml"
+DEFAULT_PATH = PROJECT_ROOT / "clinic" / "red-flag-descriptions.yml"
 MAX_CHUNKS = 24  # a long story is cut into at most this many pieces (bounded cost)
 _SENTENCES = re.compile(r"[^.!?;\n]+")
 _CLAUSE_BREAK = re.compile(r",|\b(?:and|but|so|then|plus|y|pero)\b", re.IGNORECASE)

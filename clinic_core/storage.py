@@ -39,7 +39,7 @@ from clinic_core.tables import (  # noqa: F401
     utcnow,
 )
 
-MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS = settings.PROJECT_ROOT / "migrations"
 # No 0/O or 1/I: references are read out over the phone.
 REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 SEVERITY_RANK = {"routine": 0, "urgent": 1, "emergency": 2}

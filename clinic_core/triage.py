@@ -25,6 +25,11 @@ How a message is decided:
 
 When in doubt on a first-person report the rules lean to emergency: a false
 alarm costs a phone call, a missed emergency can cost a life.
+
+Why one module of this size (about 900 lines): the rules loader checks the
+clinic's file against exactly what the matcher reads (every cue, word list
+and context pattern), so a clinician reviewing a safety rule, or an engineer
+changing one, sees the whole contract in one place.
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ from typing import Any
 
 import yaml
 
+from clinic_core.settings import PROJECT_ROOT
+
 log = logging.getLogger(__name__)
 
 SEVERITIES = ("emergency", "urgent", "expected", "unclear")
@@ -52,7 +59,7 @@ SEVERITIES = ("emergency", "urgent", "expected", "unclear")
 # message is never reassured while part of it is unexplained.
 DECISION_ORDER = ("emergency", "urgent", "unclear", "expected")
 
-DEFAULT_RULES_PATH = Path(__file__).resolve().parent.parent / "clinic" / "triage-rules.yml"
+DEFAULT_RULES_PATH = PROJECT_ROOT / "clinic" / "triage-rules.yml"
 
 # Longer messages are cut: nobody types a symptom report this long, and the
 # bound keeps the worst case fast. Far above the 10,000 characters tested.

@@ -17,8 +17,9 @@ from pathlib import Path
 import yaml
 
 from clinic_core import settings
+from clinic_core.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,12 @@ import argparse
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from clinic_core.settings import PROJECT_ROOT
 from scripts.eval_sets import quiet_agent, read_jsonl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 CONFIDENT = 0.9
 NOT_ANSWERED = ("nlu_fallback",)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 from typing import Any
 
-EVAL_DIR = Path(__file__).resolve().parent.parent / "tests" / "eval"
+from clinic_core.settings import PROJECT_ROOT
+
+EVAL_DIR = PROJECT_ROOT / "tests" / "eval"
 
 
 def read_jsonl(pattern: str) -> list[dict[str, Any]]:

@@ -24,11 +24,11 @@ import argparse
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 
+from clinic_core.settings import PROJECT_ROOT
 from scripts.eval_sets import quiet_agent, read_jsonl
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 LABELS = ("emergency", "urgent", "expected", "non_report")
 
 

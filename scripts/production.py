@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from clinic_core import settings
+from clinic_core.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 TEMPLATE = ROOT / "deploy" / "nginx.conf.template"
 
 # Every address and secret is a setting (clinic_core/settings.py): its

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinic_core import settings
+from clinic_core.settings import PROJECT_ROOT
 from scripts import production
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 BIN = Path(sys.executable).parent
 STOP_GRACE_S = 15.0
 # A replicated server that keeps dying is a fault, not bad luck.

@@ -10,11 +10,11 @@ from __future__ import annotations
 import html
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 from clinic_core import settings
+from clinic_core.settings import PROJECT_ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 WIDGET_DIR = ROOT / "widget"
 
 

@@ -18,9 +18,10 @@ from __future__ import annotations
 import re
 import sys
 import warnings
-from pathlib import Path
 
 from rasa.__main__ import main as rasa_main
+
+from clinic_core.settings import PROJECT_ROOT
 
 KNOWN_FALSE_POSITIVES = (
     "The following duplicated intents have been found across multiple domain files: faq\n",
@@ -34,7 +35,7 @@ NO_TRAINING_DATA = re.compile(
 
 
 UNUSED_RESPONSE = re.compile(r"^The utterance '(utter_[\w/]+)' is not used in any story or rule\.")
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = PROJECT_ROOT
 # Where code names responses: the actions and the core's dialogue tables.
 CODE_DIRS = (ROOT / "actions", ROOT / "clinic_core")
 DOMAIN = ROOT / "domain.yml"

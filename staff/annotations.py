@@ -17,11 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from clinic_core import storage
 from clinic_core.tables import StaffAnnotation
+from staff import conversations as conv
 
 
 @dataclass(frozen=True)
@@ -124,3 +126,32 @@ def prune(existing: Callable[[Iterable[str]], set[str]], url: str | None = None)
     with storage.transaction(url) as session:
         result = session.execute(delete(StaffAnnotation).where(StaffAnnotation.sender_id.in_(gone)))
         return result.rowcount or 0
+
+
+def prune_missing(tracker_url: conv.TrackerDB, project_url: str) -> int:
+    """Delete annotations of conversations no longer in the tracker store; how many went.
+
+    Sender ids can be phone numbers (SMS/WhatsApp): after a deletion they
+    must not linger.  Called after the console's retention actions and
+    before an NLU export (the retention command line does not call it).
+    """
+
+    def still_stored(sender_ids: Iterable[str]) -> set[str]:
+        try:
+            engine = conv.tracker_engine(tracker_url)
+        except FileNotFoundError:
+            return set()
+        if not conv.has_events_table(engine):
+            return set()
+        found: set[str] = set()
+        with engine.connect() as connection:
+            for batch in conv.chunks(sorted(sender_ids)):
+                query = (
+                    sa.select(conv.EVENTS.c.sender_id)
+                    .where(conv.EVENTS.c.sender_id.in_(batch))
+                    .distinct()
+                )
+                found.update(connection.scalars(query))
+        return found
+
+    return prune(still_stored, project_url)

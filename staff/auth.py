@@ -25,6 +25,9 @@ Plain functions, no web framework: the web layer calls them.
   `current_user(url, session)`, which re-reads the account.
 - The secret signing sessions is `STAFF_SESSION_SECRET`, or else a random one
   generated once and kept (mode 600) in `$DATA_DIR/staff-session-secret`.
+
+Why one module of this size (about 700 lines): it is the console's whole
+security model, reviewed as one; the pages (staff/pages/) only call it.
 """
 
 from __future__ import annotations
