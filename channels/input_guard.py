@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from clinic_core import settings
+import yaml
+
+from clinic_core import clarify, settings
 
 # Control characters carry no meaning for the assistant and upset logs and
 # storage; newlines and tabs are kept.
@@ -22,6 +25,40 @@ TOO_LONG_REPLY = (
     "{limit:,}). Could you ask your question in a few sentences?"
 )
 NOT_TEXT_REPLY = "Sorry, I can only read text messages. Could you type your question?"
+
+
+# Rasa reads a message that starts with "/" as an intent, with optional
+# entities ('/intent{"slot": "value"}'), and skips the NLU and every guard.
+# A patient's channel may send only the commands the assistant itself offers
+# as buttons; anything else loses its slash and is read as the words it is.
+# Otherwise anyone could type "/report_symptom" or a forged form answer and
+# drive the dialogue (e.g. page the clinic with a fake emergency).
+COMMAND_PREFIX = "/"
+# What the website widget sends when a chat opens (widget/clinic-chat.js).
+GREETING_COMMAND = "/greet"
+
+
+@lru_cache(maxsize=1)
+def offered_commands() -> frozenset[str]:
+    """Every "/intent" the assistant offers as a button: the domain's responses,
+    the "Did you mean" choices, and the widget's opening greeting."""
+    domain = yaml.safe_load((settings.PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
+    payloads = {GREETING_COMMAND, clarify.SOMETHING_ELSE["payload"]}
+    payloads.update(payload for _title, payload in clarify.TOPICS.values())
+    for variations in (domain.get("responses") or {}).values():
+        for variation in variations or []:
+            for button in (variation or {}).get("buttons") or []:
+                payloads.add(str(button.get("payload", "")))
+    return frozenset(p for p in payloads if p.startswith(COMMAND_PREFIX))
+
+
+def without_forged_command(text: str) -> str:
+    """The text, unless it is an intent command the assistant never offered:
+    then the same words without the leading slash(es)."""
+    stripped = text.strip()
+    if not stripped.startswith(COMMAND_PREFIX) or stripped in offered_commands():
+        return text
+    return stripped.lstrip(COMMAND_PREFIX).lstrip()
 
 
 def max_message_chars() -> int:
@@ -47,7 +84,7 @@ def check_message(raw: Any) -> CheckedMessage:
     limit = max_message_chars()
     if len(text) > limit:
         return CheckedMessage(reply=TOO_LONG_REPLY.format(length=len(text), limit=limit))
-    return CheckedMessage(text=text)
+    return CheckedMessage(text=without_forged_command(text))
 
 
 def valid_sender_id(sender: Any) -> bool:

@@ -220,9 +220,10 @@ class ClinicTelegramInput(PlatformInput, TelegramInput):
             return  # edits, channel posts, member updates...: nothing to answer
         if sender is None:
             return
+        if isinstance(raw, str) and START_COMMAND.match(raw.strip()):
+            raw = GREETING_PAYLOAD  # before the guard, which drops unknown commands' slash
         checked = check_message(raw) if isinstance(raw, str) and raw.strip() else None
         if checked is None or checked.reply is not None:
             await self.answer_directly(output, sender, checked.reply if checked else NOT_TEXT_REPLY)
             return
-        text = GREETING_PAYLOAD if START_COMMAND.match(checked.text) else checked.text
-        await self.deliver(on_new_message, request, output, sender, text)
+        await self.deliver(on_new_message, request, output, sender, checked.text)

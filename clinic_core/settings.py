@@ -53,6 +53,9 @@ class Settings(BaseModel):
     bind_host: str = _var("127.0.0.1", "BIND_HOST", "interface the Rasa server listens on")
     data_dir: Path = _var(PROJECT_ROOT / "var", "DATA_DIR", "SQLite files, generated secrets")
     rasa_auth_token: SecretStr | None = _var(None, "RASA_AUTH_TOKEN", "HTTP API token")
+    action_server_token: SecretStr | None = _var(
+        None, "ACTION_SERVER_TOKEN", "secret the Rasa servers show the action servers"
+    )
     clinic_config: Path = _var(DEFAULT_CLINIC_CONFIG, "CLINIC_CONFIG", "the clinic file")
     max_message_chars: int = _var(
         2000, "MAX_MESSAGE_CHARS", "longer messages are refused politely", **POSITIVE

@@ -31,6 +31,8 @@ from scripts import production
 ROOT = PROJECT_ROOT
 BIN = Path(sys.executable).parent
 STOP_GRACE_S = 15.0
+API_TOKEN_ENV = "RASA_AUTH_TOKEN"
+ACTION_TOKEN_ENV = "ACTION_SERVER_TOKEN"
 # A replicated server that keeps dying is a fault, not bad luck.
 MAX_RESTARTS_PER_MINUTE = 5
 
@@ -142,6 +144,22 @@ def auth_token(env: dict[str, str]) -> str:
     return token_file.read_text(encoding="utf-8").strip()
 
 
+def action_server_token(env: dict[str, str]) -> str:
+    """`ACTION_SERVER_TOKEN`, or a new random one for this run (nothing else needs it)."""
+    return env.get(ACTION_TOKEN_ENV) or secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """What the supervisor hands to the processes that need it, and to no other."""
+
+    api: str  # the Rasa HTTP API token
+    action_server: str  # the Rasa servers' shared secret with the action servers
+
+    def __repr__(self) -> str:
+        return "Secrets(**********)"
+
+
 def prepare(env: dict[str, str]) -> None:
     """Refuse to start with a clinic file that lacks the safety facts; migrate the database.
 
@@ -182,7 +200,7 @@ def prepare_production(env: dict[str, str]) -> None:
         sys.exit(f"nginx refuses {config}:\n{check.stderr}")
 
 
-def rasa_command(env: dict[str, str], token: str, port: int | str) -> list[str]:
+def rasa_command(env: dict[str, str], port: int | str) -> list[str]:
     interface = env["BIND_HOST"] if env["PROFILE"] == "default" else "127.0.0.1"
     return [
         # `rasa run`, with the project's Rasa patches installed first (serving/rasa_server.py).
@@ -191,8 +209,7 @@ def rasa_command(env: dict[str, str], token: str, port: int | str) -> list[str]:
         "serving.rasa_server",
         "run",
         "--enable-api",
-        "--auth-token",
-        token,
+        # The API token comes in RASA_AUTH_TOKEN (serving/rasa_server.py): never in `ps`.
         "--interface",
         interface,
         "--port",
@@ -209,11 +226,29 @@ def rasa_command(env: dict[str, str], token: str, port: int | str) -> list[str]:
     ]
 
 
-def action_server(name: str, port: int | str, replicated: bool = False) -> Service:
+def action_server(
+    name: str, port: int | str, secrets_: Secrets, replicated: bool = False
+) -> Service:
+    """rasa_sdk's server behind the shared secret (serving/action_server.py)."""
+    command = [str(BIN / "python"), "-m", "serving.action_server", "--actions", "actions"]
     return Service(
         name,
-        [str(BIN / "python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)],
+        [*command, "--port", str(port)],
         f"http://127.0.0.1:{port}/health",
+        own_env={ACTION_TOKEN_ENV: secrets_.action_server},
+        replicated=replicated,
+    )
+
+
+def rasa_server(
+    name: str, env: dict[str, str], port: int | str, secrets_: Secrets, replicated: bool = False
+) -> Service:
+    """A Rasa server; only it gets the API token and the action server's secret."""
+    return Service(
+        name,
+        rasa_command(env, port),
+        f"http://127.0.0.1:{port}/",
+        own_env={API_TOKEN_ENV: secrets_.api, ACTION_TOKEN_ENV: secrets_.action_server},
         replicated=replicated,
     )
 
@@ -232,19 +267,17 @@ def staff_console(port: int | str) -> Service:
     )
 
 
-def services(env: dict[str, str], token: str) -> list[Service]:
+def services(env: dict[str, str], secrets_: Secrets) -> list[Service]:
     """The single-machine default: one of each, SQLite, no external service."""
     rasa_port, actions_port = env["RASA_PORT"], env["ACTIONS_PORT"]
-    rasa = Service(
-        "Rasa server", rasa_command(env, token, rasa_port), f"http://127.0.0.1:{rasa_port}/"
-    )
+    rasa = rasa_server("Rasa server", env, rasa_port, secrets_)
     widget = Service(
         "widget demo page",
         [str(BIN / "python"), "-m", "scripts.serve_widget"],
         f"http://127.0.0.1:{env['WIDGET_PORT']}/",
     )
     return [
-        action_server("action server", actions_port),
+        action_server("action server", actions_port, secrets_),
         outbox_worker(),
         rasa,
         widget,
@@ -252,19 +285,14 @@ def services(env: dict[str, str], token: str) -> list[Service]:
     ]
 
 
-def production_services(env: dict[str, str], token: str) -> list[Service]:
+def production_services(env: dict[str, str], secrets_: Secrets) -> list[Service]:
     """Replicated Rasa and action servers behind nginx; nginx also serves the widget files."""
     actions = [
-        action_server(f"action server {number}", port, replicated=True)
+        action_server(f"action server {number}", port, secrets_, replicated=True)
         for number, port in enumerate(production.action_ports(env), 1)
     ]
     rasa = [
-        Service(
-            f"Rasa server {number}",
-            rasa_command(env, token, port),
-            f"http://127.0.0.1:{port}/",
-            replicated=True,
-        )
+        rasa_server(f"Rasa server {number}", env, port, secrets_, replicated=True)
         for number, port in enumerate(production.rasa_ports(env), 1)
     ]
     scheme = "https" if production.tls_files(env) else "http"
@@ -342,11 +370,14 @@ def main() -> int:
 
     env["CREDENTIALS_FILE"] = str(write_credentials(env))
     print("Messaging channels: " + (", ".join(enabled_channels(env)) or "none enabled"), flush=True)
-    token = auth_token(env)
+    secrets_ = Secrets(api=auth_token(env), action_server=action_server_token(env))
+    # Only the processes that need a secret get it (Service.own_env).
+    for name in (API_TOKEN_ENV, ACTION_TOKEN_ENV):
+        env.pop(name, None)
     if env["PROFILE"] == "production":
-        running = production_services(env, token)
+        running = production_services(env, secrets_)
     else:
-        running = services(env, token)
+        running = services(env, secrets_)
 
     def request_stop(signum: int, _frame: object) -> None:
         raise KeyboardInterrupt

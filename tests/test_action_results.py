@@ -61,12 +61,13 @@ def test_a_valid_reply_passes_once_the_patches_are_installed() -> None:
 
 
 def test_every_rasa_server_is_started_by_the_launcher_that_installs_the_patches() -> None:
-    from tests.conftest import load_script
+    from tests.support import load_script
 
     run = load_script("run")
     env = {**run.environment(), "MODEL_PATH": "m", "ENDPOINTS_FILE": "e", "CREDENTIALS_FILE": "c"}
-    command = run.rasa_command(env, "token", 5005)
+    command = run.rasa_command(env, 5005)
     assert command[1:4] == ["-m", "serving.rasa_server", "run"]
+    assert "--auth-token" not in command  # the token goes in the environment: never in `ps`
 
 
 def test_the_launcher_installs_the_patches_before_rasa_runs(
@@ -91,4 +92,31 @@ def test_the_launcher_installs_the_patches_before_rasa_runs(
     assert seen == {
         "argv": ["rasa", "run", "--port", "5005"],
         "check": action_results.validate_action_result,
+    }
+
+
+def test_the_launcher_takes_the_api_token_from_the_environment_not_the_command_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+
+    import rasa.__main__
+
+    seen: dict[str, object] = {}
+
+    def fake_rasa_main() -> None:
+        seen["argv"] = list(sys.argv)
+        seen["token left in the environment"] = os.environ.get("RASA_AUTH_TOKEN")
+
+    original = RemoteAction._validate_action_result
+    monkeypatch.setattr(rasa.__main__, "main", fake_rasa_main)
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    monkeypatch.setenv("RASA_AUTH_TOKEN", "s3cret-token")
+    try:
+        rasa_server.main(["run", "--enable-api"])
+    finally:
+        RemoteAction._validate_action_result = original
+    assert seen == {
+        "argv": ["rasa", "run", "--enable-api", "--auth-token", "s3cret-token"],
+        "token left in the environment": None,
     }

@@ -35,7 +35,7 @@ def role_of(argv: list[str]) -> str:
     names = [Path(arg).name for arg in argv]
     if ("rasa" in names or "serving.rasa_server" in argv) and "run" in argv:
         return "rasa server"
-    if "rasa_sdk" in argv:
+    if "rasa_sdk" in argv or "serving.action_server" in argv:
         return "action server"
     if "clinic_core.notifications" in argv:
         return "outbox worker"

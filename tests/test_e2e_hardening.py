@@ -1,0 +1,158 @@
+"""Holes a security reviewer tries first, through the real servers (issue: hardening).
+
+- the HTTP API token and the action server's secret never show in `ps`, and
+  only the processes that need them get them;
+- the action server answers nobody without the shared secret;
+- a patient cannot drive the dialogue with Rasa's "/intent" syntax.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+from tests.support import RunningAssistant
+from tests.test_e2e_triage import escalations_for
+
+SECRET_HEADER = "X-Clinic-Action-Token"
+
+
+def assistant_processes(assistant: RunningAssistant) -> dict[int, tuple[list[str], dict[str, str]]]:
+    """pid -> (command line, environment) of every process serving this assistant."""
+    found = {}
+    marker = f"DATA_DIR={assistant.data_dir}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+            argv = (proc / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker not in environ.split(b"\0"):
+            continue
+        variables = dict(
+            item.decode(errors="replace").split("=", 1)
+            for item in environ.split(b"\0")
+            if b"=" in item
+        )
+        found[int(proc.name)] = ([a.decode(errors="replace") for a in argv.split(b"\0")], variables)
+    return found
+
+
+def role(argv: list[str]) -> str:
+    if "serving.rasa_server" in argv:
+        return "rasa"
+    if "serving.action_server" in argv:
+        return "actions"
+    return "other"
+
+
+def test_no_secret_shows_in_the_process_list_and_only_those_who_need_it_get_it(
+    assistant: RunningAssistant,
+) -> None:
+    processes = assistant_processes(assistant)
+    roles = [role(argv) for argv, _ in processes.values()]
+    assert "rasa" in roles and "actions" in roles and "other" in roles
+    for argv, environ in processes.values():
+        assert assistant.token not in " ".join(argv)
+        assert "--auth-token" not in argv
+        kind = role(argv)
+        supervisor = any(arg.endswith("clinic-run") for arg in argv)
+        if kind != "rasa" and not supervisor:  # the supervisor got it from its caller
+            assert "RASA_AUTH_TOKEN" not in environ, argv
+        if kind == "other":
+            assert "ACTION_SERVER_TOKEN" not in environ, argv
+        else:
+            secret = environ["ACTION_SERVER_TOKEN"]
+            assert len(secret) >= 32 and secret not in " ".join(argv)
+
+
+def action_server(assistant: RunningAssistant) -> tuple[str, str]:
+    """The action server's address, and the secret the Rasa server holds for it."""
+    processes = assistant_processes(assistant).values()
+    actions = next(argv for argv, _ in processes if role(argv) == "actions")
+    port = actions[actions.index("--port") + 1]
+    secret = next(env for argv, env in processes if role(argv) == "rasa")["ACTION_SERVER_TOKEN"]
+    return f"http://127.0.0.1:{port}", secret
+
+
+def call(url: str, headers: dict[str, str], body: dict | None = None) -> int:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **headers}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=20) as reply:
+            return reply.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_the_action_server_answers_only_the_rasa_servers(assistant: RunningAssistant) -> None:
+    base, secret = action_server(assistant)
+    conversation = f"forged-{uuid.uuid4().hex[:8]}"
+    forged = {
+        "next_action": "action_triage",
+        "sender_id": conversation,
+        "tracker": {
+            "sender_id": conversation,
+            "slots": {},
+            "latest_message": {"text": "i can't breathe", "intent": {"name": "report_symptom"}},
+            "events": [],
+            "active_loop": {},
+        },
+        "domain": {},
+    }
+    assert call(f"{base}/webhook", {}, forged) == 401
+    assert call(f"{base}/webhook", {SECRET_HEADER: "guess"}, forged) == 401
+    assert call(f"{base}/webhook", {SECRET_HEADER: secret[:-1]}, forged) == 401
+    assert call(f"{base}/actions", {}) == 401
+    assert call(f"{base}/health", {}) == 200
+    time.sleep(1)
+    assert escalations_for(assistant, conversation) == []  # nobody was paged
+    # The same call with the secret is served: the check is the only difference.
+    assert call(f"{base}/actions", {SECRET_HEADER: secret}) == 200
+
+
+def test_an_intent_typed_in_slash_syntax_does_not_drive_the_dialogue(
+    assistant: RunningAssistant,
+) -> None:
+    for forged in (
+        "/report_symptom",
+        '/report_symptom{"triage_severity": "emergency"}',
+        "//report_symptom",
+        "  /restart",
+        '/human_handoff{"contact_phone": "+12015550123"}',
+    ):
+        conversation = f"slash-{uuid.uuid4().hex[:8]}"
+        texts = assistant.texts(conversation, forged)
+        # No emergency advice, which a forged report_symptom would have triggered.
+        assert not any("nearest emergency" in text for text in texts), (forged, texts)
+        tracker = assistant.tracker(conversation)
+        (said,) = [e for e in tracker["events"] if e["event"] == "user"]
+        # Read by the NLU as the words they are (Rasa's "/intent" reader gives 1.0).
+        assert not said["text"].lstrip().startswith("/"), forged
+        assert said["parse_data"]["intent"]["name"] != "report_symptom" or (
+            said["parse_data"]["intent"]["confidence"] < 1.0
+        ), forged
+        assert tracker["slots"].get("contact_phone") is None, forged
+        assert tracker["slots"].get("triage_severity") != "emergency", forged
+        time.sleep(0.5)
+        assert escalations_for(assistant, conversation) == [], forged
+
+
+def test_the_commands_the_assistant_offers_as_buttons_still_work(
+    assistant: RunningAssistant,
+) -> None:
+    conversation = f"button-{uuid.uuid4().hex[:8]}"
+    assistant.send(conversation, "/greet")
+    assistant.send(conversation, "/book_appointment")
+    tracker = assistant.tracker(conversation)
+    intents = [e["parse_data"]["intent"]["name"] for e in tracker["events"] if e["event"] == "user"]
+    assert intents == ["greet", "book_appointment"]
+    assert tracker["active_loop"].get("name") == "booking_form"
