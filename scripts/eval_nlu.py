@@ -14,14 +14,13 @@ question is not right, but it is not a confident wrong answer either.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
 from clinic_core.settings import PROJECT_ROOT
-from scripts.eval_sets import quiet_agent, read_jsonl
+from scripts.eval_sets import evaluation_arguments, quiet_agent, read_jsonl
 
 ROOT = PROJECT_ROOT
 CONFIDENT = 0.9
@@ -131,13 +130,7 @@ def report(name: str, figures: Figures, show_misses: bool) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", default="blind", choices=("blind", "dev"))
-    parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
-    parser.add_argument("--misses", action="store_true", help="print the errors (dev set only)")
-    args = parser.parse_args(argv)
-    if args.misses and args.set == "blind":
-        parser.error("the blind set is never used for error analysis: use --set dev")
+    args = evaluation_arguments(__doc__.split("\n")[0], argv)
     examples = load_set(f"nlu_{args.set}*.jsonl")
     figures = score(examples, predict(examples, args.model))
     print(report(f"NLU {args.set} set", figures, args.misses))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from clinic_core.settings import PROJECT_ROOT
@@ -33,3 +35,25 @@ def quiet_agent(model: str) -> Any:
 
     quiet_logs()
     return Agent.load(model)
+
+
+def evaluation_arguments(
+    description: str,
+    argv: list[str] | None,
+    add: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> argparse.Namespace:
+    """The options every evaluation script takes: --set, --model, --misses.
+
+    --misses prints the errors, and is refused on the blind set: a blind
+    message that is looked at is spent (see the developers' guide).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--set", default="blind", choices=("blind", "dev"))
+    parser.add_argument("--model", default=str(PROJECT_ROOT / "models" / "current.tar.gz"))
+    parser.add_argument("--misses", action="store_true", help="print the errors (dev set only)")
+    if add is not None:
+        add(parser)
+    args = parser.parse_args(argv)
+    if args.misses and args.set == "blind":
+        parser.error("the blind set is never used for error analysis: use --set dev")
+    return args

@@ -20,13 +20,12 @@ the screen continues to urgent).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections import Counter
 from dataclasses import dataclass
 
 from clinic_core.settings import PROJECT_ROOT
-from scripts.eval_sets import quiet_agent, read_jsonl
+from scripts.eval_sets import evaluation_arguments, quiet_agent, read_jsonl
 
 ROOT = PROJECT_ROOT
 LABELS = ("emergency", "urgent", "expected", "non_report")
@@ -168,16 +167,13 @@ def report(name: str, examples: list[Example], figures: Figures, show_misses: bo
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--set", default="blind", choices=("blind", "dev"))
-    parser.add_argument(
-        "--rules-only", action="store_true", help="no model: rules + semantic layer"
+    args = evaluation_arguments(
+        __doc__.split("\n")[0],
+        argv,
+        lambda parser: parser.add_argument(
+            "--rules-only", action="store_true", help="no model: rules + semantic layer"
+        ),
     )
-    parser.add_argument("--model", default=str(ROOT / "models" / "current.tar.gz"))
-    parser.add_argument("--misses", action="store_true", help="print the misses (dev set only)")
-    args = parser.parse_args(argv)
-    if args.misses and args.set == "blind":
-        parser.error("the blind set is never used for error analysis: use --set dev")
     examples = load_set(f"triage_{args.set}*.jsonl")
     outcomes = (
         outcomes_rules_only(examples)

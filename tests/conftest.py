@@ -9,30 +9,28 @@ data directory and the test clinic file.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "models" / "current.tar.gz"
-TEST_CLINIC = ROOT / "tests" / "fixtures" / "test-clinic.yml"
-STARTUP_TIMEOUT_S = 240
-# `make run`'s command: the console entry point pyproject.toml installs.
-SUPERVISOR = Path(sys.executable).parent / "clinic-run"
-
+from tests.support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MODEL,
+    POSTGRES_ADMIN_URL,
+    TEST_CLINIC,
+    TWILIO_TEST_TOKEN,
+    WEBHOOK_SECRET,
+    RunningAssistant,
+    free_port,
+    service_missing,
+    start_servers,
+    stop_servers,
+)
 
 # --- tiers ------------------------------------------------------------------------
 # Every test belongs to one tier (pyproject.toml declares the markers): `make
@@ -80,13 +78,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(getattr(pytest.mark, tier))
 
 
-def load_script(name: str) -> Any:
-    """A module of the scripts package (the supervisor, the evaluation scripts)."""
-    import importlib
-
-    return importlib.import_module(f"scripts.{name}")
-
-
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     if not MODEL.exists():
@@ -109,124 +100,6 @@ def parse(nlu_agent: Any):
         return asyncio.run(nlu_agent.parse_message(text))
 
     return _parse
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def http(
-    method: str,
-    url: str,
-    body: Any = None,
-    raw: bytes | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = 60,
-) -> tuple[int, Any]:
-    """One HTTP request; returns (status, decoded JSON body or text)."""
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    request = urllib.request.Request(url, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
-    for name, value in (headers or {}).items():
-        request.add_header(name, value)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as reply:
-            status, payload = reply.status, reply.read()
-    except urllib.error.HTTPError as error:
-        status, payload = error.code, error.read()
-    try:
-        return status, json.loads(payload)
-    except ValueError:
-        return status, payload.decode(errors="replace")
-
-
-@dataclass
-class RunningAssistant:
-    rasa_url: str
-    token: str
-    data_dir: Path
-    clinic_file: Path
-    log_file: Path
-    webhook: Any
-    smtp: Any
-    widget_url: str = ""
-    twilio_api: Any = None
-    staff_url: str = ""
-
-    def send(self, sender: str, message: Any) -> list[dict[str, Any]]:
-        """Send one message through the REST channel; return the bot's messages."""
-        status, replies = http(
-            "POST",
-            f"{self.rasa_url}/webhooks/rest/webhook",
-            {"sender": sender, "message": message},
-        )
-        assert status == 200, f"REST webhook answered {status}: {replies}"
-        return replies
-
-    def texts(self, sender: str, message: Any) -> list[str]:
-        return [reply.get("text") or "" for reply in self.send(sender, message)]
-
-    def logs(self) -> str:
-        return self.log_file.read_text(encoding="utf-8", errors="replace")
-
-    def tracker(self, sender: str) -> dict[str, Any]:
-        """The stored conversation (Rasa's HTTP API)."""
-        status, tracker = http(
-            "GET", f"{self.rasa_url}/conversations/{sender}/tracker?token={self.token}"
-        )
-        assert status == 200, tracker
-        return tracker
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as reply:
-            return reply.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def start_servers(
-    env: dict[str, str], log_file: Path, ready: Callable[[], bool] | None = None
-) -> subprocess.Popen:
-    """scripts/run.py with `env`; returns once Rasa and the action server answer
-    (or once `ready()` says so)."""
-    with log_file.open("ab") as log:
-        process = subprocess.Popen(
-            [str(SUPERVISOR)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    ready = ready or (
-        lambda: _healthy(f"http://127.0.0.1:{env['RASA_PORT']}/")
-        and _healthy(f"http://127.0.0.1:{env['ACTIONS_PORT']}/health")
-    )
-    while not ready():
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop_servers(process)
-            logs = log_file.read_text(encoding="utf-8", errors="replace")
-            pytest.fail("The assistant did not start:\n" + logs[-4000:])
-        time.sleep(1)
-    return process
-
-
-def stop_servers(process: subprocess.Popen) -> None:
-    """Ctrl-C, as a person would; run.py stops every service."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
-WEBHOOK_SECRET = "e2e-webhook-secret"
-TWILIO_TEST_TOKEN = "twilio-test-token"
 
 
 @pytest.fixture(scope="session")
@@ -307,18 +180,6 @@ def assistant(
 
 # --- real headless Chromium ---------------------------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; Playwright downloads no browser
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
@@ -337,18 +198,6 @@ def browser() -> Iterator[Any]:
 
 
 # --- real services ----------------------------------------------------------
-
-POSTGRES_ADMIN_URL = os.environ.get(
-    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-def service_missing(name: str, error: Exception) -> None:
-    """In CI a missing service fails the run; on a laptop it skips the test."""
-    message = f"{name} is not reachable: {error}"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
-from tests.conftest import WEBHOOK_SECRET, RunningAssistant
+from tests.support import WEBHOOK_SECRET, RunningAssistant
 
 CONVERSATION = [
     ("I'd like to book an appointment", "full name"),

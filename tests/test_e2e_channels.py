@@ -10,8 +10,8 @@ import time
 import urllib.parse
 import uuid
 
-from tests.conftest import TWILIO_TEST_TOKEN, RunningAssistant, http
 from tests.receivers import twilio_signature
+from tests.support import TWILIO_TEST_TOKEN, RunningAssistant, http
 from tests.test_e2e_booking import wait_for
 
 

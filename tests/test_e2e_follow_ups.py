@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from clinic_core.clarify import TOPICS
-from tests.conftest import RunningAssistant
 from tests.nlu_data import predicted_label
+from tests.support import RunningAssistant
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = [

@@ -14,7 +14,7 @@ import uuid
 import pytest
 import yaml
 
-from tests.conftest import RunningAssistant, http
+from tests.support import RunningAssistant, http
 
 # One patient question per FAQ topic, and facts from the article that the
 # answer must state (lower-case substrings).

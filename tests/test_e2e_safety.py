@@ -18,7 +18,7 @@ import zlib
 
 import pytest
 
-from tests.conftest import RunningAssistant
+from tests.support import RunningAssistant
 from tests.test_e2e_booking import CONVERSATION as BOOKING
 from tests.test_e2e_booking import wait_for
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ROOT, RunningAssistant
+from tests.support import ROOT, RunningAssistant
 
 PASSWORD = "correct horse battery staple"
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'

@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 
-from tests.conftest import RunningAssistant
+from tests.support import RunningAssistant
 from tests.test_e2e_booking import wait_for
 
 

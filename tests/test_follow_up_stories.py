@@ -22,7 +22,7 @@ from pathlib import Path
 import yaml
 
 from clinic_core.clarify import TOPICS
-from tests.conftest import load_script
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIRS = load_script("eval_sets").read_jsonl("followups_blind.jsonl")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import RunningAssistant
+from tests.support import RunningAssistant
 from tests.test_e2e_booking import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from rasa.utils.endpoints import EndpointConfig
 
-from tests.conftest import service_missing
+from tests.support import service_missing
 
 pytestmark = pytest.mark.integration
 

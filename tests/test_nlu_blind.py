@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import load_script
 from tests.nlu_data import TRAINING_FILES, examples, normalise
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "results" / "nlu-blind.txt"

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 
 from actions.booking import booking_notification
 from clinic_core import notifications, settings, storage
-from tests.conftest import free_port
 from tests.receivers import SmtpReceiver, WebhookReceiver
+from tests.support import free_port
 
 SECRET = "test-webhook-secret"
 

@@ -77,7 +77,7 @@ def test_nginx_accepts_the_generated_configuration(tmp_path: Path) -> None:
     try:
         path = production.write_nginx_config(env)
     except FileNotFoundError as error:
-        from tests.conftest import service_missing
+        from tests.support import service_missing
 
         service_missing("nginx", error)
     check = subprocess.run(

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import (
+from tests.support import (
     POSTGRES_ADMIN_URL,
     TEST_CLINIC,
     WEBHOOK_SECRET,

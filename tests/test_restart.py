@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TEST_CLINIC, free_port, http, start_servers, stop_servers
+from tests.support import TEST_CLINIC, free_port, http, start_servers, stop_servers
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, SUPERVISOR, free_port
+from tests.support import ROOT, SUPERVISOR, free_port
 
 pytestmark = pytest.mark.e2e
 

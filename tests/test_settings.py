@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from clinic_core import settings
-from tests.conftest import ROOT, SUPERVISOR, free_port
+from tests.support import ROOT, SUPERVISOR, free_port
 
 # Packages whose modules run in the assistant's processes.
 PROJECT_PACKAGES = (

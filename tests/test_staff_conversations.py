@@ -33,7 +33,7 @@ import yaml
 from clinic_core import storage
 from staff import conversations as conv
 from staff import retention
-from tests.conftest import service_missing
+from tests.support import service_missing
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"

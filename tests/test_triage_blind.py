@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import load_script
+from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "results" / "triage-blind.txt"

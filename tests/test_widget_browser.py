@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.conftest import ROOT, RunningAssistant, http
+from tests.support import ROOT, RunningAssistant, http
 
 CLINIC_NAME = "Testwood Dermatology"  # tests/fixtures/test-clinic.yml
 NOTICE = "automated assistant"
