@@ -2,16 +2,19 @@
 
 `make run` ends here, and `make run-prod` (PROFILE=production) too: that
 profile runs several Rasa and action servers behind nginx on PostgreSQL,
-Redis and RabbitMQ (see scripts/production.py).  The processes live or die
-together: Ctrl-C (or SIGTERM) stops them all cleanly, and if one fails to
-start or exits, the others are stopped and the reason is printed.  The one
-exception is a replicated server of the production profile: the others carry
-its load while it is restarted.  The end-to-end tests start the assistant
+Redis and RabbitMQ (see scripts/production.py).  Ctrl-C (or SIGTERM) stops
+them all cleanly.  If one fails to start, the others are stopped and the
+reason is printed; one that crashes once running is started again with
+backoff (1 s, 2 s, 4 s... at most 30 s) while the others go on serving, in
+both profiles, and one that keeps crashing (more than 5 times a minute)
+stops everything, saying why.  The end-to-end tests start the assistant
 through this same script, so what they test is what a clinic runs.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import secrets
 import signal
@@ -33,8 +36,10 @@ BIN = Path(sys.executable).parent
 STOP_GRACE_S = 15.0
 API_TOKEN_ENV = "RASA_AUTH_TOKEN"
 ACTION_TOKEN_ENV = "ACTION_SERVER_TOKEN"
-# A replicated server that keeps dying is a fault, not bad luck.
+# A crashed service is started again after 1 s, 2 s, 4 s... at most 30 s; one
+# that keeps dying (more than 5 times a minute) is a fault, not bad luck.
 MAX_RESTARTS_PER_MINUTE = 5
+RESTART_BACKOFF_MAX_S = 30.0
 
 
 @dataclass
@@ -44,16 +49,22 @@ class Service:
     health_url: str | None
     # Settings of this process only (e.g. the private port it listens on).
     own_env: dict[str, str] = field(default_factory=dict)
-    # Restarted when it exits, while its replicas carry the load.
+    # One of several identical servers behind nginx (the others carry the load
+    # while it restarts).
     replicated: bool = False
     process: subprocess.Popen | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
+    restart_at: float | None = field(default=None, repr=False)
 
     def start(self, env: dict[str, str]) -> None:
         # A session of its own, so that Ctrl-C reaches only this supervisor,
         # which then stops the services in order.
         self.process = subprocess.Popen(
-            self.command, cwd=ROOT, env={**env, **self.own_env}, start_new_session=True
+            self.command,
+            cwd=ROOT,
+            env={**env, **self.own_env},
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         print(f"started {self.name} (pid {self.process.pid})", flush=True)
 
@@ -79,6 +90,20 @@ class Service:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> None:
+    """In each child, before it runs: the kernel sends it SIGTERM if the supervisor
+    dies, even killed outright (SIGKILL), so no service outlives it holding its port.
+    (Each service has a session of its own, so a terminal's Ctrl-C reaches only
+    the supervisor, which then stops them in order.)"""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the supervisor died before the line above ran
+        os._exit(1)
 
 
 def loopback_tls_context() -> ssl.SSLContext:
@@ -306,20 +331,26 @@ def production_services(env: dict[str, str], secrets_: Secrets) -> list[Service]
     return [*actions, outbox_worker(), *rasa, staff, nginx]
 
 
-def restart_if_replicated(service: Service, env: dict[str, str]) -> bool:
-    """Restart a replicated server that exited; False when it must not be restarted."""
-    if not service.replicated:
-        return False
+def restart_after_crash(service: Service, env: dict[str, str]) -> bool:
+    """Bring back a service that exited after start-up, with backoff; False when it
+    keeps dying.  Meanwhile the others go on serving what they can (in the
+    default profile too: a clinic's single server runs `make run`)."""
     now = time.monotonic()
-    service.restarts = [moment for moment in service.restarts if now - moment < 60] + [now]
-    if len(service.restarts) > MAX_RESTARTS_PER_MINUTE:
-        return False
-    print(
-        f"{service.name} exited (code {service.exit_code()}); the others carry on, restarting it.",
-        file=sys.stderr,
-        flush=True,
-    )
-    service.start(env)
+    if service.restart_at is None:
+        service.restarts = [moment for moment in service.restarts if now - moment < 60] + [now]
+        if len(service.restarts) > MAX_RESTARTS_PER_MINUTE:
+            return False
+        delay = min(RESTART_BACKOFF_MAX_S, 2.0 ** (len(service.restarts) - 1))
+        service.restart_at = now + delay
+        print(
+            f"{service.name} exited (code {service.exit_code()}); restarting it in {delay:.0f}s, "
+            "the others carry on.",
+            file=sys.stderr,
+            flush=True,
+        )
+    elif now >= service.restart_at:
+        service.restart_at = None
+        service.start(env)
     return True
 
 
@@ -331,14 +362,15 @@ def supervise(running: list[Service], env: dict[str, str]) -> int:
     while True:
         for service in running:
             code = service.exit_code()
-            if code is None or (ready and restart_if_replicated(service, env)):
+            if code is None or (ready and restart_after_crash(service, env)):
                 continue
-            phase = "running" if ready else "starting"
-            print(
-                f"{service.name} stopped while {phase} (exit code {code}); stopping the others.",
-                file=sys.stderr,
-                flush=True,
+            reason = (
+                f"kept stopping ({MAX_RESTARTS_PER_MINUTE} restarts in a minute; last exit code "
+                f"{code})"
+                if ready
+                else f"stopped while starting (exit code {code})"
             )
+            print(f"{service.name} {reason}; stopping the others.", file=sys.stderr, flush=True)
             return code or 1
         if not ready:
             if all(service.is_healthy() for service in running):
@@ -361,9 +393,18 @@ def supervise(running: list[Service], env: dict[str, str]) -> int:
         time.sleep(0.5)
 
 
+def private_data_dir(path: Path) -> None:
+    """DATA_DIR holds health data (conversations, bookings, escalations) and
+    secrets: readable by the service's user only, and so is everything the
+    services create in it (the umask every child inherits)."""
+    os.umask(0o077)
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+
+
 def main() -> int:
     env = environment()
-    Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    private_data_dir(Path(env["DATA_DIR"]))
     os.environ.update({k: env[k] for k in ("RASA_PORT", "ACTIONS_PORT")})
     prepare(env)
     from scripts.channel_credentials import enabled_channels, write_credentials
@@ -396,9 +437,17 @@ def main() -> int:
     except KeyboardInterrupt:
         print("Stopping...", flush=True)
     finally:
+        # A second Ctrl-C or SIGTERM while stopping must not cut the clean-up
+        # short and leave services running: from here on they are noted, not obeyed.
+        signal.signal(signal.SIGINT, note_signal_while_stopping)
+        signal.signal(signal.SIGTERM, note_signal_while_stopping)
         for service in reversed(running):
             service.stop()
     return code
+
+
+def note_signal_while_stopping(signum: int, _frame: object) -> None:
+    print(f"Still stopping (signal {signum}); every service will be stopped.", flush=True)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,13 @@ ports are configured.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
+import re
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 from clinic_core import settings
 from clinic_core.settings import PROJECT_ROOT
@@ -18,8 +22,36 @@ ROOT = PROJECT_ROOT
 WIDGET_DIR = ROOT / "widget"
 
 
+def content_security_policy(page: str, rasa_url: str) -> str:
+    """No inline script; the page's own inline stylesheet by its hash; the widget
+    may call only the assistant's address."""
+    styles = re.findall(r"<style>(.*?)</style>", page, re.DOTALL)
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() + "'"
+        for s in styles
+    )
+    parts = urlsplit(rasa_url)
+    origin = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "'none'"
+    return (
+        "default-src 'none'; script-src 'self'; "
+        f"style-src 'self' {hashes}; img-src 'self' data:; connect-src {origin}; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    )
+
+
 class WidgetHandler(SimpleHTTPRequestHandler):
     """Files from widget/, with the demo page's placeholders filled in."""
+
+    csp = "default-src 'none'; frame-ancestors 'none'"
+
+    def send_head(self):  # noqa: ANN201 - http.server's signature
+        """Any path that cannot name a file (a NUL byte...) gets a 400, not a dropped
+        connection."""
+        try:
+            return super().send_head()
+        except ValueError:
+            self.send_error(400, "Bad path")
+            return None
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         if self.path.split("?")[0] in ("/", "/index.html"):
@@ -31,8 +63,10 @@ class WidgetHandler(SimpleHTTPRequestHandler):
         from clinic_core.clinic import load_clinic
 
         page = (WIDGET_DIR / "index.html").read_text(encoding="utf-8")
+        rasa_url = str(settings.load().rasa_public_url)
+        self.csp = content_security_policy(page, rasa_url)
         values = {
-            "{{RASA_URL}}": str(settings.load().rasa_public_url),
+            "{{RASA_URL}}": rasa_url,
             "{{CLINIC_NAME}}": load_clinic().name,
         }
         for placeholder, value in values.items():
@@ -47,6 +81,9 @@ class WidgetHandler(SimpleHTTPRequestHandler):
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Cache-Control", "no-cache")
+        self.send_header("Content-Security-Policy", self.csp)
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Frame-Options", "DENY")
         super().end_headers()
 
     def log_message(self, *args: object) -> None:

@@ -189,3 +189,18 @@ def service_missing(name: str, error: Exception) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def children_of(parent: int) -> list[int]:
+    """The pids of the processes whose parent is `parent`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == parent:
+            found.append(int(proc.name))
+    return found

@@ -156,3 +156,53 @@ def test_the_commands_the_assistant_offers_as_buttons_still_work(
     intents = [e["parse_data"]["intent"]["name"] for e in tracker["events"] if e["event"] == "user"]
     assert intents == ["greet", "book_appointment"]
     assert tracker["active_loop"].get("name") == "booking_form"
+
+
+def raw_get(url: str, path: str) -> tuple[int, dict[str, str]]:
+    """A GET with the path exactly as given (urllib would refuse a NUL byte)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.putrequest("GET", path, skip_accept_encoding=True)
+        connection.endheaders()
+        reply = connection.getresponse()
+        reply.read()
+        return reply.status, {k.lower(): v for k, v in reply.getheaders()}
+    finally:
+        connection.close()
+
+
+def test_the_widget_page_server_answers_hostile_paths_and_sets_a_strict_policy(
+    assistant: RunningAssistant,
+) -> None:
+    for hostile in ("/%00", "/clinic-chat.js%00.png"):
+        status, _ = raw_get(assistant.widget_url, hostile)
+        assert status in (400, 404), hostile
+    assert raw_request_line(assistant.widget_url, b"GET /a\x00b HTTP/1.0") in (400, 404)
+    for outside in ("/../README.md", "/%2e%2e/README.md", "/..%2fREADME.md"):
+        status, _ = raw_get(assistant.widget_url, outside)
+        assert status == 404, outside
+    status, headers = raw_get(assistant.widget_url, "/")
+    assert status == 200
+    policy = headers["content-security-policy"]
+    assert "'unsafe-inline'" not in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert f"connect-src {assistant.rasa_url}" in policy
+    assert headers["referrer-policy"] == "no-referrer"
+    assert raw_get(assistant.widget_url, "/clinic-chat.js")[0] == 200  # still serving
+
+
+def raw_request_line(url: str, line: bytes) -> int:
+    """Send one request line byte for byte (a literal NUL included); the status answered."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as connection:
+        connection.sendall(line + b"\r\n\r\n")
+        answer = connection.recv(200)
+    assert answer.startswith(b"HTTP/"), answer  # an answer, not a dropped connection
+    return int(answer.split()[1])

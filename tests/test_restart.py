@@ -8,12 +8,23 @@ booking half-way through continues where it was after everything restarts.
 from __future__ import annotations
 
 import os
+import signal
+import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.support import TEST_CLINIC, free_port, http, start_servers, stop_servers
+from tests.support import (
+    TEST_CLINIC,
+    _healthy,
+    children_of,
+    free_port,
+    http,
+    start_servers,
+    stop_servers,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -24,6 +35,27 @@ def say(rasa_url: str, sender: str, text: str) -> str:
     )
     assert status == 200, replies
     return " ".join(reply.get("text") or "" for reply in replies)
+
+
+def process_with(parent: int, marker: str) -> int | None:
+    """The pid of the supervisor's child whose command line names `marker`."""
+    for pid in children_of(parent):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker.encode() in argv:
+            return pid
+    return None
+
+
+def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.5)
+    return condition()
 
 
 def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path) -> None:
@@ -47,7 +79,24 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
     process = start_servers(env, log)
     try:
         assert "full name" in say(rasa_url, sender, "I'd like to book an appointment")
+        # The action server crashes: the supervisor brings it back, the Rasa
+        # server stays up, and the conversation goes on.
+        action_server = process_with(process.pid, "serving.action_server")
+        os.kill(action_server, signal.SIGKILL)
+        assert wait_until(lambda: "action server exited" in log.read_text(), 30), log.read_text()
+        assert "restarting it in" in log.read_text()
+        assert wait_until(
+            lambda: process_with(process.pid, "serving.action_server") not in (None, action_server),
+            60,
+        )
+        assert wait_until(lambda: _healthy(f"http://127.0.0.1:{env['ACTIONS_PORT']}/health"), 90)
         assert "phone number" in say(rasa_url, sender, "Ana Diaz")
+        assert process.poll() is None
+        # Everything it wrote is private to the service's user.
+        data_dir = Path(env["DATA_DIR"])
+        assert data_dir.stat().st_mode & 0o777 == 0o700
+        for path in data_dir.rglob("*"):
+            assert path.stat().st_mode & 0o077 == 0, path
     finally:
         stop_servers(process)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, SUPERVISOR, free_port
+from tests.support import ROOT, SUPERVISOR, children_of, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -120,3 +120,89 @@ def test_ctrl_c_stops_every_service_even_if_the_parent_ignored_sigint(
             process.kill()
     still_open = [name for name, port in ports.items() if _listening(port)]
     assert still_open == []
+
+
+def _start_quick(tmp_path: Path, trained_model: Path) -> tuple[subprocess.Popen, dict[str, int]]:
+    """The supervisor with every service, returning once the action server and the
+    staff console listen (the Rasa server may still be loading its model)."""
+    import time
+
+    ports = {name: free_port() for name in ("RASA", "ACTIONS", "WIDGET", "STAFF")}
+    environment = {
+        **os.environ,
+        "DATA_DIR": str(tmp_path / "var"),
+        "RASA_AUTH_TOKEN": "t",
+        "MODEL_PATH": str(trained_model),
+        **{f"{name}_PORT": str(port) for name, port in ports.items()},
+    }
+    process = subprocess.Popen(
+        [str(SUPERVISOR)],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (_listening(ports["ACTIONS"]) and _listening(ports["STAFF"])):
+        assert process.poll() is None and time.monotonic() < deadline, "did not start"
+        time.sleep(0.5)
+    return process, ports
+
+
+def _all_gone(pids: list[int], ports: dict[str, int], seconds: float) -> tuple[list, list]:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = [pid for pid in pids if Path(f"/proc/{pid}").exists() and not _zombie(pid)]
+        listening = [name for name, port in ports.items() if _listening(port)]
+        if (not alive and not listening) or time.monotonic() > deadline:
+            return alive, listening
+        time.sleep(0.5)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def test_signals_while_stopping_do_not_cut_the_clean_up_short(
+    tmp_path: Path, trained_model: Path
+) -> None:
+    """A second (third...) Ctrl-C or SIGTERM while stopping still stops every service."""
+    import signal
+    import time
+
+    process, ports = _start_quick(tmp_path, trained_model)
+    services = children_of(process.pid)
+    try:
+        assert len(services) >= 4
+        process.send_signal(signal.SIGTERM)
+        for repeat in range(20):
+            time.sleep(0.1)
+            if process.poll() is not None:
+                break
+            process.send_signal(signal.SIGINT if repeat % 2 else signal.SIGTERM)
+        assert process.wait(timeout=60) is not None
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _all_gone(services, ports, 30) == ([], [])
+
+
+def test_every_service_dies_with_the_supervisor_even_killed_outright(
+    tmp_path: Path, trained_model: Path
+) -> None:
+    """SIGKILL gives the supervisor no chance to clean up: the kernel stops its services."""
+    process, ports = _start_quick(tmp_path, trained_model)
+    services = children_of(process.pid)
+    try:
+        assert len(services) >= 4
+        process.kill()
+        process.wait(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert _all_gone(services, ports, 45) == ([], [])

@@ -110,14 +110,18 @@ class Widget:
         """Do `act`; wait for the assistant's answer; return the new bot text."""
         bots, errors = self.bot.count(), self.errors.count()
         act()
-        self.page.wait_for_function(
-            """([bots, errors]) =>
-                 document.querySelectorAll('.cc-msg--error').length > errors ||
-                 (document.querySelectorAll('.cc-msg--bot').length > bots &&
-                  document.querySelector('.cc-root').dataset.busy === 'false')""",
-            arg=[bots, errors],
-            timeout=REPLY_TIMEOUT_MS,
-        )
+        # Polled from here: the page's Content-Security-Policy forbids the eval
+        # that Playwright's wait_for_function runs inside the page.
+        deadline = time.monotonic() + REPLY_TIMEOUT_MS / 1000
+        while not (
+            self.errors.count() > errors
+            or (
+                self.bot.count() > bots
+                and self.page.locator(".cc-root").get_attribute("data-busy") == "false"
+            )
+        ):
+            assert time.monotonic() < deadline, "no answer from the assistant"
+            time.sleep(0.1)
         assert self.errors.count() == errors, self.errors.last.inner_text()
         return "\n".join(self.bot.nth(i).inner_text() for i in range(bots, self.bot.count()))
 
