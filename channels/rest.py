@@ -10,10 +10,12 @@ an internal failure with a polite message instead of an empty reply.
 A client may send a `message_id` with each message and, when it got no
 answer (a dropped connection, a server restarted mid-turn behind the load
 balancer), send the same message again with the same id and `"resend": true`.
-A resent message that was already processed is answered with the replies it
-got the first time, so a retry can never file the same words twice in the
-conversation (nor book or escalate twice).  Only resends pay for looking it
-up in the stored conversation.
+A message whose id is already in the stored conversation is answered with
+the replies it got the first time, so a retry can never file the same words
+twice in the conversation (nor book or escalate twice): a flagged resend is
+looked up here at once, and every message with an id is checked again under
+the conversation's lock (serving/replays.py), which also covers a resend
+that overlaps the first attempt or carries no flag.
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
-from rasa.shared.core.events import BotUttered, UserUttered
 from sanic import Blueprint, response
 from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.input_guard import check_message, valid_sender_id
+from serving.replays import CLIENT_ID_KEY, replies_after
 
 logger = logging.getLogger(__name__)
 
@@ -48,32 +50,11 @@ BAD_MESSAGE_ID = (
     "message_id, when given, must be 1-128 letters, digits or _.:@+- "
     "(the same id again means the same message, sent again)."
 )
-# What a bot event's data may carry to the REST client, as Rasa sends it.
-REPLY_FIELDS = ("image", "buttons", "attachment", "custom")
 
 
 def bot_reply(sender: str, text: str) -> list[dict[str, Any]]:
     """A reply in the same shape as the assistant's own replies."""
     return [{"recipient_id": sender, "text": text}]
-
-
-def replies_after(events: list[Any], sender: str, message_id: str) -> list[dict] | None:
-    """The replies the assistant gave to the message `message_id`; None if it was never filed."""
-    replies: list[dict] | None = None
-    for event in events:
-        if isinstance(event, UserUttered):
-            if replies is not None:
-                break
-            if event.message_id == message_id:
-                replies = []
-        elif replies is not None and isinstance(event, BotUttered):
-            reply = {"recipient_id": sender}
-            if event.text is not None:
-                reply["text"] = event.text
-            data = event.data or {}
-            reply.update({key: data[key] for key in REPLY_FIELDS if data.get(key) is not None})
-            replies.append(reply)
-    return replies
 
 
 async def earlier_replies(request: Request, sender: str, message_id: str) -> list[dict] | None:
@@ -126,7 +107,11 @@ class ClinicRestInput(RestInput):
                         sender,
                         input_channel=self.name(),
                         message_id=message_id,
-                        metadata=self.get_metadata(request),
+                        metadata=(
+                            {**(self.get_metadata(request) or {}), CLIENT_ID_KEY: True}
+                            if message_id is not None
+                            else self.get_metadata(request)
+                        ),
                     )
                 )
             except Exception:  # noqa: BLE001 - the patient must get an answer

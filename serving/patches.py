@@ -10,6 +10,9 @@ effect.
 
 - serving/action_results.py: the action server's replies are checked with a
   validator built once instead of once per reply (same replies pass or fail).
+- serving/replays.py: a message whose client-chosen id is already in the
+  stored conversation is answered from the store under the conversation's
+  lock, never processed twice, whatever the timing and however many processes.
 
 The Redis lock store (serving/lock_store.py) is not a patch: it is a lock
 store class that endpoints.production.yml names, a documented extension point.
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import rasa
 
-from serving import action_results
+from serving import action_results, replays
 
 WRITTEN_FOR_RASA = "3.6.21"
 
@@ -42,3 +45,4 @@ def install() -> None:
     """Check the Rasa version, then install every patch (idempotent)."""
     check_rasa_version()
     action_results.install()
+    replays.install()

@@ -206,3 +206,36 @@ def raw_request_line(url: str, line: bytes) -> int:
         answer = connection.recv(200)
     assert answer.startswith(b"HTTP/"), answer  # an answer, not a dropped connection
     return int(answer.split()[1])
+
+
+def test_a_message_sent_again_while_the_first_is_processed_is_processed_once(
+    assistant: RunningAssistant,
+) -> None:
+    """Overlapping attempts, with and without the resend flag: one turn, the same answer."""
+    import threading
+
+    from tests.support import http
+
+    conversation = f"replay-{uuid.uuid4().hex[:8]}"
+    assistant.send(conversation, "hello")
+    url = f"{assistant.rasa_url}/webhooks/rest/webhook"
+    message = {"sender": conversation, "message": "how long does botox last?", "message_id": "m-1"}
+    answers: list[tuple[int, list]] = []
+    attempts = [message, {**message, "resend": True}, message, {**message, "resend": True}]
+    threads = [
+        threading.Thread(target=lambda body=body: answers.append(http("POST", url, body)))
+        for body in attempts
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert [status for status, _ in answers] == [200] * 4
+    texts = [[reply.get("text") for reply in replies] for _, replies in answers]
+    assert texts[0] and all(t == texts[0] for t in texts), texts
+    # A later resend without the flag is answered from the store too.
+    status, replies = http("POST", url, message)
+    assert status == 200 and [r.get("text") for r in replies] == texts[0]
+    events = assistant.tracker(conversation)["events"]
+    filed = [e for e in events if e["event"] == "user" and e.get("message_id") == "m-1"]
+    assert len(filed) == 1

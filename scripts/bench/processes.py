@@ -11,6 +11,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from scripts.bench.config import QUIET_ENV, STOP_GRACE_S, TRAIN_TIMEOUT_S
+from scripts.run import stop_process_group
 
 
 class TargetFailed(Exception):
@@ -104,12 +105,7 @@ class Launched:
         if self.process.poll() is not None:
             return  # reaped: its pid may already be someone else's
         descendants = [(pid, _start_time(pid)) for pid in process_tree(self.pid)[1:]]
-        _signal_group(self.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=STOP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            _signal_group(self.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process, STOP_GRACE_S)  # as the supervisor stops a service
         _stop_leftovers(descendants)
 
     @classmethod
