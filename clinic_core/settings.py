@@ -61,6 +61,9 @@ class Settings(BaseModel):
         2000, "MAX_MESSAGE_CHARS", "longer messages are refused politely", **POSITIVE
     )
     model_path: Path = _var(PROJECT_ROOT / "models", "MODEL_PATH", "model `make run` serves")
+    health_port: int = _var(
+        8082, "HEALTH_PORT", "the supervisor's health endpoint (loopback)", **PORT
+    )
     startup_timeout: float = _var(
         180.0, "STARTUP_TIMEOUT", "seconds a service may take to become healthy", **POSITIVE
     )

@@ -16,16 +16,19 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import json
 import os
 import secrets
 import signal
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from clinic_core import settings
@@ -411,6 +414,53 @@ def private_data_dir(path: Path) -> None:
     path.chmod(0o700)
 
 
+class HealthHandler(BaseHTTPRequestHandler):
+    """GET /health: which services are up, as JSON; 200 when all are, 503 otherwise."""
+
+    services: list[Service] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if self.path.split("?")[0] != "/health":
+            self.send_error(404)
+            return
+        report = health_report(self.services)
+        body = json.dumps(report).encode()
+        self.send_response(200 if report["status"] == "up" else 503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return
+
+
+def health_report(services: list[Service]) -> dict[str, object]:
+    """Each service's state: up, starting (alive, not answering yet) or restarting."""
+    states: dict[str, str] = {}
+    for service in services:
+        if service.restart_at is not None or service.exit_code() is not None:
+            states[service.name] = "restarting"
+        else:
+            states[service.name] = "up" if service.is_healthy() else "starting"
+    everything_up = bool(states) and all(state == "up" for state in states.values())
+    return {"status": "up" if everything_up else "degraded", "services": states}
+
+
+def serve_health(running: list[Service], port: int) -> ThreadingHTTPServer | None:
+    """The supervisor's health endpoint on loopback (for systemd, monitoring, a
+    load balancer); the assistant runs without it if its port is taken."""
+    HealthHandler.services = running
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), HealthHandler)
+    except OSError as error:
+        print(f"Health endpoint not started on port {port}: {error}", file=sys.stderr, flush=True)
+        return None
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"Health of every service: http://127.0.0.1:{port}/health", flush=True)
+    return server
+
+
 def main() -> int:
     env = environment()
     private_data_dir(Path(env["DATA_DIR"]))
@@ -439,6 +489,7 @@ def main() -> int:
     # caller's last resort (SIGKILL) would leave every service running.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     code = 0
+    health = serve_health(running, settings.load(env).health_port)
     try:
         for service in running:
             service.start(env)
@@ -452,6 +503,8 @@ def main() -> int:
         signal.signal(signal.SIGTERM, note_signal_while_stopping)
         for service in reversed(running):
             service.stop()
+        if health is not None:
+            health.shutdown()
     return code
 
 

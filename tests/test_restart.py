@@ -66,6 +66,7 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
             "ACTIONS_PORT": str(free_port()),
             "WIDGET_PORT": str(free_port()),
             "STAFF_PORT": str(free_port()),
+            "HEALTH_PORT": str(free_port()),
             "DATA_DIR": str(tmp_path / "var"),
             "CLINIC_CONFIG": str(TEST_CLINIC),
             "RASA_AUTH_TOKEN": "restart-test",
@@ -81,8 +82,18 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
         assert "full name" in say(rasa_url, sender, "I'd like to book an appointment")
         # The action server crashes: the supervisor brings it back, the Rasa
         # server stays up, and the conversation goes on.
+        health_url = f"http://127.0.0.1:{env['HEALTH_PORT']}/health"
+        assert wait_until(lambda: http("GET", health_url)[0] == 200, 30)
+        assert set(http("GET", health_url)[1]["services"].values()) == {"up"}
         action_server = process_with(process.pid, "serving.action_server")
         os.kill(action_server, signal.SIGKILL)
+        # The health endpoint says which part is down, then that all are up again.
+        assert wait_until(
+            lambda: http("GET", health_url)[1]["services"]["action server"] != "up", 30
+        )
+        status, report = http("GET", health_url)
+        assert status == 503 and report["status"] == "degraded"
+        assert report["services"]["Rasa server"] == "up"
         assert wait_until(lambda: "action server exited" in log.read_text(), 30), log.read_text()
         assert "restarting it in" in log.read_text()
         assert wait_until(
@@ -90,6 +101,7 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
             60,
         )
         assert wait_until(lambda: _healthy(f"http://127.0.0.1:{env['ACTIONS_PORT']}/health"), 90)
+        assert wait_until(lambda: http("GET", health_url)[0] == 200, 30)
         assert "phone number" in say(rasa_url, sender, "Ana Diaz")
         assert process.poll() is None
         # Everything it wrote is private to the service's user.
