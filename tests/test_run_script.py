@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -90,29 +91,13 @@ def test_ctrl_c_stops_every_service_even_if_the_parent_ignored_sigint(
     waiting killed it outright, leaving every service running on its port.
     """
     import signal
-    import time
 
-    ports = {name: free_port() for name in ("RASA", "ACTIONS", "WIDGET", "STAFF")}
-    environment = {
-        **os.environ,
-        "DATA_DIR": str(tmp_path / "var"),
-        "RASA_AUTH_TOKEN": "t",
-        "MODEL_PATH": str(trained_model),
-        **{f"{name}_PORT": str(port) for name, port in ports.items()},
-    }
-    process = subprocess.Popen(
-        [str(SUPERVISOR)],
-        cwd=ROOT,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process, ports = _start_quick(
+        tmp_path,
+        trained_model,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
-        deadline = time.monotonic() + 120
-        while not (_listening(ports["ACTIONS"]) and _listening(ports["STAFF"])):
-            assert process.poll() is None and time.monotonic() < deadline, "did not start"
-            time.sleep(0.5)
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=45) is not None
     finally:
@@ -122,7 +107,9 @@ def test_ctrl_c_stops_every_service_even_if_the_parent_ignored_sigint(
     assert still_open == []
 
 
-def _start_quick(tmp_path: Path, trained_model: Path) -> tuple[subprocess.Popen, dict[str, int]]:
+def _start_quick(
+    tmp_path: Path, trained_model: Path, preexec_fn: Callable[[], object] | None = None
+) -> tuple[subprocess.Popen, dict[str, int]]:
     """The supervisor with every service, returning once the action server and the
     staff console listen (the Rasa server may still be loading its model)."""
     import time
