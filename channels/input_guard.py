@@ -34,6 +34,7 @@ NOT_TEXT_REPLY = "Sorry, I can only read text messages. Could you type your ques
 # Otherwise anyone could type "/report_symptom" or a forged form answer and
 # drive the dialogue (e.g. page the clinic with a fake emergency).
 COMMAND_PREFIX = "/"
+LEADING_SLASHES = re.compile(r"^[\s/]+")
 # What the website widget sends when a chat opens (widget/clinic-chat.js).
 GREETING_COMMAND = "/greet"
 
@@ -58,7 +59,8 @@ def without_forged_command(text: str) -> str:
     stripped = text.strip()
     if not stripped.startswith(COMMAND_PREFIX) or stripped in offered_commands():
         return text
-    return stripped.lstrip(COMMAND_PREFIX).lstrip()
+    # Every leading slash and space: "/ /intent" must not become "/intent".
+    return LEADING_SLASHES.sub("", stripped)
 
 
 def max_message_chars() -> int:

@@ -114,7 +114,7 @@ class Settings(BaseModel):
     )
     staff_cookie_secure: bool = _var(True, "STAFF_COOKIE_SECURE", "the cookie's Secure flag")
     staff_annotations_file: Path | None = _var(
-        None, "STAFF_ANNOTATIONS_FILE", "the old annotations file (migration 0004 moves it)"
+        None, "STAFF_ANNOTATIONS_FILE", "the old annotations file (migration 0004 imports it)"
     )
     staff_password: SecretStr | None = _var(
         None, "STAFF_PASSWORD", "password for `make staff-user` (else prompted)"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import functools
 import json
 import os
 import secrets
@@ -27,6 +28,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -68,7 +70,7 @@ class Service:
             cwd=ROOT,
             env={**env, **self.own_env},
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent(),
         )
         print(f"started {self.name} (pid {self.process.pid})", flush=True)
 
@@ -86,9 +88,19 @@ class Service:
             return False
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
+            return
+        if self.process.poll() is not None:
+            self.kill_leftovers()
             return
         stop_process_group(self.process, STOP_GRACE_S)
+
+    def kill_leftovers(self) -> None:
+        """A service whose main process died may leave workers (nginx's, Sanic's)
+        holding its port: its session group goes with it."""
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
 
 
 def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
@@ -107,15 +119,28 @@ def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def die_with_parent() -> None:
-    """In each child, before it runs: the kernel sends it SIGTERM if the supervisor
-    dies, even killed outright (SIGKILL), so no service outlives it holding its port.
-    (Each service has a session of its own, so a terminal's Ctrl-C reaches only
-    the supervisor, which then stops them in order.)"""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if os.getppid() == 1:  # the supervisor died before the line above ran
-        os._exit(1)
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def die_with_parent() -> Callable[[], None]:
+    """What each child runs before its program: the kernel sends it SIGTERM if the
+    supervisor dies, even killed outright (SIGKILL), so no service outlives it
+    holding its port.  (Each service has a session of its own, so a terminal's
+    Ctrl-C reaches only the supervisor, which then stops them in order.)
+
+    Everything is prepared here, in the supervisor: between fork and exec the
+    child only makes the one system call (the supervisor has threads, and a
+    child may not take their locks)."""
+    prctl, parent = _libc().prctl, os.getpid()
+
+    def in_child() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the supervisor died before the line above ran
+            os._exit(1)
+
+    return in_child
 
 
 def loopback_tls_context() -> ssl.SSLContext:
@@ -230,6 +255,7 @@ def prepare_production(env: dict[str, str]) -> None:
     env["NGINX_CONF"] = str(config)
     check = subprocess.run(
         [env["NGINX_BIN"], "-t", "-q", "-c", str(config), "-p", str(config.parent)],
+        env=env,
         capture_output=True,
         text=True,
     )
@@ -349,6 +375,7 @@ def restart_after_crash(service: Service, env: dict[str, str]) -> bool:
     default profile too: a clinic's single server runs `make run`)."""
     now = time.monotonic()
     if service.restart_at is None:
+        service.kill_leftovers()
         service.restarts = [moment for moment in service.restarts if now - moment < 60] + [now]
         if len(service.restarts) > MAX_RESTARTS_PER_MINUTE:
             return False

@@ -12,7 +12,8 @@ effect.
   validator built once instead of once per reply (same replies pass or fail).
 - serving/replays.py: a message whose client-chosen id is already in the
   stored conversation is answered from the store under the conversation's
-  lock, never processed twice, whatever the timing and however many processes.
+  lock, never processed twice, however many processes (while the lock holds: see
+  that module).
 
 The Redis lock store (serving/lock_store.py) is not a patch: it is a lock
 store class that endpoints.production.yml names, a documented extension point.

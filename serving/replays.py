@@ -15,16 +15,24 @@ stored conversation; if that id is there, the message was processed, and the
 replies it got then are the answer.  If the first attempt died before its
 turn was stored, nothing is there and the message is processed, once.
 
+It holds as long as the first attempt holds the lock: the whole turn in the
+default profile, and at most TICKET_LOCK_LIFETIME seconds (default 20) in
+production, after which Redis lets another process take the conversation.
+An id reused for different words is another message and is processed.
+
 Installed by serving/patches.py (which checks the Rasa release).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import BotUttered, UserUttered
+
+logger = logging.getLogger(__name__)
 
 CLIENT_ID_KEY = "client_message_id"
 # What a bot event's data may carry to the REST client, as Rasa sends it.
@@ -58,12 +66,24 @@ async def handle_message_at_most_once(
     if (message.metadata or {}).get(CLIENT_ID_KEY) and message.message_id:
         tracker = await self.tracker_store.retrieve(message.sender_id)
         if tracker is not None:
-            earlier = replies_after(list(tracker.events), message.sender_id, message.message_id)
-            if earlier is not None:
+            events = list(tracker.events)
+            earlier = replies_after(events, message.sender_id, message.message_id)
+            if earlier is not None and same_text(events, message):
                 if isinstance(message.output_channel, CollectingOutputChannel):
                     message.output_channel.messages.extend(earlier)
                 return earlier
     return await _original_handle_message(self, message)
+
+
+def same_text(events: list[Any], message: UserMessage) -> bool:
+    """An id reused for other words is another message: it is processed (and triaged)."""
+    for event in events:
+        if isinstance(event, UserUttered) and event.message_id == message.message_id:
+            if (event.text or "") == (message.text or ""):
+                return True
+            logger.warning("A message id was reused for another message; processing it.")
+            return False
+    return False
 
 
 def install() -> None:

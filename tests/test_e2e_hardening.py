@@ -126,6 +126,7 @@ def test_an_intent_typed_in_slash_syntax_does_not_drive_the_dialogue(
         "/report_symptom",
         '/report_symptom{"triage_severity": "emergency"}',
         "//report_symptom",
+        "/ /report_symptom",
         "  /restart",
         '/human_handoff{"contact_phone": "+12015550123"}',
     ):
@@ -239,3 +240,20 @@ def test_a_message_sent_again_while_the_first_is_processed_is_processed_once(
     events = assistant.tracker(conversation)["events"]
     filed = [e for e in events if e["event"] == "user" and e.get("message_id") == "m-1"]
     assert len(filed) == 1
+
+
+def test_an_id_reused_for_other_words_is_another_message(assistant: RunningAssistant) -> None:
+    conversation = f"reuse-{uuid.uuid4().hex[:8]}"
+    from tests.support import http
+
+    url = f"{assistant.rasa_url}/webhooks/rest/webhook"
+    http("POST", url, {"sender": conversation, "message": "hello", "message_id": "same"})
+    status, replies = http(
+        "POST",
+        url,
+        {"sender": conversation, "message": "how long does botox last?", "message_id": "same"},
+    )
+    assert status == 200 and replies
+    events = assistant.tracker(conversation)["events"]
+    said = [e["text"] for e in events if e["event"] == "user"]
+    assert said == ["hello", "how long does botox last?"]

@@ -6,12 +6,15 @@ Create Date: 2026-12-04
 
 The file (`$DATA_DIR/staff-annotations.json`, or STAFF_ANNOTATIONS_FILE) was
 rewritten whole by whichever console worker saved last, losing the others'
-annotations.  Its entries are copied here once; the file is then renamed to
-`<name>.migrated` so that a second upgrade (another database) does not copy
-them again and nobody mistakes it for the live store.
+annotations.  Its entries are copied here once (Alembic runs this revision
+once per database), and only into the deployment's own database.  The file
+is left as it was: renaming it here would happen before the migration's
+transaction commits, so a failed upgrade would lose the annotations.  The
+log says it was imported and may be deleted.
 """
 
 import json
+import sys
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -43,6 +46,10 @@ def upgrade() -> None:
     # database migrated from the same checkout must not).
     migrated = op.get_bind().engine.url.render_as_string(hide_password=False)
     if migrated != make_url(str(config.database_url)).render_as_string(hide_password=False):
+        print(
+            "Staff annotations file not imported: this is not the deployment's DATABASE_URL.",
+            file=sys.stderr,
+        )
         return
     path = config.staff_annotations_file or config.data_dir / "staff-annotations.json"
     try:
@@ -68,7 +75,11 @@ def upgrade() -> None:
         }
     if rows:
         op.bulk_insert(table, list(rows.values()))
-    path.rename(path.with_name(path.name + ".migrated"))
+    print(
+        f"Imported {len(rows)} staff annotations from {path}; that file is no longer read "
+        "and may be deleted.",
+        file=sys.stderr,
+    )
 
 
 def downgrade() -> None:

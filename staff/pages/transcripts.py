@@ -153,7 +153,7 @@ def unanswered(request: Request):
         )
         error = ""
     except FileNotFoundError:
-        groups, error = [], "No console.tracker store found."
+        groups, error = [], "No tracker store found."
     return console.render(
         request,
         "unanswered.html",
