@@ -34,6 +34,12 @@ def parse_args(argv: list[str] | None = None) -> Settings:
     parser.add_argument("--training", action="store_true", help="train even with --quick")
     parser.add_argument("--skip-training", action="store_true", help="serving figures only")
     parser.add_argument(
+        "--soak-turns",
+        type=int,
+        default=None,
+        help="turns of the soak run on the default profile (10000; --quick: 400; 0: none)",
+    )
+    parser.add_argument(
         "--out", type=Path, default=ROOT / "results" / "bench", help="default: results/bench"
     )
     args = parser.parse_args(argv)
@@ -50,7 +56,14 @@ def parse_args(argv: list[str] | None = None) -> Settings:
         warmup_s=1.0 if args.quick else 5.0,
         level_s=3.0 if args.quick else 20.0,
         long_turns=20 if args.quick else 100,
+        soak_turns=soak_turns(args),
     )
+
+
+def soak_turns(args: argparse.Namespace) -> int:
+    if args.soak_turns is not None:
+        return max(0, args.soak_turns)
+    return 400 if args.quick else 10000
 
 
 @contextmanager

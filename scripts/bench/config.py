@@ -33,9 +33,18 @@ QUIET_ENV = {
 P95_AT_8_MAX_MS = 150.0
 THROUGHPUT_VS_STARTER_MIN = 1.5
 LENGTH_GROWTH_MAX = 1.3
-STARTUP_MAX_S = 20.0
 TRAINING_MAX_S = 180.0
 RASA_RSS_MAX_MB = 1200.0
+# A full FAQ turn costs at most this many times NLU inference alone (/model/parse),
+# at the same concurrency: the per-turn overhead left beyond the models.
+FAQ_TURN_VS_PARSE_MAX = 1.5
+P95_VS_STARTER_MAX = 0.6
+STARTUP_VS_STARTER_MAX = 0.6
+PRODUCTION_VS_DEFAULT_MIN = 1.8
+SOAK_RSS_GROWTH_MAX = 0.05
+# Of a soak run, the turns before the first memory reading.
+SOAK_WARMUP_SHARE = 0.1
+FLOOR_LEVEL = 8
 
 
 @dataclass
@@ -47,3 +56,5 @@ class Settings:
     levels: tuple[int, ...]
     long_turns: int
     training: bool
+    soak_turns: int = 0  # 0: no soak run
+    soak_targets: tuple[str, ...] = ("default",)

@@ -49,12 +49,38 @@ def percentile(values: list[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-async def send_turn(session: Any, url: str, sender: str, message: str) -> TurnRecord:
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a turn is posted and how: a REST conversation turn, or NLU alone."""
+
+    path: str = WEBHOOK
+    token: str | None = None  # Rasa's HTTP API token, for /model/parse
+
+    def body(self, sender: str, message: str) -> dict[str, str]:
+        if self.path == WEBHOOK:
+            return {"sender": sender, "message": message}
+        return {"text": message}
+
+    def url(self, base: str) -> str:
+        return base + self.path + (f"?token={self.token}" if self.token else "")
+
+
+TURN = Endpoint()
+
+
+def parse_only(token: str | None) -> Endpoint:
+    """NLU inference alone (`/model/parse`): the floor a full turn is compared to."""
+    return Endpoint("/model/parse", token)
+
+
+async def send_turn(
+    session: Any, url: str, sender: str, message: str, endpoint: Endpoint = TURN
+) -> TurnRecord:
     import aiohttp
 
     start = time.perf_counter()
     try:
-        async with session.post(url + WEBHOOK, json={"sender": sender, "message": message}) as r:
+        async with session.post(endpoint.url(url), json=endpoint.body(sender, message)) as r:
             await r.read()
             status, detail = r.status, "" if r.status == 200 else f"HTTP {r.status}"
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
@@ -69,18 +95,28 @@ async def conversation_worker(
     rng: random.Random,
     end: float,
     turns: list[TurnRecord],
+    endpoint: Endpoint = TURN,
+    max_turns: int | None = None,
 ) -> None:
-    """Closed loop: each reply is followed at once by the next message."""
+    """Closed loop: each reply is followed at once by the next message.
+
+    Stops at `end` (a time) or once `turns` holds `max_turns` (a soak run).
+    """
     while time.perf_counter() < end:
         sender = f"bench-{uuid.uuid4().hex[:12]}"
         for message in conversation(rng):
-            if time.perf_counter() >= end:
+            if time.perf_counter() >= end or (max_turns is not None and len(turns) >= max_turns):
                 return
-            turns.append(await send_turn(session, url, sender, message))
+            turns.append(await send_turn(session, url, sender, message, endpoint))
 
 
 async def run_level(
-    url: str, conversation: Conversation, concurrency: int, warmup_s: float, seconds: float
+    url: str,
+    conversation: Conversation,
+    concurrency: int,
+    warmup_s: float,
+    seconds: float,
+    endpoint: Endpoint = TURN,
 ) -> LevelResult:
     """`concurrency` conversations for warm-up + `seconds`; only the latter is counted."""
     import aiohttp
@@ -93,12 +129,45 @@ async def run_level(
         end = measure_from + seconds
         workers = [
             conversation_worker(
-                session, url, conversation, random.Random(1000 * concurrency + i), end, turns
+                session,
+                url,
+                conversation,
+                random.Random(1000 * concurrency + i),
+                end,
+                turns,
+                endpoint,
             )
             for i in range(concurrency)
         ]
         await asyncio.gather(*workers)
     return summarise(turns, concurrency, measure_from, end)
+
+
+async def soak(
+    url: str, conversation: Conversation, concurrency: int, total_turns: int
+) -> list[TurnRecord]:
+    """`total_turns` turns over as many conversations as that takes, as fast as served."""
+    import aiohttp
+
+    timeout = aiohttp.ClientTimeout(total=TURN_TIMEOUT_S)
+    turns: list[TurnRecord] = []
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=aiohttp.TCPConnector(limit=0)
+    ) as session:
+        workers = [
+            conversation_worker(
+                session,
+                url,
+                conversation,
+                random.Random(7000 + i),
+                math.inf,
+                turns,
+                max_turns=total_turns,
+            )
+            for i in range(concurrency)
+        ]
+        await asyncio.gather(*workers)
+    return turns
 
 
 def summarise(turns: list[TurnRecord], concurrency: int, start: float, end: float) -> LevelResult:

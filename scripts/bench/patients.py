@@ -65,6 +65,22 @@ def our_conversation(rng: random.Random) -> list[str]:
     return questions if rng.random() < 0.5 else opening + questions
 
 
+def faq_conversation(rng: random.Random) -> list[str]:
+    """Questions only: every turn answered from the article (the FAQ-turn figure)."""
+    return rng.sample(FAQ_QUESTIONS, 4)
+
+
+def starter_messages(examples: dict[str, list[str]]) -> list[str]:
+    """Every starter example, for its parse-only floor."""
+    return [text for texts in examples.values() for text in texts]
+
+
+def messages_of(texts: list[str] | tuple[str, ...]) -> Conversation:
+    """Conversations of three messages drawn from `texts` (for /model/parse, order is moot)."""
+    pool = list(texts)
+    return lambda rng: [rng.choice(pool) for _ in range(3)]
+
+
 def starter_examples(project: Path) -> dict[str, list[str]]:
     """The starter's NLU examples by intent, read from its data/nlu.yml."""
     import yaml

@@ -6,11 +6,15 @@ from collections.abc import Callable
 from typing import Any
 
 from scripts.bench.config import (
+    FAQ_TURN_VS_PARSE_MAX,
     LENGTH_GROWTH_MAX,
     OURS,
     P95_AT_8_MAX_MS,
+    P95_VS_STARTER_MAX,
+    PRODUCTION_VS_DEFAULT_MIN,
     RASA_RSS_MAX_MB,
-    STARTUP_MAX_S,
+    SOAK_RSS_GROWTH_MAX,
+    STARTUP_VS_STARTER_MAX,
     THROUGHPUT_VS_STARTER_MIN,
     TRAINING_MAX_S,
     Settings,
@@ -40,7 +44,15 @@ def comparable(report: dict, target: str) -> dict[str, float | None]:
         "retraining (s)": training_of(report, target).get("retrain_s"),
         "max Rasa RSS (MB)": data.get("max_rasa_rss_mb"),
         "last-10 / first-10 turn latency": get(data, "length", "growth"),
+        "FAQ turn cost / parse-only cost": turn_vs_floor(data),
     }
+
+
+def turn_vs_floor(data: dict) -> float | None:
+    """A full FAQ turn's cost as a multiple of /model/parse's, both at the same
+    concurrency on a saturated machine: cost per turn is 1 / throughput."""
+    faq, parse = get(data, "faq", "throughput"), get(data, "parse", "throughput")
+    return parse / faq if faq and parse else None
 
 
 def ratios(report: dict) -> dict[str, dict[str, float | None]]:
@@ -57,24 +69,37 @@ def ratios(report: dict) -> dict[str, dict[str, float | None]]:
 
 def checks(report: dict) -> dict[str, dict[str, str]]:
     """PASS/MISS against the targets; n/a where a figure is missing."""
-    starter_rps = comparable(report, "starter")["throughput at 8 (turns/s)"]
+    starter = comparable(report, "starter")
     turns = report["settings"]["long_turns"]
     result: dict[str, dict[str, str]] = {}
     for target in [t for t in OURS if t in report["targets"]]:
         figures = comparable(report, target)
-        rps_floor = THROUGHPUT_VS_STARTER_MIN * starter_rps if starter_rps else None
+        data = report["targets"][target]
         result[target] = {
+            f"throughput at 8 >= {THROUGHPUT_VS_STARTER_MIN}x starter": verdict(
+                figures["throughput at 8 (turns/s)"],
+                scaled(starter["throughput at 8 (turns/s)"], THROUGHPUT_VS_STARTER_MIN),
+                "/s",
+                at_least=True,
+            ),
+            f"p95 at 8 <= {P95_VS_STARTER_MAX}x starter": verdict(
+                figures["p95 at 8 (ms)"],
+                scaled(starter["p95 at 8 (ms)"], P95_VS_STARTER_MAX),
+                "ms",
+            ),
             f"p95 at 8 concurrent <= {P95_AT_8_MAX_MS:.0f} ms": verdict(
                 figures["p95 at 8 (ms)"], P95_AT_8_MAX_MS, "ms"
             ),
-            f"throughput at 8 >= {THROUGHPUT_VS_STARTER_MIN}x starter": verdict(
-                figures["throughput at 8 (turns/s)"], rps_floor, "/s", at_least=True
+            f"FAQ turn <= {FAQ_TURN_VS_PARSE_MAX}x parse-only": verdict(
+                figures["FAQ turn cost / parse-only cost"], FAQ_TURN_VS_PARSE_MAX, "x"
             ),
             f"turns {turns - 9}-{turns} median <= {LENGTH_GROWTH_MAX}x turns 1-10": verdict(
                 figures["last-10 / first-10 turn latency"], LENGTH_GROWTH_MAX, "x"
             ),
-            f"start-up <= {STARTUP_MAX_S:.0f} s": verdict(
-                figures["start-up (s)"], STARTUP_MAX_S, "s"
+            f"start-up <= {STARTUP_VS_STARTER_MAX}x starter": verdict(
+                figures["start-up (s)"],
+                scaled(starter["start-up (s)"], STARTUP_VS_STARTER_MAX),
+                "s",
             ),
             f"full training <= {TRAINING_MAX_S:.0f} s": verdict(
                 figures["full training (s)"], TRAINING_MAX_S, "s"
@@ -82,8 +107,32 @@ def checks(report: dict) -> dict[str, dict[str, str]]:
             f"RSS <= {RASA_RSS_MAX_MB:.0f} MB per Rasa process": verdict(
                 figures["max Rasa RSS (MB)"], RASA_RSS_MAX_MB, "MB"
             ),
+            f"soak: RSS growth < {SOAK_RSS_GROWTH_MAX:.0%}, no error": soak_verdict(data),
         }
+    if "production" in result:
+        default_rps = comparable(report, "default")["throughput at 8 (turns/s)"]
+        result["production"][f"throughput at 8 >= {PRODUCTION_VS_DEFAULT_MIN}x default"] = verdict(
+            comparable(report, "production")["throughput at 8 (turns/s)"],
+            scaled(default_rps, PRODUCTION_VS_DEFAULT_MIN),
+            "/s",
+            at_least=True,
+        )
     return result
+
+
+def scaled(value: float | None, factor: float) -> float | None:
+    return value * factor if value is not None else None
+
+
+def soak_verdict(data: dict) -> str:
+    soak = data.get("soak")
+    if not soak or soak.get("rss_growth") is None:
+        return "n/a"
+    ok = soak["rss_growth"] < SOAK_RSS_GROWTH_MAX and soak["errors"] == 0
+    return (
+        f"{'PASS' if ok else 'MISS'} ({soak['turns']} turns, {soak['errors']} errors, "
+        f"RSS {soak['rss_growth']:+.1%})"
+    )
 
 
 def verdict(value: float | None, limit: float | None, unit: str, at_least: bool = False) -> str:
@@ -145,6 +194,22 @@ def main_table(report: dict, settings: Settings) -> str:
             0,
         ),
         row("long conversation, last / first", lambda t: get(data(t), "length", "growth"), 2),
+        row("FAQ-only at 8: p50 (ms)", lambda t: get(data(t), "faq", "p50_ms"), 0),
+        row("FAQ-only at 8 (turns/s)", lambda t: get(data(t), "faq", "throughput")),
+        row("parse-only at 8: p50 (ms)", lambda t: get(data(t), "parse", "p50_ms"), 0),
+        row("parse-only at 8 (parses/s)", lambda t: get(data(t), "parse", "throughput")),
+        row("FAQ turn cost / parse-only cost", lambda t: turn_vs_floor(data(t)), 2),
+        row("soak: turns / errors", lambda t: soak_cell(data(t).get("soak"))),
+        row(
+            "soak: all RSS after warm-up (MB)",
+            lambda t: get(data(t), "soak", "after_warmup", "total_rss_mb"),
+            0,
+        ),
+        row(
+            "soak: all RSS at the end (MB)",
+            lambda t: get(data(t), "soak", "at_end", "total_rss_mb"),
+            0,
+        ),
         row("max Rasa process RSS (MB)", lambda t: data(t).get("max_rasa_rss_mb"), 0),
         row("all processes RSS (MB)", lambda t: data(t).get("total_rss_mb"), 0),
         row("full training (s)", lambda t: training_of(report, t).get("full_s")),
@@ -154,6 +219,10 @@ def main_table(report: dict, settings: Settings) -> str:
         ),
     ]
     return markdown(["metric", *targets], rows)
+
+
+def soak_cell(soak: dict | None) -> str | None:
+    return f"{soak['turns']} / {soak['errors']}" if soak else None
 
 
 def error_cell(level: dict | None) -> str | None:

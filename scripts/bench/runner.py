@@ -6,23 +6,33 @@ import asyncio
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.bench.config import BIN, ROOT, Settings
-from scripts.bench.load import length_summary, long_conversation, run_level
+from scripts.bench.config import BIN, FLOOR_LEVEL, ROOT, SOAK_WARMUP_SHARE, Settings
+from scripts.bench.load import (
+    length_summary,
+    long_conversation,
+    parse_only,
+    run_level,
+    soak,
+)
 from scripts.bench.memory import memory
 from scripts.bench.patients import (
     FAQ_QUESTIONS,
     Conversation,
+    faq_conversation,
+    messages_of,
     our_conversation,
     starter_conversation,
     starter_cycle,
     starter_examples,
+    starter_messages,
 )
 from scripts.bench.processes import Launched, TargetFailed, _start_time, base_env, timed_run
 from scripts.bench.report import fmt
@@ -31,12 +41,19 @@ from scripts.bench.targets import Running, assistant_env, start_ours, start_star
 from scripts.bench.training import OUR_PROJECT_FILES, STARTER_PROJECT_FILES, measure_training
 
 
+@dataclass
+class Workload:
+    """What a target is sent: its mixed conversations, FAQ-only ones, the long
+    conversation's cycle, and the messages of its parse-only floor."""
+
+    conversation: Conversation
+    faq: Conversation
+    cycle: list[str]
+    floor: Conversation
+
+
 def measure_target(
-    running: Running,
-    conversation: Conversation,
-    cycle: list[str],
-    settings: Settings,
-    result: dict[str, Any],
+    running: Running, work: Workload, settings: Settings, result: dict[str, Any]
 ) -> None:
     """Load levels, the long conversation, then memory, of one started target, into `result`.
 
@@ -46,7 +63,7 @@ def measure_target(
     print(f"[{running.name}] answering after {running.startup_s:.1f}s", flush=True)
     for level in settings.levels:
         figures = asyncio.run(
-            run_level(running.url, conversation, level, settings.warmup_s, settings.level_s)
+            run_level(running.url, work.conversation, level, settings.warmup_s, settings.level_s)
         )
         result["load"][str(level)] = asdict(figures)
         print(
@@ -55,13 +72,88 @@ def measure_target(
             flush=True,
         )
         still_running(running, f"the {level}-concurrent level")
-    latencies = asyncio.run(long_conversation(running.url, cycle, settings.long_turns))
+    measure_floor(running, work, settings, result)
+    latencies = asyncio.run(long_conversation(running.url, work.cycle, settings.long_turns))
     still_running(running, "the long conversation")
     result["length"] = length_summary(latencies)
     result["memory"] = memory(running.launched.pid)
     rasa = [row["rss_mb"] for row in result["memory"] if row["role"] == "rasa server"]
     result["max_rasa_rss_mb"] = max(rasa) if rasa else None
     result["total_rss_mb"] = round(sum(row["rss_mb"] for row in result["memory"]), 1)
+    if settings.soak_turns and running.name in settings.soak_targets:
+        result["soak"] = soak_run(running, work, settings)
+
+
+def measure_floor(running: Running, work: Workload, settings: Settings, result: dict) -> None:
+    """FAQ-only turns, then NLU alone (/model/parse), at the same concurrency.
+
+    Their throughputs give a full FAQ turn's cost as a multiple of the models'
+    own inference on this machine, measured in the same minute.
+    """
+    for key, conversation, endpoint in (
+        ("faq", work.faq, None),
+        ("parse", work.floor, parse_only(running.token)),
+    ):
+        extra = {"endpoint": endpoint} if endpoint else {}
+        figures = asyncio.run(
+            run_level(
+                running.url,
+                conversation,
+                FLOOR_LEVEL,
+                settings.warmup_s,
+                settings.level_s,
+                **extra,
+            )
+        )
+        result[key] = asdict(figures)
+        print(
+            f"[{running.name}] {key} only, {FLOOR_LEVEL} concurrent: p50 {fmt(figures.p50_ms)} ms, "
+            f"{figures.throughput:.1f}/s, {figures.errors} errors",
+            flush=True,
+        )
+        still_running(running, f"the {key}-only level")
+
+
+def rss_now(running: Running) -> dict[str, float | None]:
+    rows = memory(running.launched.pid)
+    rasa = [row["rss_mb"] for row in rows if row["role"] == "rasa server"]
+    return {
+        "max_rasa_rss_mb": max(rasa) if rasa else None,
+        "total_rss_mb": round(sum(row["rss_mb"] for row in rows), 1),
+    }
+
+
+def soak_run(running: Running, work: Workload, settings: Settings) -> dict[str, Any]:
+    """`soak_turns` turns of the mixed workload; memory after a warm-up share and at the end."""
+    warm = max(1, int(settings.soak_turns * SOAK_WARMUP_SHARE))
+    began = time.monotonic()
+    first = asyncio.run(soak(running.url, work.conversation, FLOOR_LEVEL, warm))
+    after_warmup = rss_now(running)
+    rest = asyncio.run(
+        soak(running.url, work.conversation, FLOOR_LEVEL, settings.soak_turns - warm)
+    )
+    still_running(running, "the soak run")
+    at_end = rss_now(running)
+    turns = first + rest
+    errors = [t for t in turns if t.status != 200]
+    growth = None
+    if after_warmup["total_rss_mb"] and at_end["total_rss_mb"]:
+        growth = at_end["total_rss_mb"] / after_warmup["total_rss_mb"] - 1
+    summary = {
+        "turns": len(turns),
+        "errors": len(errors),
+        "error_samples": sorted({t.detail for t in errors})[:5],
+        "seconds": round(time.monotonic() - began, 1),
+        "after_warmup": after_warmup,
+        "at_end": at_end,
+        "rss_growth": growth,
+    }
+    print(
+        f"[{running.name}] soak: {len(turns)} turns, {len(errors)} errors, RSS "
+        f"{fmt(after_warmup['total_rss_mb'], 0)} -> {fmt(at_end['total_rss_mb'], 0)} MB",
+        flush=True,
+    )
+    return summary
 
 
 def still_running(running: Running, phase: str) -> None:
@@ -98,18 +190,29 @@ def bench_target(name: str, work: Path, settings: Settings, starter: Callable[[]
             if name == "starter":
                 project = starter()
                 examples = starter_examples(project)
-                conversation, cycle = starter_conversation(examples), starter_cycle(examples)
+                conversation = starter_conversation(examples)
+                work_load = Workload(
+                    conversation,
+                    conversation,
+                    starter_cycle(examples),
+                    messages_of(starter_messages(examples)),
+                )
                 print("[starter] starting rasa run...", flush=True)
                 running = start_starter(project, settings.out)
             else:
-                conversation, cycle = our_conversation, list(FAQ_QUESTIONS)
+                work_load = Workload(
+                    our_conversation,
+                    faq_conversation,
+                    list(FAQ_QUESTIONS),
+                    messages_of(FAQ_QUESTIONS),
+                )
                 env, port = assistant_env(name, work / f"{name}-data")
                 if name == "production":
                     afterwards.callback(clean_production_state, env)
                 print(f"[{name}] starting clinic-run...", flush=True)
                 running = start_ours(name, env, port, settings.out)
             afterwards.callback(running.launched.stop)
-            measure_target(running, conversation, cycle, settings, result)
+            measure_target(running, work_load, settings, result)
     except Exception as error:  # one failure must not lose the other figures
         result["error"] = failure(f"[{name}]", error)
     return result

@@ -38,6 +38,7 @@ class Running:
     url: str
     startup_s: float | None = None
     ready_s: float | None = None
+    token: str | None = None  # Rasa's HTTP API token (/model/parse), if it has one
     # Every process of the target once it answers, as (pid, start time).
     processes: list[tuple[int, str | None]] = field(default_factory=list)
 
@@ -160,7 +161,7 @@ def start_ours(name: str, env: dict[str, str], port: int, out: Path) -> Running:
         raise TargetFailed(f"no model at {MODEL}: run `make train`")
     argv = [str(BIN / "clinic-run")]  # `make run`'s command
     launched = Launched(argv, ROOT, env, out / f"{name}-servers.log")
-    running = Running(name, launched, f"http://127.0.0.1:{port}")
+    running = Running(name, launched, f"http://127.0.0.1:{port}", token=env["RASA_AUTH_TOKEN"])
     with stopped_on_failure(launched):
         wait_until_answering(running, watch_ready=True)
         if name == "production":
