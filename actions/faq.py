@@ -1,10 +1,11 @@
 """Answer an FAQ topic, adding the emergency safety line when a red flag is mentioned.
 
-"Can Botox cause trouble swallowing?" is a question, not an emergency: it
-gets the article's answer, but because it names a sign of an emergency the
-answer ends with what to do if that ever happens.  The same applies to
-hypothetical and third-party wording ("what if I can't breathe", "my friend
-bruised"), which action_triage hands over here.
+The decision is clinic_core/faq_answer.py's.  A plain FAQ turn is answered
+inside the Rasa process (serving/local_actions.py) from the same decision;
+this action server version answers when another action hands a question
+over (the fallback's follow-up, action_triage's hypothetical and third-party
+questions such as "what if I can't breathe") and whenever the Rasa process
+runs without the project's patches.
 """
 
 from __future__ import annotations
@@ -15,33 +16,26 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from clinic_core import follow_ups, triage
+from clinic_core import faq_answer, follow_ups
 from clinic_core.clinic import load_clinic
-
-# Responses of the retrieval intent are named utter_faq/<topic>.
-FAQ_RESPONSE = "utter_faq"
 
 
 def selected_topic(tracker: Tracker) -> str | None:
     """The FAQ topic the ResponseSelector chose for the latest message."""
-    selector = (tracker.latest_message.get("response_selector") or {}).get("faq") or {}
-    return (selector.get("response") or {}).get("intent_response_key")
+    return faq_answer.selected_topic(tracker.latest_message or {})
 
 
 def follow_up_topic(tracker: Tracker) -> str | None:
     """The topic of a follow-up question, read against the answer it follows."""
     previous = follow_ups.last_answered_topic(tracker.events)
-    return follow_ups.resolve(previous, tracker.latest_message.get("text") or "")
+    return follow_ups.resolve(previous, (tracker.latest_message or {}).get("text") or "")
 
 
 def answer_faq(dispatcher: CollectingDispatcher, tracker: Tracker, topic: str | None) -> None:
     values = load_clinic().template_values()
-    if topic:
-        dispatcher.utter_message(response=f"{FAQ_RESPONSE}/{topic.removeprefix('faq/')}", **values)
-    else:
-        dispatcher.utter_message(response="utter_fallback", **values)
-    if triage.assess(tracker.latest_message.get("text") or "").mentions_red_flag:
-        dispatcher.utter_message(response="utter_emergency_safety_line", **values)
+    text = (tracker.latest_message or {}).get("text") or ""
+    for response in faq_answer.responses(topic, text):
+        dispatcher.utter_message(response=response, **values)
 
 
 class ActionAnswerFaq(Action):
@@ -51,5 +45,6 @@ class ActionAnswerFaq(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[EventType]:
-        answer_faq(dispatcher, tracker, follow_up_topic(tracker) or selected_topic(tracker))
+        latest = tracker.latest_message or {}
+        answer_faq(dispatcher, tracker, faq_answer.topic_to_answer(latest, tracker.events))
         return []

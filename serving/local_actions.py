@@ -1,0 +1,124 @@
+"""Plain FAQ turns answered inside the Rasa process, without the action server.
+
+Every custom action call sends the whole conversation to the action server
+and back; `make bench` measured that round trip as the largest part of an
+FAQ turn beyond the models themselves.  Answering an FAQ question needs no
+more than the message's parse data, the bot's previous turn and the clinic
+file, all of which the Rasa process has.  So `action_answer_faq` runs here,
+from the same decision the action server's version uses
+(clinic_core/faq_answer.py), and its messages go through Rasa's own path for
+custom action replies (`RemoteAction._utter_responses`): a patient sees the
+same words, buttons and follow-up offers, and the stored events are the
+same.
+
+Outside a form, what follows an FAQ answer is always listening for the
+patient: every rule and story says so (tests/test_local_actions.py checks
+the training data). The answer says so itself (`FollowupAction`, Rasa's
+documented way), which spares the second run of every policy in the turn,
+TED's network included. In a form, the policies decide as before (the form
+asks its question again).
+
+If anything in the local answer fails, the action is sent to the action
+server as before.  Rasa has no hook for in-process actions in 3.6, so
+`install()` wraps `action_for_name_or_text`; serving/patches.py installs it
+after its Rasa version check.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import rasa.core.actions.action as rasa_actions
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.events import BotUttered, Event, FollowupAction, UserUttered
+from rasa_sdk.executor import CollectingDispatcher
+
+from clinic_core import faq_answer
+from clinic_core.clinic import load_clinic
+
+if TYPE_CHECKING:
+    from rasa.core.channels.channel import OutputChannel
+    from rasa.core.nlg import NaturalLanguageGenerator
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+logger = logging.getLogger(__name__)
+
+ANSWER_FAQ = "action_answer_faq"
+_original_action_for_name_or_text = rasa_actions.action_for_name_or_text
+
+
+def recent_turns(tracker: DialogueStateTracker, user_turns: int = 2) -> list[dict[str, Any]]:
+    """The conversation's last `user_turns` patient messages and what followed, as
+    event dicts with only what clinic_core/follow_ups.py reads; oldest first."""
+    tail: list[dict[str, Any]] = []
+    seen_users = 0
+    for event in reversed(tracker.events):
+        if isinstance(event, UserUttered):
+            seen_users += 1
+            tail.append({"event": "user", "text": event.text})
+            if seen_users >= user_turns:
+                break
+        elif isinstance(event, BotUttered):
+            tail.append({"event": "bot", "metadata": dict(event.metadata or {})})
+    tail.reverse()
+    return tail
+
+
+class LocalAnswerFaq(RemoteAction):
+    """`action_answer_faq` in the Rasa process; the action server's if this fails."""
+
+    async def run(
+        self,
+        output_channel: OutputChannel,
+        nlg: NaturalLanguageGenerator,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+    ) -> list[Event]:
+        try:
+            replies = self.replies(tracker)
+        except Exception:  # noqa: BLE001 - the action server still knows how to answer
+            logger.exception("The in-process FAQ answer failed; asking the action server.")
+            return await super().run(output_channel, nlg, tracker, domain)
+        events: list[Event] = list(
+            await self._utter_responses(replies, output_channel, nlg, tracker)
+        )
+        if not tracker.active_loop_name:
+            events.append(FollowupAction(ACTION_LISTEN_NAME))
+        return events
+
+    @staticmethod
+    def replies(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
+        """What actions/faq.py's dispatcher would send, built by the same SDK dispatcher."""
+        latest = tracker.latest_message
+        parse_data = dict(latest.parse_data) if latest is not None else {}
+        topic = faq_answer.topic_to_answer(parse_data, recent_turns(tracker))
+        values = load_clinic().template_values()
+        dispatcher = CollectingDispatcher()
+        for response in faq_answer.responses(topic, parse_data.get("text") or ""):
+            dispatcher.utter_message(response=response, **values)
+        return dispatcher.messages
+
+
+LOCAL_ACTIONS: dict[str, type[RemoteAction]] = {ANSWER_FAQ: LocalAnswerFaq}
+
+
+def action_for_name_or_text(
+    action_name_or_text: str, domain: Domain, action_endpoint: Any
+) -> rasa_actions.Action:
+    """Rasa's lookup, except that the actions above run in this process."""
+    local = LOCAL_ACTIONS.get(action_name_or_text)
+    if local is not None and action_name_or_text in domain.user_actions:
+        return local(action_name_or_text, action_endpoint)
+    return _original_action_for_name_or_text(action_name_or_text, domain, action_endpoint)
+
+
+def install() -> None:
+    """Called by serving/patches.py after its Rasa version check."""
+    rasa_actions.action_for_name_or_text = action_for_name_or_text
+
+
+def uninstall() -> None:
+    rasa_actions.action_for_name_or_text = _original_action_for_name_or_text
