@@ -33,6 +33,7 @@ from sanic.response import HTTPResponse
 
 from channels.input_guard import check_message, valid_sender_id
 from serving.replays import CLIENT_ID_KEY, replies_after
+from serving.tracker_store import read_only_tracker
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def bot_reply(sender: str, text: str) -> list[dict[str, Any]]:
 
 async def earlier_replies(request: Request, sender: str, message_id: str) -> list[dict] | None:
     """The first answer to a message sent again; None if it is new."""
-    tracker = await request.app.ctx.agent.tracker_store.retrieve(sender)
+    tracker = await read_only_tracker(request.app.ctx.agent.tracker_store, sender)
     return None if tracker is None else replies_after(list(tracker.events), sender, message_id)
 
 

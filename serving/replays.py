@@ -32,6 +32,8 @@ from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.core.processor import MessageProcessor
 from rasa.shared.core.events import BotUttered, UserUttered
 
+from serving.tracker_store import read_only_tracker
+
 logger = logging.getLogger(__name__)
 
 CLIENT_ID_KEY = "client_message_id"
@@ -64,7 +66,7 @@ async def handle_message_at_most_once(
     self: MessageProcessor, message: UserMessage
 ) -> list[dict[str, Any]] | None:
     if (message.metadata or {}).get(CLIENT_ID_KEY) and message.message_id:
-        tracker = await self.tracker_store.retrieve(message.sender_id)
+        tracker = await read_only_tracker(self.tracker_store, message.sender_id)
         if tracker is not None:
             events = list(tracker.events)
             earlier = replies_after(events, message.sender_id, message.message_id)
@@ -88,3 +90,7 @@ def same_text(events: list[Any], message: UserMessage) -> bool:
 
 def install() -> None:
     MessageProcessor.handle_message = handle_message_at_most_once  # type: ignore[method-assign]
+
+
+def uninstall() -> None:
+    MessageProcessor.handle_message = _original_handle_message  # type: ignore[method-assign]

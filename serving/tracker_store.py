@@ -1,0 +1,248 @@
+"""Rasa's SQL tracker store, minus re-reading what this process just wrote.
+
+Rasa loads and decodes the whole conversation session from the database on
+every message (`make bench`: a fifth of a turn, growing with the
+conversation), counts the stored events again to find what to save, and
+with an event broker loads the session a second time to find what to
+publish.  This subclass keeps the trackers of the conversations this process
+served last (a small LRU) and reuses one only when it provably equals what
+the database holds:
+
+- the conversation's largest event id in the database is the one this
+  process saw when it stored or loaded the tracker (one indexed query: any
+  write by another process, or by anything else, changes it), and
+- the tracker holds exactly the events stored (a turn that failed before
+  its save appended events that are not in the database: not reused), and
+- the domain is the one it was built with (a new model: not reused).
+
+A cached tracker is handed to one turn at a time: `retrieve` takes it out of
+the cache and the turn's save puts it back, so two requests for one
+conversation in one process (the second waiting, or let through when a lock
+expired) never share a tracker object; the second gets its own from the
+database, as with Rasa's store.  Readers that change nothing (the check for
+a message sent again) use `peek`, which leaves it in place
+(`read_only_tracker` below).
+
+Otherwise it loads from the database exactly as Rasa does.  The database
+still gets every event before the reply is sent (Rasa saves before it
+answers); the cache only saves reading them back.  So both profiles stay
+correct: in production, a conversation served by another Rasa process since
+is reloaded, and the Redis lock store keeps two processes from writing one
+conversation at once.
+
+It is a documented extension point (a tracker store class named in the
+endpoints file), not a patch; the class is Rasa's, with three methods
+extended.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+
+if TYPE_CHECKING:
+    from rasa.shared.core.domain import Domain
+    from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+# Conversations kept per process: the ones being talked in now.  A tracker of
+# a ten-turn conversation is about half a megabyte in memory.
+DEFAULT_CACHE_SIZE = 32
+
+
+@dataclass
+class _Entry:
+    tracker: DialogueStateTracker
+    stored_events: int  # len(tracker.events) when it matched the database
+    last_event_id: int | None  # the conversation's largest event id in the database then
+    domain: Domain | None
+
+
+class CachedSQLTrackerStore(SQLTrackerStore):
+    """SQLTrackerStore that reuses the tracker it last stored or loaded, when still current."""
+
+    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Trackers that match the database and that nobody holds.
+        self._cache: OrderedDict[str, _Entry] = OrderedDict()
+        # Trackers handed out for a turn (one per conversation), until they are saved.
+        self._out: OrderedDict[str, _Entry] = OrderedDict()
+        self._cache_size = max(0, int(cache_size))
+        # Built once: SQLAlchemy caches its compiled form (an ORM query is rebuilt each call).
+        events = self.SQLEvent.__table__
+        self._last_id_statement = sa.select(sa.func.max(events.c.id)).where(
+            events.c.sender_id == sa.bindparam("sender_id")
+        )
+        # Conversations whose save began from the tracker handed out, with its stored count.
+        self._saving_from: dict[str, int] = {}
+
+    # What the database holds now --------------------------------------------------------
+
+    def _last_event_id(self, session: Session, sender_id: str) -> int | None:
+        return session.execute(self._last_id_statement, {"sender_id": sender_id}).scalar()
+
+    def _unchanged_since(self, session: Session, entry: _Entry, sender_id: str) -> bool:
+        """Nothing was written to the conversation since the entry was made, and the
+        entry belongs to the current model's domain."""
+        return (
+            entry.domain is self.domain
+            and self._last_event_id(session, sender_id) == entry.last_event_id
+        )
+
+    def _current(self, sender_id: str) -> _Entry | None:
+        """The cached entry if it still equals the database; a stale one is dropped."""
+        entry = self._cache.get(sender_id)
+        if entry is None or not self._cache_size:
+            return None
+        with self.session_scope() as session:
+            current = len(entry.tracker.events) == entry.stored_events and self._unchanged_since(
+                session, entry, sender_id
+            )
+        if not current:
+            self._cache.pop(sender_id, None)
+            return None
+        return entry
+
+    async def _load(self, sender_id: str) -> _Entry | None:
+        """Rasa's own load, with the conversation's largest event id read just before it
+        (a write in between makes the entry look stale, never current)."""
+        with self.session_scope() as session:
+            last_id = self._last_event_id(session, sender_id)
+        tracker = await super().retrieve(sender_id)
+        if tracker is None:
+            return None
+        return _Entry(tracker, len(tracker.events), last_id, self.domain)
+
+    # Rasa's methods, extended -----------------------------------------------------------
+
+    async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation for a turn: its tracker is handed out, never shared.
+
+        A cached tracker leaves the cache until it is saved, so a second request
+        for the same conversation meanwhile (the first one still running) gets its
+        own tracker from the database, exactly as with Rasa's store.
+        """
+        entry = self._current(sender_id)
+        if entry is not None:
+            del self._cache[sender_id]
+        else:
+            entry = await self._load(sender_id)
+            if entry is None:
+                return None
+        self._hand_out(entry)
+        return entry.tracker
+
+    async def peek(self, sender_id: str) -> DialogueStateTracker | None:
+        """The conversation, for reading only (the caller must not change it)."""
+        entry = self._current(sender_id)
+        if entry is None:
+            entry = await self._load(sender_id)
+            if entry is None:
+                return None
+            self._keep(entry)
+        return entry.tracker
+
+    def _handed_out(self, tracker: DialogueStateTracker) -> _Entry | None:
+        entry = self._out.get(tracker.sender_id)
+        return entry if entry is not None and entry.tracker is tracker else None
+
+    def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
+        """The events to store: those appended since the tracker matched the database."""
+        entry = self._handed_out(tracker)
+        if entry is not None and self._unchanged_since(session, entry, tracker.sender_id):
+            self._saving_from[tracker.sender_id] = entry.stored_events
+            return itertools.islice(tracker.events, entry.stored_events, None)
+        return super()._additional_events(session, tracker)
+
+    async def stream_events(self, tracker: DialogueStateTracker) -> None:
+        """Publish the new events without loading the session again to find them."""
+        entry = self._handed_out(tracker)
+        if self.event_broker is not None and entry is not None:
+            with self.session_scope() as session:
+                unchanged = self._unchanged_since(session, entry, tracker.sender_id)
+            if unchanged:
+                new_events = list(itertools.islice(tracker.events, entry.stored_events, None))
+                await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
+                return
+        await super().stream_events(tracker)
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        sender_id = tracker.sender_id
+        self._saving_from.pop(sender_id, None)
+        try:
+            await super().save(tracker)
+        finally:
+            saved_from = self._saving_from.pop(sender_id, None)
+            if self._handed_out(tracker) is not None:
+                del self._out[sender_id]
+        new_session = saved_from is None or any(
+            isinstance(event, SessionStarted)
+            for event in itertools.islice(tracker.events, saved_from, None)
+        )
+        with self.session_scope() as session:
+            last_id = self._last_event_id(session, sender_id)
+            if new_session:
+                stored = self._event_query(
+                    session, sender_id, fetch_events_from_all_sessions=False
+                ).count()
+            else:  # the stored session had `saved_from` events; all the rest were just added
+                stored = len(tracker.events)
+        if stored == len(tracker.events):
+            self._keep(_Entry(tracker, stored, last_id, self.domain))
+        elif 0 < stored < len(tracker.events):
+            # A new session began in this turn (or the tracker began before its session
+            # start): a load returns only the latest session, the last `stored` events,
+            # which is what Rasa's own save assumes too.
+            session_only = list(tracker.events)[-stored:]
+            loaded_form = DialogueStateTracker.from_events(
+                sender_id, session_only, self.domain.slots
+            )
+            self._keep(_Entry(loaded_form, stored, last_id, self.domain))
+        else:
+            self._cache.pop(sender_id, None)
+
+    # The cache ------------------------------------------------------------------------
+
+    def _keep(self, entry: _Entry) -> None:
+        """Make `entry` the conversation's cached tracker (the least recent one goes)."""
+        if not self._cache_size:
+            return
+        sender_id = entry.tracker.sender_id
+        self._cache[sender_id] = entry
+        self._cache.move_to_end(sender_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _hand_out(self, entry: _Entry) -> None:
+        """Note the tracker given for a turn; a turn that never saves is forgotten in time."""
+        sender_id = entry.tracker.sender_id
+        self._out[sender_id] = entry
+        self._out.move_to_end(sender_id)
+        while len(self._out) > max(self._cache_size, 1):
+            self._out.popitem(last=False)
+
+
+async def read_only_tracker(store: Any, sender_id: str) -> DialogueStateTracker | None:
+    """The conversation for a caller that only reads it.
+
+    `store` is the agent's store (Rasa wraps ours in a FailSafeTrackerStore);
+    with ours inside, the cached tracker is read in place instead of taken out
+    of the cache.  Any other store, or a failure, is Rasa's own `retrieve`.
+    """
+    inner = getattr(store, "_tracker_store", store)
+    if isinstance(inner, CachedSQLTrackerStore):
+        try:
+            return await inner.peek(sender_id)
+        except Exception:  # noqa: BLE001 - the wrapper's own error handling still applies
+            logger.warning("Reading the cached conversation failed; loading it.", exc_info=True)
+    return await store.retrieve(sender_id)

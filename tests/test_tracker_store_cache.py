@@ -1,0 +1,287 @@
+"""The cached SQL tracker store gives exactly what Rasa's SQL store gives, reading less.
+
+Run on SQLite and on the real PostgreSQL; two store objects on one database
+stand for two Rasa processes of the production profile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from serving.tracker_store import CachedSQLTrackerStore
+
+DOMAIN = Domain.from_dict(
+    {
+        "intents": ["greet"],
+        "slots": {"name": {"type": "text", "mappings": [{"type": "custom"}]}},
+        "responses": {"utter_greet": [{"text": "hi"}]},
+    }
+)
+
+Factory = Callable[..., CachedSQLTrackerStore]
+
+
+class ListBroker(EventBroker):
+    """Collects what the store publishes."""
+
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.published.append(event)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def new_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    """Makes store objects on one fresh database (each one is a Rasa process)."""
+    if request.param == "sqlite":
+        options: dict[str, Any] = {"dialect": "sqlite", "db": str(tmp_path / "conversations.db")}
+    else:
+        url = urlparse(request.getfixturevalue("postgres_url"))
+        options = {
+            "dialect": "postgresql",
+            "host": url.hostname,
+            "port": url.port,
+            "db": url.path.lstrip("/"),
+            "username": url.username,
+        }
+    made: list[SQLTrackerStore] = []
+
+    def make(**extra: Any) -> CachedSQLTrackerStore:
+        store = CachedSQLTrackerStore(domain=DOMAIN, **{**options, **extra})
+        made.append(store)
+        return store
+
+    yield make
+    for store in made:
+        store.engine.dispose()
+
+
+def run(coroutine: Any) -> Any:
+    return asyncio.run(coroutine)
+
+
+def turn(tracker: DialogueStateTracker, text: str) -> None:
+    """What a processed message appends: the patient's words, an answer, listen."""
+    tracker.update(UserUttered(text, {"name": "greet", "confidence": 1.0}))
+    tracker.update(ActionExecuted("utter_greet"))
+    tracker.update(BotUttered(f"answer to {text}"))
+    tracker.update(ActionExecuted("action_listen"))
+
+
+def started(store: CachedSQLTrackerStore, sender: str) -> DialogueStateTracker:
+    tracker = DialogueStateTracker.from_events(
+        sender, [SessionStarted(), ActionExecuted("action_listen")], DOMAIN.slots
+    )
+    turn(tracker, "first")
+    run(store.save(tracker))
+    return tracker
+
+
+def stored_rows(store: SQLTrackerStore, sender: str) -> list[str]:
+    with store.session_scope() as session:
+        rows = store._event_query(session, sender, fetch_events_from_all_sessions=True).all()
+        return [row.type_name for row in rows]
+
+
+def plain_load(store: SQLTrackerStore, sender: str) -> DialogueStateTracker:
+    return run(SQLTrackerStore.retrieve(store, sender))
+
+
+def loads_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    loads: list[str] = []
+    original = SQLTrackerStore._retrieve
+
+    async def counting(self: SQLTrackerStore, sender_id: str, **kwargs: Any) -> Any:
+        loads.append(sender_id)
+        return await original(self, sender_id, **kwargs)
+
+    monkeypatch.setattr(SQLTrackerStore, "_retrieve", counting)
+    return loads
+
+
+def test_the_tracker_just_stored_is_reused_without_a_load(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = new_store()
+    tracker = started(store, "a")
+    loads = loads_counted(monkeypatch)
+    again = run(store.retrieve("a"))
+    assert again is tracker and loads == []
+    turn(again, "second")
+    run(store.save(again))
+    assert run(store.retrieve("a")) is tracker and loads == []
+    # What is stored is every event once, in order: exactly what a plain load gives.
+    fresh = plain_load(store, "a")
+    assert [e.as_dict() for e in fresh.events] == [e.as_dict() for e in tracker.events]
+    assert stored_rows(store, "a").count("user") == 2
+
+
+def test_a_write_by_another_process_is_seen(new_store: Factory) -> None:
+    ours, theirs = new_store(), new_store()
+    started(ours, "b")
+    other = run(theirs.retrieve("b"))
+    turn(other, "written elsewhere")
+    run(theirs.save(other))
+    seen = run(ours.retrieve("b"))
+    assert [e.text for e in seen.events if isinstance(e, UserUttered)] == [
+        "first",
+        "written elsewhere",
+    ]
+    turn(seen, "third")
+    run(ours.save(seen))
+    assert stored_rows(ours, "b").count("user") == 3  # nothing lost, nothing twice
+
+
+def test_a_turn_that_failed_before_its_save_is_not_reused(new_store: Factory) -> None:
+    store = new_store()
+    tracker = started(store, "c")
+    turn(tracker, "never stored")  # the turn died: nothing saved
+    again = run(store.retrieve("c"))
+    assert again is not tracker
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["first"]
+
+
+def test_a_slot_set_in_a_turn_is_kept(new_store: Factory) -> None:
+    store = new_store()
+    tracker = started(store, "d")
+    tracker.update(SlotSet("name", "Ana"))
+    run(store.save(tracker))
+    assert run(store.retrieve("d")).get_slot("name") == "Ana"
+    assert plain_load(store, "d").get_slot("name") == "Ana"
+
+
+def test_a_new_session_is_loaded_as_rasa_loads_it(new_store: Factory) -> None:
+    store = new_store()
+    tracker = started(store, "e")
+    time.sleep(0.01)  # sessions are found by timestamp
+    tracker.update(ActionExecuted("action_session_start"))
+    tracker.update(SessionStarted())
+    tracker.update(ActionExecuted("action_listen"))
+    turn(tracker, "new session")
+    run(store.save(tracker))
+    again = run(store.retrieve("e"))
+    assert again is not tracker  # the old session is not part of what a load gives
+    assert [e.as_dict() for e in again.events] == [
+        e.as_dict() for e in plain_load(store, "e").events
+    ]
+    assert [e.text for e in again.events if isinstance(e, UserUttered)] == ["new session"]
+
+
+def test_a_new_model_domain_reloads(new_store: Factory) -> None:
+    store = new_store()
+    tracker = started(store, "f")
+    store.domain = Domain.from_dict(DOMAIN.as_dict())
+    assert run(store.retrieve("f")) is not tracker
+
+
+def test_only_the_new_events_are_published_without_a_second_load(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker = ListBroker()
+    store = new_store(event_broker=broker)
+    tracker = started(store, "g")
+    first = [event["event"] for event in broker.published]
+    assert first == [e.type_name for e in tracker.events]
+    broker.published.clear()
+    loads = loads_counted(monkeypatch)
+    again = run(store.retrieve("g"))
+    turn(again, "second")
+    run(store.save(again))
+    assert loads == []
+    assert [event["event"] for event in broker.published] == ["user", "action", "bot", "action"]
+    assert broker.published[0]["text"] == "second"
+    assert all(event["sender_id"] == "g" for event in broker.published)
+
+
+def test_the_cache_holds_a_bounded_number_of_conversations(new_store: Factory) -> None:
+    store = new_store(cache_size=2)
+    trackers = {sender: started(store, sender) for sender in ("h1", "h2", "h3")}
+    assert list(store._cache) == ["h2", "h3"]
+    assert run(store.retrieve("h1")) is not trackers["h1"]  # loaded again, still correct
+    assert [e.text for e in run(store.retrieve("h1")).events if isinstance(e, UserUttered)] == [
+        "first"
+    ]
+
+
+def test_a_cache_of_size_zero_is_plain_rasa(new_store: Factory) -> None:
+    store = new_store(cache_size=0)
+    tracker = started(store, "i")
+    assert run(store.retrieve("i")) is not tracker
+
+
+def test_a_conversation_opened_by_rasa_is_reused_from_its_first_turn(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rasa's session start comes before SessionStarted, which a load leaves out."""
+    store = new_store()
+    now = time.time()
+    tracker = DialogueStateTracker.from_events(
+        "j",
+        [
+            ActionExecuted("action_session_start", timestamp=now - 1),
+            SessionStarted(timestamp=now),
+            ActionExecuted("action_listen", timestamp=now),
+        ],
+        DOMAIN.slots,
+    )
+    turn(tracker, "first")
+    run(store.save(tracker))
+    loads = loads_counted(monkeypatch)
+    again = run(store.retrieve("j"))
+    assert loads == []
+    expected = plain_load(store, "j")
+    assert [e.as_dict() for e in again.events] == [e.as_dict() for e in expected.events]
+    assert len(again.events) == len(tracker.events) - 1
+    turn(again, "second")
+    run(store.save(again))
+    assert stored_rows(store, "j").count("user") == 2
+    assert [e.as_dict() for e in run(store.retrieve("j")).events] == [
+        e.as_dict() for e in plain_load(store, "j").events
+    ]
+
+
+def test_a_tracker_is_handed_to_one_turn_at_a_time(new_store: Factory) -> None:
+    """A second request for the conversation while the first runs gets its own copy."""
+    store = new_store()
+    tracker = started(store, "k")
+    first = run(store.retrieve("k"))
+    second = run(store.retrieve("k"))
+    assert first is tracker and second is not first
+    assert [e.as_dict() for e in second.events] == [e.as_dict() for e in first.events]
+    turn(first, "second")
+    run(store.save(first))
+    assert run(store.retrieve("k")) is first  # back in the cache once saved
+    assert stored_rows(store, "k").count("user") == 2
+
+
+def test_reading_leaves_the_tracker_in_place(new_store: Factory) -> None:
+    from rasa.core.tracker_store import FailSafeTrackerStore
+
+    from serving.tracker_store import read_only_tracker
+
+    store = new_store()
+    tracker = started(store, "l")
+    wrapped = FailSafeTrackerStore(store)  # as Rasa's agent holds it
+    assert run(read_only_tracker(wrapped, "l")) is tracker
+    assert run(store.peek("l")) is tracker
+    assert run(wrapped.retrieve("l")) is tracker  # still cached: the turn gets it
+    assert run(read_only_tracker(wrapped, "nobody")) is None
