@@ -43,6 +43,13 @@ def validate_action_result(_action: RemoteAction, result: dict[str, Any]) -> boo
     raise error
 
 
+_original_validate_action_result = RemoteAction._validate_action_result
+
+
 def install() -> None:
     """Replace RemoteAction's check (called by serving/patches.py, after its version check)."""
     RemoteAction._validate_action_result = validate_action_result
+
+
+def uninstall() -> None:
+    RemoteAction._validate_action_result = _original_validate_action_result

@@ -10,6 +10,15 @@ effect.
 
 - serving/action_results.py: the action server's replies are checked with a
   validator built once instead of once per reply (same replies pass or fail).
+- serving/model_loading.py: the TensorFlow models are restored for answering
+  only, without tracing their training step (about two thirds of loading the
+  model); Rasa's own load if the checkpoint does not fit exactly.
+- serving/local_actions.py: a plain FAQ turn (`action_answer_faq`) is answered
+  in the Rasa process instead of the action server, with the same decision
+  and Rasa's own reply path (the action server if that fails).
+- serving/state_history.py: the dialogue states the policies read are
+  computed once per event of a conversation, not replayed from its first
+  event for every prediction (the same states: tests compare with Rasa's).
 - serving/replays.py: a message whose client-chosen id is already in the
   stored conversation is answered from the store under the conversation's
   lock, never processed twice, however many processes (while the lock holds: see
@@ -23,7 +32,7 @@ from __future__ import annotations
 
 import rasa
 
-from serving import action_results, replays
+from serving import action_results, local_actions, model_loading, replays, state_history
 
 WRITTEN_FOR_RASA = "3.6.21"
 
@@ -42,8 +51,17 @@ def check_rasa_version(installed: str | None = None) -> None:
         )
 
 
+MODULES = (action_results, model_loading, local_actions, state_history, replays)
+
+
 def install() -> None:
     """Check the Rasa version, then install every patch (idempotent)."""
     check_rasa_version()
-    action_results.install()
-    replays.install()
+    for module in MODULES:
+        module.install()
+
+
+def uninstall() -> None:
+    """Put Rasa's own methods back (tests run in one process; a server never needs this)."""
+    for module in MODULES:
+        module.uninstall()

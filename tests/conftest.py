@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         tier = tier_of(item)
         if not item.get_closest_marker(tier):
             item.add_marker(getattr(pytest.mark, tier))
+
+
+@pytest.fixture(autouse=True)
+def rasa_unpatched_after_each_test() -> Iterator[None]:
+    """A test that installs serving/patches.py must not leave Rasa patched for the
+    next one (the servers the end-to-end tests start install them themselves)."""
+    yield
+    patches = sys.modules.get("serving.patches")
+    if patches is not None:
+        patches.uninstall()
 
 
 @pytest.fixture(scope="session")
