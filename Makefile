@@ -18,7 +18,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-prod test test-fast train venv lint format validate test-stories pytest eval outbox migrate staff-user retention erase bench clean help
+.PHONY: run run-prod test test-fast train venv lint format validate test-stories pytest eval outbox migrate staff-user retention erase backup restore bench clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
@@ -36,6 +36,8 @@ help:
 	@echo "make staff-user NAME=<login> ROLE=staff|admin   create a staff account (STAFF_PASSWORD or prompt)"
 	@echo "make retention  delete conversations, bookings, escalations older than RETENTION_DAYS (default 365)"
 	@echo "make erase CONVERSATION=<id> | PHONE=<number>   delete one patient's data on request"
+	@echo "make backup     back up the SQLite databases into DATA_DIR/backups/ (safe while running)"
+	@echo "make restore BACKUP=<dir>   restore a backup (stop the assistant first)"
 	@echo "make bench      latency, throughput, memory, start-up and training vs Rasa's starter bot"
 	@echo "                (results/bench/; BENCH_ARGS=\"--quick --targets starter,default\"; not part of make test)"
 	@echo "make clean      remove the virtualenv, models and test results"
@@ -118,6 +120,13 @@ retention: $(INSTALLED)
 erase: $(INSTALLED)
 	@test -n "$(CONVERSATION)$(PHONE)" || { echo "usage: make erase CONVERSATION=<id> | PHONE=<number>"; exit 1; }
 	$(BIN)/clinic-retention erase $(if $(CONVERSATION),--conversation "$(CONVERSATION)") $(if $(PHONE),--phone "$(PHONE)")
+
+backup: $(INSTALLED)
+	$(BIN)/clinic-backup backup
+
+restore: $(INSTALLED)
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=<backup directory>"; exit 1; }
+	$(BIN)/clinic-backup restore "$(BACKUP)"
 
 # A report, not a test: about 15-20 minutes; figures and charts in results/bench/.
 bench: $(MODEL)
