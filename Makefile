@@ -128,7 +128,7 @@ restore: $(INSTALLED)
 	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=<backup directory>"; exit 1; }
 	$(BIN)/clinic-backup restore "$(BACKUP)"
 
-# A report, not a test: about 15-20 minutes; figures and charts in results/bench/.
+# A report, not a test: about 22 minutes; figures and charts in results/bench/.
 bench: $(MODEL)
 	$(BIN)/clinic-bench $(BENCH_ARGS)
 
