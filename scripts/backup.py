@@ -156,12 +156,11 @@ def restore(source: Path) -> dict[str, dict[str, int]]:
         temporary = target.with_name(target.name + ".restoring")
         temporary.unlink(missing_ok=True)
         copy_database(source / entry["file"], temporary)
+        # A journal left by the replaced file (a crash mid-write) must never be
+        # rolled into the restored one when it is next opened.
+        for suffix in ("-journal", "-wal", "-shm"):
+            target.with_name(target.name + suffix).unlink(missing_ok=True)
         os.replace(temporary, target)
-        for leftover in (
-            target.with_name(target.name + "-wal"),
-            target.with_name(target.name + "-shm"),
-        ):
-            leftover.unlink(missing_ok=True)  # a journal of the replaced file must not be replayed
         restored[name] = row_counts(target)
         if restored[name] != entry["rows"]:
             raise BackupError(f"{name}: restored rows {restored[name]} differ from the backup's")

@@ -8,14 +8,17 @@ file, all of which the Rasa process has.  So `action_answer_faq` runs here,
 from the same decision the action server's version uses
 (clinic_core/faq_answer.py), and its messages go through Rasa's own path for
 custom action replies (`RemoteAction._utter_responses`): a patient sees the
-same words, buttons and follow-up offers, and the stored events are the
-same.
+same words, buttons and follow-up offers, and the stored bot messages are
+the same.
 
 Outside a form, what follows an FAQ answer is always listening for the
 patient: every rule and story says so (tests/test_local_actions.py checks
 the training data). The answer says so itself (`FollowupAction`, Rasa's
 documented way), which spares the second run of every policy in the turn,
-TED's network included. In a form, the policies decide as before (the form
+TED's network included.  The stored conversation then has one more event
+(the `FollowupAction`), and its listen is recorded as the follow-up's
+prediction instead of RulePolicy's; the dialogue states the policies read
+are the same (tested). In a form, the policies decide as before (the form
 asks its question again).
 
 If anything in the local answer fails, the action is sent to the action

@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
 
 if TYPE_CHECKING:
     from rasa.shared.core.domain import Domain
@@ -60,11 +60,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_CACHE_SIZE = 32
 
 
+# What the database holds of a conversation: its number of rows and largest id.
+# A write by anyone changes it, a late commit of a lower id included.
+Fingerprint = tuple[int, "int | None"]
+
+
 @dataclass
 class _Entry:
     tracker: DialogueStateTracker
     stored_events: int  # len(tracker.events) when it matched the database
-    last_event_id: int | None  # the conversation's largest event id in the database then
+    fingerprint: Fingerprint  # the conversation's rows in the database then
     domain: Domain | None
 
 
@@ -80,23 +85,25 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._cache_size = max(0, int(cache_size))
         # Built once: SQLAlchemy caches its compiled form (an ORM query is rebuilt each call).
         events = self.SQLEvent.__table__
-        self._last_id_statement = sa.select(sa.func.max(events.c.id)).where(
-            events.c.sender_id == sa.bindparam("sender_id")
-        )
+        self._fingerprint_statement = sa.select(
+            sa.func.count(events.c.id), sa.func.max(events.c.id)
+        ).where(events.c.sender_id == sa.bindparam("sender_id"))
         # Conversations whose save began from the tracker handed out, with its stored count.
         self._saving_from: dict[str, int] = {}
 
     # What the database holds now --------------------------------------------------------
 
-    def _last_event_id(self, session: Session, sender_id: str) -> int | None:
-        return session.execute(self._last_id_statement, {"sender_id": sender_id}).scalar()
+    def _fingerprint(self, session: Session, sender_id: str) -> Fingerprint:
+        count, last_id = session.execute(
+            self._fingerprint_statement, {"sender_id": sender_id}
+        ).one()
+        return int(count), last_id
 
     def _unchanged_since(self, session: Session, entry: _Entry, sender_id: str) -> bool:
         """Nothing was written to the conversation since the entry was made, and the
         entry belongs to the current model's domain."""
-        return (
-            entry.domain is self.domain
-            and self._last_event_id(session, sender_id) == entry.last_event_id
+        return entry.domain is self.domain and (
+            self._fingerprint(session, sender_id) == entry.fingerprint
         )
 
     def _current(self, sender_id: str) -> _Entry | None:
@@ -114,14 +121,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return entry
 
     async def _load(self, sender_id: str) -> _Entry | None:
-        """Rasa's own load, with the conversation's largest event id read just before it
+        """Rasa's own load, with the conversation's fingerprint read just before it
         (a write in between makes the entry look stale, never current)."""
         with self.session_scope() as session:
-            last_id = self._last_event_id(session, sender_id)
+            fingerprint = self._fingerprint(session, sender_id)
         tracker = await super().retrieve(sender_id)
         if tracker is None:
             return None
-        return _Entry(tracker, len(tracker.events), last_id, self.domain)
+        return _Entry(tracker, len(tracker.events), fingerprint, self.domain)
 
     # Rasa's methods, extended -----------------------------------------------------------
 
@@ -174,42 +181,59 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 new_events = list(itertools.islice(tracker.events, entry.stored_events, None))
                 await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
                 return
-        await super().stream_events(tracker)
+        if self.event_broker is None:
+            return
+        # Rasa's way, without touching the cache (a load here must not take its entry).
+        old = await SQLTrackerStore.retrieve(self, tracker.sender_id)
+        new_events = TrackerEventDiffEngine.event_difference(old, tracker)
+        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
+        """Rasa's save; the tracker is cached again only if this save provably made the
+        database hold exactly its events (the quick path, and nobody else wrote)."""
         sender_id = tracker.sender_id
         self._saving_from.pop(sender_id, None)
+        handed_out = self._handed_out(tracker)
         try:
             await super().save(tracker)
         finally:
             saved_from = self._saving_from.pop(sender_id, None)
-            if self._handed_out(tracker) is not None:
+            if handed_out is not None:
                 del self._out[sender_id]
-        new_session = saved_from is None or any(
+        self._cache.pop(sender_id, None)
+        if saved_from is None or handed_out is None:
+            return  # Rasa's count-based save: equal counts need not be equal events
+        try:
+            self._keep_saved(tracker, handed_out, saved_from)
+        except Exception as error:  # noqa: BLE001 - the events are stored; only the cache is lost
+            logger.warning("Could not cache a saved conversation (%s).", type(error).__name__)
+
+    def _keep_saved(self, tracker: DialogueStateTracker, before: _Entry, saved_from: int) -> None:
+        sender_id = tracker.sender_id
+        added = len(tracker.events) - saved_from
+        new_session = any(
             isinstance(event, SessionStarted)
             for event in itertools.islice(tracker.events, saved_from, None)
         )
         with self.session_scope() as session:
-            last_id = self._last_event_id(session, sender_id)
-            if new_session:
-                stored = self._event_query(
-                    session, sender_id, fetch_events_from_all_sessions=False
-                ).count()
-            else:  # the stored session had `saved_from` events; all the rest were just added
-                stored = len(tracker.events)
+            fingerprint = self._fingerprint(session, sender_id)
+            if fingerprint[0] != before.fingerprint[0] + added:
+                return  # someone else wrote too: the next turn loads
+            stored = (
+                self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+                if new_session
+                else len(tracker.events)
+            )
         if stored == len(tracker.events):
-            self._keep(_Entry(tracker, stored, last_id, self.domain))
+            self._keep(_Entry(tracker, stored, fingerprint, self.domain))
         elif 0 < stored < len(tracker.events):
-            # A new session began in this turn (or the tracker began before its session
-            # start): a load returns only the latest session, the last `stored` events,
-            # which is what Rasa's own save assumes too.
+            # A new session began in this turn: a load returns only the latest session,
+            # the last `stored` events, which is what Rasa's own save assumes too.
             session_only = list(tracker.events)[-stored:]
             loaded_form = DialogueStateTracker.from_events(
                 sender_id, session_only, self.domain.slots
             )
-            self._keep(_Entry(loaded_form, stored, last_id, self.domain))
-        else:
-            self._cache.pop(sender_id, None)
+            self._keep(_Entry(loaded_form, stored, fingerprint, self.domain))
 
     # The cache ------------------------------------------------------------------------
 

@@ -109,7 +109,10 @@ def test_a_restored_backup_holds_every_record_and_nothing_later(data_dir: Path) 
     add_records(data_dir, "B2")  # after the backup
     (data_dir / "clinic.db").unlink()  # and then the disk loses a file
     storage._engines.pop(clinic_url(data_dir)).dispose()
+    journal = data_dir / "conversations.db-journal"
+    journal.write_bytes(b"left by a crash mid-write")  # must not be rolled into the restore
     assert backups.main(["restore", str(made)]) == 0
+    assert not journal.exists()
     assert found(data_dir) == before
     assert before["bookings"] == {"BK-A1"} and before["conversations"] == {"conv-A1"}
 

@@ -228,3 +228,28 @@ def test_the_training_data_listens_after_every_faq_answer_outside_a_form() -> No
                 checked += 1
             replay.update(event)
     assert checked >= 3
+
+
+def test_the_follow_up_leaves_the_dialogue_states_unchanged(domain: Domain) -> None:
+    """The next turn's policies read the same states with the answer's FollowupAction."""
+    answer = [ActionExecuted("action_answer_faq"), BotUttered("...")]
+    listen = ActionExecuted("action_listen")
+    stock = rasa_tracker(
+        [*asked("how long?", "faq/duration"), *answer, *asked("and side effects?", None)]
+    )
+    ours = rasa_tracker(
+        [
+            *asked("how long?", "faq/duration"),
+            *answer,
+            FollowupAction("action_listen"),
+            *asked("and side effects?", None),
+        ]
+    )
+    assert [e for e in ours.events if isinstance(e, ActionExecuted)][2] == listen
+    rule_only = {"slots": [], "loops": []}
+    for way in (
+        {},
+        {"omit_unset_slots": True},
+        {"ignore_rule_only_turns": True, "rule_only_data": rule_only},
+    ):
+        assert ours.past_states(domain, **way) == stock.past_states(domain, **way)

@@ -88,12 +88,19 @@ def turn(tracker: DialogueStateTracker, text: str) -> None:
 
 
 def started(store: CachedSQLTrackerStore, sender: str) -> DialogueStateTracker:
+    """A conversation's first turn, then one handed out and saved: the cached tracker.
+
+    A tracker the store did not hand out (Rasa's own first save) is not cached.
+    """
     tracker = DialogueStateTracker.from_events(
         sender, [SessionStarted(), ActionExecuted("action_listen")], DOMAIN.slots
     )
     turn(tracker, "first")
     run(store.save(tracker))
-    return tracker
+    assert sender not in store._cache
+    handed = run(store.retrieve(sender))
+    run(store.save(handed))  # nothing new in this turn
+    return handed
 
 
 def stored_rows(store: SQLTrackerStore, sender: str) -> list[str]:
@@ -200,7 +207,7 @@ def test_only_the_new_events_are_published_without_a_second_load(
     store = new_store(event_broker=broker)
     tracker = started(store, "g")
     first = [event["event"] for event in broker.published]
-    assert first == [e.type_name for e in tracker.events]
+    assert first == [e.type_name for e in tracker.events]  # each event once
     broker.published.clear()
     loads = loads_counted(monkeypatch)
     again = run(store.retrieve("g"))
@@ -247,14 +254,16 @@ def test_a_conversation_opened_by_rasa_is_reused_from_its_first_turn(
     run(store.save(tracker))
     loads = loads_counted(monkeypatch)
     again = run(store.retrieve("j"))
-    assert loads == []
+    assert loads == ["j"]  # Rasa's own first save is not trusted: loaded once
     expected = plain_load(store, "j")
     assert [e.as_dict() for e in again.events] == [e.as_dict() for e in expected.events]
     assert len(again.events) == len(tracker.events) - 1
     turn(again, "second")
     run(store.save(again))
+    loads.clear()
     assert stored_rows(store, "j").count("user") == 2
-    assert [e.as_dict() for e in run(store.retrieve("j")).events] == [
+    assert run(store.retrieve("j")) is again and loads == []
+    assert [e.as_dict() for e in again.events] == [
         e.as_dict() for e in plain_load(store, "j").events
     ]
 
@@ -269,7 +278,10 @@ def test_a_tracker_is_handed_to_one_turn_at_a_time(new_store: Factory) -> None:
     assert [e.as_dict() for e in second.events] == [e.as_dict() for e in first.events]
     turn(first, "second")
     run(store.save(first))
-    assert run(store.retrieve("k")) is first  # back in the cache once saved
+    # Two turns were in flight: the cache trusts neither; the next turn loads.
+    again = run(store.retrieve("k"))
+    assert again is not first
+    assert [e.as_dict() for e in again.events] == [e.as_dict() for e in first.events]
     assert stored_rows(store, "k").count("user") == 2
 
 
@@ -285,3 +297,22 @@ def test_reading_leaves_the_tracker_in_place(new_store: Factory) -> None:
     assert run(store.peek("l")) is tracker
     assert run(wrapped.retrieve("l")) is tracker  # still cached: the turn gets it
     assert run(read_only_tracker(wrapped, "nobody")) is None
+
+
+def test_a_save_over_another_process_write_is_not_cached(new_store: Factory) -> None:
+    """Two processes wrote one conversation (a lock that expired): the next turn
+    reads what the database holds, as with Rasa's store, not this process's view."""
+    ours, theirs = new_store(), new_store()
+    started(ours, "m")
+    mine = run(ours.retrieve("m"))
+    other = run(theirs.retrieve("m"))
+    turn(other, "written elsewhere")
+    run(theirs.save(other))
+    turn(mine, "written here")
+    run(ours.save(mine))  # Rasa's count-based save: not trusted
+    assert "m" not in ours._cache
+    again = run(ours.retrieve("m"))
+    assert again is not mine
+    assert [e.as_dict() for e in again.events] == [
+        e.as_dict() for e in plain_load(ours, "m").events
+    ]
