@@ -45,7 +45,8 @@ def load_for_answering(
     **kwargs: Any,
 ) -> RasaModel:
     """RasaModel.load, with the prediction trace creating (and restoring) the weights."""
-    if finetune_mode or predict_data_example is None:
+
+    def rasas_way() -> RasaModel:
         return _original_load.__func__(
             cls,
             model_file_name,
@@ -55,6 +56,9 @@ def load_for_answering(
             *args,
             **kwargs,
         )
+
+    if finetune_mode or predict_data_example is None:
+        return rasas_way()
     try:
         model = cls(*args, **kwargs)
         config = kwargs.get("config", {})
@@ -73,15 +77,7 @@ def load_for_answering(
             cls.__name__,
             exc_info=True,
         )
-        return _original_load.__func__(
-            cls,
-            model_file_name,
-            model_data_example,
-            predict_data_example,
-            finetune_mode,
-            *args,
-            **kwargs,
-        )
+        return rasas_way()
 
 
 def install() -> None:
