@@ -50,12 +50,20 @@ SEVERITY_PRIORITY = {"routine": 0, "urgent": 50, "emergency": 100}
 _engines: dict[str, Engine] = {}
 
 
+def sqlite_path(url: str | None) -> Path | None:
+    """The file of a sqlite:/// URL; None for any other database."""
+    if not url or not url.startswith("sqlite:///"):
+        return None
+    return Path(url.removeprefix("sqlite:///"))
+
+
 def engine(url: str | None = None) -> Engine:
     """One engine per database URL for the life of the process."""
     url = url or settings.database_url()
     if url not in _engines:
-        if url.startswith("sqlite:///"):
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        path = sqlite_path(url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
         _engines[url] = create_engine(url, future=True, pool_pre_ping=True)
     return _engines[url]
 

@@ -30,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from clinic_core import settings
+from clinic_core.storage import sqlite_path
 
 MANIFEST = "manifest.json"
 PG_STEPS = (
@@ -43,13 +44,6 @@ PG_STEPS = (
 
 class BackupError(Exception):
     """A backup or restore that cannot be done; the message says why."""
-
-
-def sqlite_path(url: str | None) -> Path | None:
-    """The file of a sqlite:/// URL; None for any other database."""
-    if not url or not url.startswith("sqlite:///"):
-        return None
-    return Path(url.removeprefix("sqlite:///"))
 
 
 def databases() -> dict[str, Path]:

@@ -63,6 +63,30 @@ class _Applied:
     loop_names: set[str]
 
 
+def _plain(event: Event, loop_names: set[str]) -> bool:
+    """Appended to the applied events as it is: no revert, restart, new session,
+    new loop, or step of a known loop."""
+    if isinstance(event, _RESHAPING):
+        return False
+    if isinstance(event, ActiveLoop) and event.name and event.name not in loop_names:
+        return False
+    return not (isinstance(event, ActionExecuted) and event.action_name in loop_names)
+
+
+def _plain_events_since(tracker: DialogueStateTracker, known: _Applied | None) -> list | None:
+    """The events appended since `known`, if all are plain; None if it must be recomputed."""
+    events = tracker.events
+    if (
+        known is None
+        or events.maxlen is not None  # events can be dropped from the front
+        or not 0 < known.seen <= len(events)
+        or events[known.seen - 1] is not known.last
+    ):
+        return None
+    new = list(itertools.islice(events, known.seen, None))
+    return new if all(_plain(event, known.loop_names) for event in new) else None
+
+
 def applied_events(tracker: DialogueStateTracker) -> list[Event]:
     """Rasa's `applied_events()`, extended from the previous call while only plain
     events were appended (no revert, restart, new session, new loop or loop step:
@@ -72,26 +96,8 @@ def applied_events(tracker: DialogueStateTracker) -> list[Event]:
     each call walked the whole conversation."""
     events = tracker.events
     known: _Applied | None = tracker.__dict__.get(_APPLIED)
-    plain = (
-        known is not None
-        and events.maxlen is None  # nothing ever dropped from the front
-        and 0 < known.seen <= len(events)
-        and events[known.seen - 1] is known.last
-    )
-    if plain:
-        assert known is not None
-        new = list(itertools.islice(events, known.seen, None))
-        for event in new:
-            if isinstance(event, _RESHAPING) or (
-                isinstance(event, ActiveLoop) and event.name and event.name not in known.loop_names
-            ):
-                plain = False
-                break
-            if isinstance(event, ActionExecuted) and event.action_name in known.loop_names:
-                plain = False
-                break
-    if plain:
-        assert known is not None
+    new = _plain_events_since(tracker, known)
+    if known is not None and new is not None:
         known.events.extend(new)
         known.seen = len(events)
         known.last = events[-1] if events else None
@@ -174,7 +180,6 @@ def states_for_tracker_history(
     if (
         replay is None
         or replay.domain is not self
-        or replay.rule_only_data != rule_only_data
         or len(applied) < len(replay.applied)
         or any(old is not new for old, new in zip(replay.applied, applied, strict=False))
     ):

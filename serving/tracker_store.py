@@ -109,7 +109,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def _current(self, sender_id: str) -> _Entry | None:
         """The cached entry if it still equals the database; a stale one is dropped."""
         entry = self._cache.get(sender_id)
-        if entry is None or not self._cache_size:
+        if entry is None:
             return None
         with self.session_scope() as session:
             current = len(entry.tracker.events) == entry.stored_events and self._unchanged_since(
@@ -173,19 +173,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     async def stream_events(self, tracker: DialogueStateTracker) -> None:
         """Publish the new events without loading the session again to find them."""
-        entry = self._handed_out(tracker)
-        if self.event_broker is not None and entry is not None:
-            with self.session_scope() as session:
-                unchanged = self._unchanged_since(session, entry, tracker.sender_id)
-            if unchanged:
-                new_events = list(itertools.islice(tracker.events, entry.stored_events, None))
-                await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
-                return
         if self.event_broker is None:
             return
-        # Rasa's way, without touching the cache (a load here must not take its entry).
-        old = await SQLTrackerStore.retrieve(self, tracker.sender_id)
-        new_events = TrackerEventDiffEngine.event_difference(old, tracker)
+        entry = self._handed_out(tracker)
+        unchanged = False
+        if entry is not None:
+            with self.session_scope() as session:
+                unchanged = self._unchanged_since(session, entry, tracker.sender_id)
+        if entry is not None and unchanged:
+            new_events = list(itertools.islice(tracker.events, entry.stored_events, None))
+        else:  # Rasa's way, without touching the cache (a load must not take its entry)
+            old = await SQLTrackerStore.retrieve(self, tracker.sender_id)
+            new_events = TrackerEventDiffEngine.event_difference(old, tracker)
         await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def save(self, tracker: DialogueStateTracker) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 from scripts.bench.config import BIN, FLOOR_LEVEL, ROOT, SOAK_WARMUP_SHARE, Settings
 from scripts.bench.load import (
+    TURN,
     length_summary,
     long_conversation,
     parse_only,
@@ -91,10 +92,9 @@ def measure_floor(running: Running, work: Workload, settings: Settings, result: 
     own inference on this machine, measured in the same minute.
     """
     for key, conversation, endpoint in (
-        ("faq", work.faq, None),
+        ("faq", work.faq, TURN),
         ("parse", work.floor, parse_only(running.token)),
     ):
-        extra = {"endpoint": endpoint} if endpoint else {}
         figures = asyncio.run(
             run_level(
                 running.url,
@@ -102,7 +102,7 @@ def measure_floor(running: Running, work: Workload, settings: Settings, result: 
                 FLOOR_LEVEL,
                 settings.warmup_s,
                 settings.level_s,
-                **extra,
+                endpoint,
             )
         )
         result[key] = asdict(figures)
