@@ -321,6 +321,12 @@ def outbox_worker() -> Service:
     return Service("outbox worker", command, None)
 
 
+def event_relay() -> Service:
+    """Publishes every stored event to RabbitMQ (production; clinic_core/event_relay.py)."""
+    command = [str(BIN / "python"), "-m", "clinic_core.event_relay", "run"]
+    return Service("event relay", command, None)
+
+
 def staff_console(port: int | str) -> Service:
     return Service(
         "staff console",
@@ -366,7 +372,7 @@ def production_services(env: dict[str, str], secrets_: Secrets) -> list[Service]
         f"{scheme}://127.0.0.1:{env['RASA_PORT']}/nginx-health",
     )
     staff = staff_console(production.staff_backend_port(env))
-    return [*actions, outbox_worker(), *rasa, staff, nginx]
+    return [*actions, outbox_worker(), *rasa, event_relay(), staff, nginx]
 
 
 def restart_after_crash(service: Service, env: dict[str, str]) -> bool:

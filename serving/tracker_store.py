@@ -30,6 +30,10 @@ correct: in production, a conversation served by another Rasa process since
 is reloaded, and the Redis lock store keeps two processes from writing one
 conversation at once.
 
+With `event_outbox: true` (the production profile) it also installs the
+outbox that `clinic_core/event_relay.py` publishes every stored event from,
+in the same transaction as the event.
+
 It is a documented extension point (a tracker store class named in the
 endpoints file), not a patch; the class is Rasa's, with three methods
 extended.
@@ -48,6 +52,8 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
+
+from clinic_core import event_relay
 
 if TYPE_CHECKING:
     from rasa.shared.core.domain import Domain
@@ -76,8 +82,16 @@ class _Entry:
 class CachedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that reuses the tracker it last stored or loaded, when still current."""
 
-    def __init__(self, *args: Any, cache_size: int = DEFAULT_CACHE_SIZE, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        event_outbox: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        if event_outbox and not event_relay.install_outbox(self.engine):
+            raise ValueError("event_outbox needs a PostgreSQL tracker store")
         # Trackers that match the database and that nobody holds.
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         # Trackers handed out for a turn (one per conversation), until they are saved.
