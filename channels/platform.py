@@ -32,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.buttons import OfferedOptions, numbered_text
+from channels.rate_limits import too_fast, wait_reply
 
 logger = logging.getLogger(__name__)
 
@@ -122,7 +123,18 @@ class PlatformInput:
         sender: str,
         text: str,
     ) -> None:
-        """Hand one checked message to Rasa; a failure is logged, never raised."""
+        """Hand one checked message to Rasa; a failure is logged, never raised.
+
+        Over a rate limit the patient is told to wait, through the platform
+        (the platform gets its 2xx: an error would only make it resend).
+        """
+        limited = await too_fast(request, sender, text)
+        if limited is not None:
+            if limited.emergency_advice:
+                await output.send_text_message(sender, limited.emergency_advice)
+            # The numbered options offered before stay valid for the message sent again.
+            await output.send_text_message(sender, wait_reply(limited.wait_s))
+            return
         text = await self.offered.resolve_async(sender, text)
         try:
             await on_new_message(

@@ -16,6 +16,10 @@ twice in the conversation (nor book or escalate twice): a flagged resend is
 looked up here at once, and every message with an id is checked again under
 the conversation's lock (serving/replays.py), which also covers a resend
 that overlaps the first attempt or carries no flag.
+
+A conversation or client address over its rate limit gets 429 with
+`Retry-After` and, in the body, the wait and anything said at once (the
+emergency advice: channels/rate_limits.py).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.input_guard import check_message, valid_sender_id
+from channels.rate_limits import too_fast, wait_reply
 from serving.replays import CLIENT_ID_KEY, replies_after
 from serving.tracker_store import read_only_tracker
 
@@ -95,6 +100,18 @@ class ClinicRestInput(RestInput):
             checked = check_message(body.get("message"))
             if checked.reply is not None:
                 return response.json(bot_reply(sender, checked.reply))
+            limited = await too_fast(request, sender, checked.text)
+            if limited is not None:
+                advice = [limited.emergency_advice] if limited.emergency_advice else []
+                return response.json(
+                    {
+                        "error": wait_reply(limited.wait_s),
+                        "retry_after": int(limited.retry_after),
+                        "messages": [bot_reply(sender, text)[0] for text in advice],
+                    },
+                    status=429,
+                    headers={"Retry-After": limited.retry_after},
+                )
             if message_id is not None and body.get("resend") is True:
                 answered = await earlier_replies(request, sender, message_id)
                 if answered is not None:

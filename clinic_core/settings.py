@@ -61,6 +61,21 @@ class Settings(BaseModel):
     max_message_chars: int = _var(
         2000, "MAX_MESSAGE_CHARS", "longer messages are refused politely", **POSITIVE
     )
+    rate_limit_per_conversation: int = _var(
+        20,
+        "RATE_LIMIT_PER_CONVERSATION",
+        "messages a conversation may send per window (0: off)",
+        ge=0,
+    )
+    rate_limit_per_address: int = _var(
+        120,
+        "RATE_LIMIT_PER_ADDRESS",
+        "messages one client address may send per window (0: off)",
+        ge=0,
+    )
+    rate_limit_window: float = _var(
+        60.0, "RATE_LIMIT_WINDOW", "seconds of the rate limits' window", **POSITIVE
+    )
     model_path: Path = _var(PROJECT_ROOT / "models", "MODEL_PATH", "model `make run` serves")
     health_port: int = _var(
         8082, "HEALTH_PORT", "the supervisor's health endpoint (loopback)", **PORT

@@ -89,6 +89,16 @@ def rasa_unpatched_after_each_test() -> Iterator[None]:
         patches.uninstall()
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Each test counts its own messages (the channels' limiter is per process)."""
+    from clinic_core import rate_limit
+
+    rate_limit.reset_shared()
+    yield
+    rate_limit.reset_shared()
+
+
 @pytest.fixture(scope="session")
 def trained_model() -> Path:
     if not MODEL.exists():
@@ -154,6 +164,9 @@ def assistant(
             # A form reminds a patient back after this many seconds of silence
             # (tests/test_form_personas.py waits that long once).
             "FORM_REMINDER_AFTER": "20",
+            # Every test client is 127.0.0.1: the address limit would count them
+            # all as one patient.  The per-conversation limit stays as shipped.
+            "RATE_LIMIT_PER_ADDRESS": "0",
             "WIDGET_PORT": str(widget_port),
             "STAFF_PORT": str(staff_port),
             "WIDGET_ORIGINS": f"http://127.0.0.1:{widget_port}",

@@ -257,3 +257,36 @@ def test_an_id_reused_for_other_words_is_another_message(assistant: RunningAssis
     events = assistant.tracker(conversation)["events"]
     said = [e["text"] for e in events if e["event"] == "user"]
     assert said == ["hello", "how long does botox last?"]
+
+
+def test_a_conversation_sending_faster_than_a_patient_types_is_told_to_wait(
+    assistant: RunningAssistant,
+) -> None:
+    """The shipped limit (20 at once, then one per 3 s): a script is refused with 429
+    and Retry-After; what was refused is not in the record; an emergency typed over
+    the limit still gets the emergency-services advice at once."""
+    from tests.support import http
+
+    sender = f"fast-{uuid.uuid4().hex[:8]}"
+    url = f"{assistant.rasa_url}/webhooks/rest/webhook"
+    accepted = 0
+    for number in range(60):
+        status, body = http("POST", url, {"sender": sender, "message": f"hello {number}"})
+        if status == 429:
+            break
+        assert status == 200, body
+        accepted += 1
+    else:
+        raise AssertionError("60 messages in a row were never refused")
+    assert 20 <= accepted < 40
+    assert 1 <= body["retry_after"] <= 3 and "wait" in body["error"]
+    stored = [e["text"] for e in assistant.tracker(sender)["events"] if e["event"] == "user"]
+    assert stored == [f"hello {number}" for number in range(accepted)]
+
+    status, body = http("POST", url, {"sender": sender, "message": "I can't breathe"})
+    assert status == 429
+    [advice] = body["messages"]
+    assert "911" in advice["text"]
+    assert escalations_for(assistant, sender) == []  # a flood does not page the clinic
+    time.sleep(body["retry_after"])
+    assert assistant.send(sender, "thanks")  # after the wait: answered as usual

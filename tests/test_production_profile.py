@@ -211,6 +211,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "OUTBOX_BACKOFF_MAX": "2",
             "OUTBOX_POLL_INTERVAL": "0.2",
             "WIDGET_ORIGINS": "https://clinic.example",
+            # All fifty test patients share 127.0.0.1.
+            "RATE_LIMIT_PER_ADDRESS": "0",
         }
     )
     log_file = work / "servers.log"

@@ -436,3 +436,36 @@ def test_a_message_lost_at_the_gateway_is_sent_again_once(
     assert status == 200
     asked = [e for e in tracker["events"] if e["event"] == "user" and "Botox last" in e["text"]]
     assert [e["message_id"] for e in asked] == [bodies[0]["message_id"]]
+
+
+def test_a_rate_limited_message_is_explained_and_sent_again_after_the_wait(
+    new_patient: Page, assistant: RunningAssistant
+) -> None:
+    """A 429 (the patient typed faster than the limit): the widget says so, waits the
+    Retry-After it was given, and sends the same message again by itself."""
+    widget = Widget(new_patient)
+    widget.open()
+    widget.wait_for_notice()
+    webhook = f"{assistant.rasa_url}/webhooks/rest/webhook"
+    bodies: list[dict] = []
+
+    def first_attempt_limited(route) -> None:
+        bodies.append(json.loads(route.request.post_data))
+        if len(bodies) == 1:
+            route.fulfill(
+                status=429,
+                headers={"Access-Control-Allow-Origin": "*", "Retry-After": "2"},
+                content_type="application/json",
+                body=json.dumps({"error": "wait", "retry_after": 2, "messages": []}),
+            )
+        else:
+            route.continue_()
+
+    new_patient.route(webhook, first_attempt_limited)
+    reply = widget.say("How long does Botox last?")
+    new_patient.unroute(webhook)
+    # The widget stays busy through the wait: the note and the answer come as one reply.
+    assert "sending messages quickly" in reply and "2 seconds" in reply
+    assert reply.index("2 seconds") < reply.index("6 months")
+    assert [body["message_id"] for body in bodies] == [bodies[0]["message_id"]] * 2
+    expect(widget.user.last).not_to_contain_text("Not sent")

@@ -38,6 +38,9 @@
   // A message that got no answer because a server was restarting (behind the
   // load balancer) is sent again, with the same id, after these pauses.
   const RETRY_DELAYS_MS = [1000, 3000];
+  // Rate-limited (429): wait as told and send again, at most this many times.
+  const MAX_RATE_LIMIT_WAITS = 3;
+  const WAIT_NOTE = "You're sending messages quickly. I'll send your last message again in";
   const ERROR_TEXT =
     "Sorry, I can't reach the assistant right now. Please try again, or call the clinic.";
 
@@ -413,6 +416,20 @@
     } finally {
       clearTimeout(timer);
     }
+    if (response.status === 429) {
+      // Over the rate limit: nothing was processed; wait as asked, then send again.
+      let body = {};
+      try {
+        body = await response.json();
+      } catch (_) {
+        body = {};
+      }
+      const error = new Error("Too many messages");
+      const seconds = Number(body.retry_after) || Number(response.headers.get("Retry-After"));
+      error.waitSeconds = Math.min(Math.max(Math.ceil(seconds) || 10, 1), 120);
+      error.messages = Array.isArray(body.messages) ? body.messages : [];
+      throw error;
+    }
     if (!response.ok) {
       const error = new Error(`The assistant answered HTTP ${response.status}`);
       error.retryable = [502, 503, 504].includes(response.status);
@@ -428,12 +445,21 @@
    * the assistant answers a message it already processed from its record,
    * so a retry never files the patient's words (or a booking) twice.
    */
-  async function post(sender, message) {
+  async function post(sender, message, onWait) {
     const messageId = newMessageId();
+    let waits = 0;
     for (let attempt = 0; ; attempt += 1) {
       try {
         return await postOnce(sender, message, messageId, attempt > 0);
       } catch (error) {
+        if (error.waitSeconds && waits < MAX_RATE_LIMIT_WAITS) {
+          // Told to slow down: say so (and anything the assistant said at once),
+          // then send the same message again when the wait is over.
+          waits += 1;
+          onWait(error.messages, error.waitSeconds);
+          await new Promise((resolve) => setTimeout(resolve, error.waitSeconds * 1000));
+          continue;
+        }
         if (!error.retryable || attempt >= RETRY_DELAYS_MS.length) throw error;
         await new Promise((resolve) => setTimeout(resolve, RETRY_DELAYS_MS[attempt]));
       }
@@ -461,20 +487,25 @@
     const bubble = shown === null ? null : addMessage({ who: "user", text: shown });
     pending += 1;
     setBusy();
+    const showReplies = (replies) => {
+      if (mine !== generation) return;
+      for (const reply of replies) {
+        const message = cleanMessage({
+          who: "bot",
+          text: reply && reply.text,
+          buttons: reply && reply.buttons,
+        });
+        if (message) addMessage(message);
+      }
+    };
+    const onWait = (replies, seconds) => {
+      showReplies(replies);
+      showReplies([{ text: `${WAIT_NOTE} ${seconds} seconds.` }]);
+    };
     queue = queue
-      .then(() => post(sender, payload))
+      .then(() => post(sender, payload, onWait))
       .then(
-        (replies) => {
-          if (mine !== generation) return;
-          for (const reply of replies) {
-            const message = cleanMessage({
-              who: "bot",
-              text: reply && reply.text,
-              buttons: reply && reply.buttons,
-            });
-            if (message) addMessage(message);
-          }
-        },
+        showReplies,
         () => {
           if (mine !== generation) return;
           if (bubble) markFailed(bubble);

@@ -151,6 +151,10 @@ def assistant_env(name: str, data_dir: Path) -> tuple[dict[str, str], int]:
             "STAFF_PORT": str(free_port()),
             "WIDGET_ORIGINS": f"http://127.0.0.1:{widget_port}",
             "RASA_PUBLIC_URL": f"http://127.0.0.1:{rasa_port}",
+            # The bench is one client sending as fast as the assistant answers:
+            # the rate limits (rightly) refuse that; it measures the assistant.
+            "RATE_LIMIT_PER_CONVERSATION": "0",
+            "RATE_LIMIT_PER_ADDRESS": "0",
         }
     )
     return env, rasa_port
