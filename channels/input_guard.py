@@ -6,6 +6,7 @@ messaging channel treat bad input the same way.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -92,3 +93,12 @@ def check_message(raw: Any) -> CheckedMessage:
 def valid_sender_id(sender: Any) -> bool:
     """A conversation id we can store and show safely."""
     return isinstance(sender, str) and bool(SENDER_ID.match(sender))
+
+
+def load_json(body: bytes) -> Any:
+    """A webhook's JSON; ValueError for anything else (bad UTF-8, or nesting so deep
+    that the parser runs out of stack, which it reports as RecursionError)."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None

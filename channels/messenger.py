@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,7 +44,7 @@ from channels.buttons import (
     offered_options,
     options_from,
 )
-from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
+from channels.input_guard import NOT_TEXT_REPLY, check_message, load_json, valid_sender_id
 from channels.platform import PlatformInput, PlatformOutput
 
 logger = logging.getLogger(__name__)
@@ -237,7 +236,7 @@ class ClinicMessengerInput(PlatformInput, FacebookInput):
                 logger.warning("Rejected a Messenger webhook with a missing or invalid signature.")
                 return response.text("Invalid signature.", status=403)
             try:
-                events = messaging_events(json.loads(body))
+                events = messaging_events(load_json(body))
             except ValueError:  # also malformed JSON and bad UTF-8
                 return response.text("Malformed payload.", status=400)
             for event in events:

@@ -32,7 +32,6 @@ The webhook is registered once by the operator, not at every start-up:
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -51,7 +50,7 @@ from channels.buttons import (
     offered_options,
     options_from,
 )
-from channels.input_guard import NOT_TEXT_REPLY, check_message, valid_sender_id
+from channels.input_guard import NOT_TEXT_REPLY, check_message, load_json, valid_sender_id
 from channels.platform import PlatformInput, PlatformOutput
 
 logger = logging.getLogger(__name__)
@@ -188,7 +187,7 @@ class ClinicTelegramInput(PlatformInput, TelegramInput):
                 logger.warning("Rejected a Telegram update with a missing or wrong secret token.")
                 return response.text("Invalid secret token.", status=403)
             try:
-                update = json.loads(request.body or b"")
+                update = load_json(request.body or b"")
             except ValueError:  # also bad UTF-8
                 return response.text("Malformed update.", status=400)
             if not isinstance(update, dict):

@@ -13,6 +13,7 @@ import html
 import re
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import urlsplit
 
 from clinic_core import settings
@@ -58,6 +59,19 @@ class WidgetHandler(SimpleHTTPRequestHandler):
             self.send_demo_page()
         else:
             super().do_GET()
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other method (POST, PUT, FOO...) gets 405, not http.server's 501:
+        the request is wrong, not the server."""
+        if name.startswith("do_"):
+            return self.refuse_method
+        raise AttributeError(name)
+
+    def refuse_method(self) -> None:
+        self.send_response(405)
+        self.send_header("Allow", "GET, HEAD")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def send_demo_page(self) -> None:
         from clinic_core.clinic import load_clinic

@@ -23,6 +23,9 @@ effect.
   stored conversation is answered from the store under the conversation's
   lock, never processed twice, however many processes (while the lock holds: see
   that module).
+- serving/api_guard.py: the HTTP API answers a body of the wrong shape (or
+  not JSON, or not valid Unicode) with 400 in Rasa's error format, where
+  Rasa's handlers would fail with a 500.
 
 The Redis lock store (serving/lock_store.py) is not a patch: it is a lock
 store class that endpoints.production.yml names, a documented extension point.
@@ -32,7 +35,14 @@ from __future__ import annotations
 
 import rasa
 
-from serving import action_results, local_actions, model_loading, replays, state_history
+from serving import (
+    action_results,
+    api_guard,
+    local_actions,
+    model_loading,
+    replays,
+    state_history,
+)
 
 WRITTEN_FOR_RASA = "3.6.21"
 
@@ -51,7 +61,7 @@ def check_rasa_version(installed: str | None = None) -> None:
         )
 
 
-MODULES = (action_results, model_loading, local_actions, state_history, replays)
+MODULES = (action_results, model_loading, local_actions, state_history, replays, api_guard)
 
 
 def install() -> None:
