@@ -16,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Integer,
     String,
     Text,
@@ -136,6 +137,28 @@ class StaffUser(Base):
     disabled = Column(Boolean, nullable=False, default=False)
     failed_logins = Column(Integer, nullable=False, default=0)
     locked_until = Column(DateTime)  # UTC
+    # Two-factor sign-in (staff/two_factor.py): the TOTP secret (base32), set at
+    # enrolment and confirmed by a first code; the last time step accepted (a
+    # code works once).
+    totp_secret = Column(String(64))
+    totp_confirmed = Column(Boolean, nullable=False, default=False)
+    totp_last_step = Column(Integer)
+    # Sessions carry this number; raising it (password changed, two-factor
+    # enabled or reset) ends every session the account had.
+    session_epoch = Column(Integer, nullable=False, default=0)
+
+
+class StaffRecoveryCode(Base):
+    """A one-time recovery code of an account's two-factor sign-in (its hash only)."""
+
+    __tablename__ = "staff_recovery_codes"
+
+    id = Column(Integer, primary_key=True)
+    user_id = Column(
+        Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    code_hash = Column(String(64), nullable=False)
+    used_at = Column(DateTime)  # UTC
 
 
 class StaffAuditRow(Base):

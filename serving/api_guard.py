@@ -29,7 +29,8 @@ from sanic.response import HTTPResponse
 
 _original_create_app = rasa.server.create_app
 
-_CONVERSATION = r"/conversations/[^/]+"
+# Rasa reads the conversation id as a path: it may be empty or hold slashes.
+_CONVERSATION = r"/conversations/.*"
 # What a route's body must be: None when it is fine, else what is wrong.
 Shape = Callable[[Any], "str | None"]
 

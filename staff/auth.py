@@ -52,8 +52,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DBSession
 
 from clinic_core import settings, storage
-from clinic_core.tables import StaffUser
-from staff import audit
+from clinic_core.tables import StaffRecoveryCode, StaffUser
+from staff import audit, passwords
 
 # --- policy ------------------------------------------------------------------
 
@@ -121,6 +121,8 @@ class User:
     disabled: bool
     failed_logins: int
     locked_until: datetime | None
+    session_epoch: int = 0  # sessions of another epoch have ended
+    two_factor: bool = False  # a confirmed TOTP secret (staff/two_factor.py)
 
     def locked(self, now: datetime | None = None) -> bool:
         return self.locked_until is not None and storage.as_naive_utc(now) < self.locked_until
@@ -147,12 +149,13 @@ class Session:
     issued_at: datetime
     last_seen: datetime
     csrf: str
+    epoch: int = 0  # the account's session_epoch when the session began
 
 
 Actor = User | Session | Operator
 
 
-def _user(row: StaffUser) -> User:
+def user_of(row: StaffUser) -> User:
     return User(
         id=row.id,
         login=row.login,
@@ -161,6 +164,8 @@ def _user(row: StaffUser) -> User:
         disabled=bool(row.disabled),
         failed_logins=row.failed_logins,
         locked_until=row.locked_until,
+        session_epoch=row.session_epoch or 0,
+        two_factor=bool(row.totp_confirmed),
     )
 
 
@@ -190,8 +195,16 @@ def _password_bytes(password: str) -> bytes:
     return unicodedata.normalize("NFKC", password).encode("utf-8")
 
 
-def check_password_policy(password: str) -> None:
-    """ValueError unless the password is acceptable (12 to 1024 characters)."""
+def check_password_policy(password: str, login: str = "") -> None:
+    """ValueError unless the password is acceptable for a new password: 12 to 1024
+    characters, and not easy to guess (staff/passwords.py)."""
+    _check_length(password)
+    problem = passwords.weakness(password, login)
+    if problem:
+        raise ValueError(f"that password is too easy to guess: {problem}")
+
+
+def _check_length(password: str) -> None:
     if not isinstance(password, str):
         raise ValueError("a password is text")
     length = len(unicodedata.normalize("NFKC", password))
@@ -208,7 +221,7 @@ def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) ->
 
 def hash_password(password: str) -> str:
     """Hash as "scrypt$n$r$p$salt_b64$hash_b64", with a fresh random salt (policy checked)."""
-    check_password_policy(password)
+    _check_length(password)
     salt = secrets.token_bytes(SALT_BYTES)
     digest = _scrypt(_password_bytes(password), salt, SCRYPT_N, SCRYPT_R, SCRYPT_P, HASH_BYTES)
     return "$".join(
@@ -298,7 +311,7 @@ def require_permission(actor: object, action: str):
     return require_role(actor, REQUIRED_ROLE[action])
 
 
-def _acting_admin(db: DBSession, actor: Actor) -> str:
+def acting_admin(db: DBSession, actor: Actor) -> str:
     """The acting admin's login, re-checked against the database; else PermissionError."""
     require_role(actor, ADMIN)
     if isinstance(actor, Operator):
@@ -310,11 +323,11 @@ def _acting_admin(db: DBSession, actor: Actor) -> str:
     return row.login
 
 
-def _authorise(url: str | None, actor: Actor, what: str) -> None:
+def authorise(url: str | None, actor: Actor, what: str) -> None:
     """Fail early (and audit the refusal) when the actor may not manage users."""
     with storage.transaction(url) as db:
         try:
-            _acting_admin(db, actor)
+            acting_admin(db, actor)
             return
         except PermissionError:
             pass
@@ -330,7 +343,7 @@ def _active_admins(db: DBSession) -> int:
     return db.query(StaffUser).filter_by(role=ADMIN, disabled=False).count()
 
 
-def _find(db: DBSession, login: str, lock: bool = False) -> StaffUser:
+def find_row(db: DBSession, login: str, lock: bool = False) -> StaffUser:
     query = db.query(StaffUser).filter_by(login=normalize_login(login))
     row = (query.with_for_update() if lock else query).first()
     if row is None:
@@ -341,12 +354,13 @@ def _find(db: DBSession, login: str, lock: bool = False) -> StaffUser:
 def create_user(url: str | None, login: str, password: str, role: str, *, actor: Actor) -> User:
     """Add an account.  ValueError: bad login/role/password or login taken."""
     login, role = check_login(login), check_role(role)
-    _authorise(url, actor, f"create {login}")
+    authorise(url, actor, f"create {login}")
+    check_password_policy(password, normalize_login(login))
     password_hash = hash_password(password)
     taken = ValueError(f"the login {login!r} is taken")
     try:
         with storage.transaction(url) as db:
-            by = _acting_admin(db, actor)
+            by = acting_admin(db, actor)
             if db.query(StaffUser.id).filter_by(login=login).first():
                 raise taken
             row = StaffUser(
@@ -360,35 +374,37 @@ def create_user(url: str | None, login: str, password: str, role: str, *, actor:
             db.add(row)
             audit.add(db, by, audit.MANAGE_USERS, login, f"created, role {role}")
             db.flush()
-            return _user(row)
+            return user_of(row)
     except IntegrityError:  # created concurrently
         raise taken from None
 
 
 def set_password(url: str | None, login: str, password: str, *, actor: Actor) -> User:
     """Replace an account's password; this also lifts a lock."""
-    _authorise(url, actor, f"set password of {normalize_login(login)}")
+    authorise(url, actor, f"set password of {normalize_login(login)}")
+    check_password_policy(password, normalize_login(login))
     password_hash = hash_password(password)
     with storage.transaction(url) as db:
-        by = _acting_admin(db, actor)
-        row = _find(db, login, lock=True)
+        by = acting_admin(db, actor)
+        row = find_row(db, login, lock=True)
         row.password_hash = password_hash
         row.failed_logins, row.locked_until = 0, None
+        row.session_epoch = (row.session_epoch or 0) + 1  # its sessions end
         audit.add(db, by, audit.MANAGE_USERS, row.login, "password set")
-        return _user(row)
+        return user_of(row)
 
 
 def set_role(url: str | None, login: str, role: str, *, actor: Actor) -> User:
     role = check_role(role)
-    _authorise(url, actor, f"set role of {normalize_login(login)}")
+    authorise(url, actor, f"set role of {normalize_login(login)}")
     with storage.transaction(url) as db:
-        by = _acting_admin(db, actor)
-        row = _find(db, login, lock=True)
+        by = acting_admin(db, actor)
+        row = find_row(db, login, lock=True)
         if role != ADMIN:
             _keep_an_admin(db, row)
         row.role = role
         audit.add(db, by, audit.MANAGE_USERS, row.login, f"role {role}")
-        return _user(row)
+        return user_of(row)
 
 
 def _keep_an_admin(db: DBSession, row: StaffUser) -> None:
@@ -399,42 +415,43 @@ def _keep_an_admin(db: DBSession, row: StaffUser) -> None:
 
 def disable_user(url: str | None, login: str, *, actor: Actor) -> User:
     """Disable an account: it can no longer log in, and `current_user` rejects its sessions."""
-    _authorise(url, actor, f"disable {normalize_login(login)}")
+    authorise(url, actor, f"disable {normalize_login(login)}")
     with storage.transaction(url) as db:
-        by = _acting_admin(db, actor)
-        row = _find(db, login, lock=True)
+        by = acting_admin(db, actor)
+        row = find_row(db, login, lock=True)
         _keep_an_admin(db, row)
         row.disabled = True
         audit.add(db, by, audit.MANAGE_USERS, row.login, "disabled")
-        return _user(row)
+        return user_of(row)
 
 
 def enable_user(url: str | None, login: str, *, actor: Actor) -> User:
-    _authorise(url, actor, f"enable {normalize_login(login)}")
+    authorise(url, actor, f"enable {normalize_login(login)}")
     with storage.transaction(url) as db:
-        by = _acting_admin(db, actor)
-        row = _find(db, login, lock=True)
+        by = acting_admin(db, actor)
+        row = find_row(db, login, lock=True)
         row.disabled = False
         row.failed_logins, row.locked_until = 0, None
         audit.add(db, by, audit.MANAGE_USERS, row.login, "enabled")
-        return _user(row)
+        return user_of(row)
 
 
 def delete_user(url: str | None, login: str, *, actor: Actor) -> None:
     """Delete an account (its audit history stays)."""
-    _authorise(url, actor, f"delete {normalize_login(login)}")
+    authorise(url, actor, f"delete {normalize_login(login)}")
     with storage.transaction(url) as db:
-        by = _acting_admin(db, actor)
-        row = _find(db, login, lock=True)
+        by = acting_admin(db, actor)
+        row = find_row(db, login, lock=True)
         _keep_an_admin(db, row)
+        db.query(StaffRecoveryCode).filter_by(user_id=row.id).delete()
         db.delete(row)
         audit.add(db, by, audit.MANAGE_USERS, row.login, "deleted")
 
 
 def list_users(url: str | None, *, actor: Actor) -> list[User]:
-    _authorise(url, actor, "list users")
+    authorise(url, actor, "list users")
     with storage.transaction(url) as db:
-        return [_user(row) for row in db.query(StaffUser).order_by(StaffUser.login)]
+        return [user_of(row) for row in db.query(StaffUser).order_by(StaffUser.login)]
 
 
 # --- logging in ----------------------------------------------------------------------
@@ -483,7 +500,7 @@ def authenticate(
         if needs_rehash(row.password_hash):
             row.password_hash = hash_password(password)
         audit.add(db, row.login, audit.LOGIN, None, None, now)
-        return _user(row)
+        return user_of(row)
 
 
 def current_user(url: str | None, session: Session | None) -> User | None:
@@ -498,7 +515,9 @@ def current_user(url: str | None, session: Session | None) -> User | None:
         row = db.get(StaffUser, session.user_id)
         if row is None or row.login != session.login or row.disabled:
             return None
-        return _user(row)
+        if (row.session_epoch or 0) != session.epoch:
+            return None  # the password changed, or two-factor was enabled or reset
+        return user_of(row)
 
 
 # --- sessions ---------------------------------------------------------------------------
@@ -541,6 +560,7 @@ def _sign(session: Session, secret: str | bytes) -> str:
             "issued_at": _seconds(session.issued_at),
             "last_seen": _seconds(session.last_seen),
             "csrf": session.csrf,
+            "epoch": session.epoch,
         },
         separators=(",", ":"),
         sort_keys=True,
@@ -563,6 +583,7 @@ def issue_session(
         issued_at=moment,
         last_seen=moment,
         csrf=secrets.token_urlsafe(32),
+        epoch=user.session_epoch,
     )
     return _sign(session, session_secret() if secret is None else secret)
 
@@ -589,11 +610,11 @@ def read_session(
         return None
     try:
         data = json.loads(payload)
-        fields = ("user_id", "login", "role", "issued_at", "last_seen", "csrf")
+        fields = ("user_id", "login", "role", "issued_at", "last_seen", "csrf", "epoch")
         if not isinstance(data, dict) or set(data) != set(fields):
             return None
-        user_id, login, role, issued, seen, csrf = (data[name] for name in fields)
-        if not all(type(value) is int for value in (user_id, issued, seen)):
+        user_id, login, role, issued, seen, csrf, epoch = (data[name] for name in fields)
+        if not all(type(value) is int for value in (user_id, issued, seen, epoch)):
             return None
         if not (isinstance(login, str) and isinstance(csrf, str) and csrf) or role not in ROLES:
             return None
@@ -604,6 +625,7 @@ def read_session(
             issued_at=EPOCH + timedelta(seconds=issued),
             last_seen=EPOCH + timedelta(seconds=seen),
             csrf=csrf,
+            epoch=epoch,
         )
     except (ValueError, OverflowError):
         return None

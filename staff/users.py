@@ -4,7 +4,8 @@
     python -m staff.users list
     python -m staff.users disable LOGIN
     python -m staff.users enable LOGIN
-    python -m staff.users set-password LOGIN      (also lifts a lock)
+    python -m staff.users set-password LOGIN      (also lifts a lock; ends its sessions)
+    python -m staff.users reset-2fa LOGIN         (a lost phone: set up again at next sign-in)
 
 Passwords come from the environment variable STAFF_PASSWORD, else are asked
 for twice without echo.  The database is DATABASE_URL (else SQLite in
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Sequence
 
 from clinic_core import settings, storage
-from staff import auth
+from staff import auth, two_factor
 
 PASSWORD_ENV = "STAFF_PASSWORD"
 
@@ -30,16 +31,16 @@ class CommandError(Exception):
     pass
 
 
-def read_password() -> str:
+def read_password(login: str = "") -> str:
     configured = settings.load().staff_password
     password = configured.get_secret_value() if configured else ""
     if password:
-        auth.check_password_policy(password)
+        auth.check_password_policy(password, login)
         return password
     for _ in range(3):
         password = getpass.getpass("Password (at least 12 characters): ")
         try:
-            auth.check_password_policy(password)
+            auth.check_password_policy(password, login)
         except ValueError as error:
             print(error, file=sys.stderr)
             continue
@@ -51,7 +52,7 @@ def read_password() -> str:
 
 def _add(url: str | None, args: argparse.Namespace) -> None:
     login, role = auth.check_login(args.login), auth.check_role(args.role)
-    user = auth.create_user(url, login, read_password(), role, actor=auth.SYSTEM)
+    user = auth.create_user(url, login, read_password(login), role, actor=auth.SYSTEM)
     print(f"Added staff user {user.login!r} (role {user.role}).")
 
 
@@ -84,6 +85,11 @@ def _set_password(url: str | None, args: argparse.Namespace) -> None:
     print(f"Password of {user.login!r} set.")
 
 
+def _reset_two_factor(url: str | None, args: argparse.Namespace) -> None:
+    user = two_factor.reset(url, args.login, actor=auth.SYSTEM)
+    print(f"Two-factor sign-in of {user.login!r} reset; it is set up again at the next sign-in.")
+
+
 def parser() -> argparse.ArgumentParser:
     main_parser = argparse.ArgumentParser(
         prog="python -m staff.users", description="Manage staff console accounts."
@@ -98,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
         ("disable", _disable, "disable an account"),
         ("enable", _enable, "enable an account again"),
         ("set-password", _set_password, "set a new password (lifts a lock)"),
+        ("reset-2fa", _reset_two_factor, "remove the account's second factor (a lost phone)"),
     ):
         command = commands.add_parser(name, help=text)
         command.add_argument("login")

@@ -47,7 +47,7 @@ from sanic.response import text as text_response
 
 from clinic_core import settings
 from staff import audit, auth, retention
-from staff.pages import admin, exports, login, queues, transcripts
+from staff.pages import admin, exports, login, queues, second_factor, transcripts
 from staff.pages.base import Console, Forbidden, console_of, off_the_loop, templates
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +55,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
-PUBLIC_PATHS = ("/login",)
+PUBLIC_PATHS = ("/login", *second_factor.PUBLIC_PATHS)
 
 _names = itertools.count(1)
 
@@ -127,7 +127,7 @@ def create_app(
     app.register_middleware(load_user, "request")
     app.register_middleware(renew_and_harden, "response")
     app.exception(Forbidden)(forbidden)
-    for pages in (login, queues, transcripts, exports, admin):
+    for pages in (login, second_factor, queues, transcripts, exports, admin):
         app.blueprint(pages.pages)
     return app
 

@@ -19,6 +19,8 @@ from serving.api_guard import problem
         ("POST", "/model/parse", b"\xff"),
         ("POST", "/model/parse", b"[" * 100_000 + b"]" * 100_000),
         ("POST", "/conversations/p1/messages", b"[]"),
+        ("POST", "/conversations//messages", b"null"),
+        ("POST", "/conversations/a/b/messages", b"1"),
         ("POST", "/conversations/p1/trigger_intent", b'"x"'),
         ("POST", "/conversations/p1/tracker/events", b"[]"),
         ("PUT", "/conversations/p1/tracker/events", b"[1]"),

@@ -21,6 +21,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import pytest
 import sqlalchemy as sa
 from sanic import Sanic
@@ -221,6 +222,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 OPENER = urllib.request.build_opener(NoRedirect)
+# (console address, login) -> the TOTP key and the unused recovery codes.
+SECOND_FACTORS: dict[tuple[str, str], tuple[str, list[str]]] = {}
 
 
 @dataclass
@@ -272,8 +275,34 @@ class Client:
         return match.group(1)
 
     def login(self, login: str, password: str = PASSWORD) -> Reply:
+        """Log in as a person would, giving the second factor when asked (and setting
+        it up the first time an admin logs in)."""
         token = self.csrf("/login")
-        return self.post("/login", {"csrf": token, "login": login, "password": password})
+        reply = self.post("/login", {"csrf": token, "login": login, "password": password})
+        where = reply.headers.get("Location") if reply.status == 302 else None
+        if where == "/login/setup":
+            return self.set_up_second_factor(login)
+        if where == "/login/code":
+            return self.give_second_factor(login)
+        return reply
+
+    def set_up_second_factor(self, login: str) -> Reply:
+        page = self.get("/login/setup")
+        key = re.search(r'id="totp-key">([A-Z2-7 ]+)<', page.body).group(1).replace(" ", "")
+        token = self.csrf("/login/setup")
+        reply = self.post("/login/setup", {"csrf": token, "code": pyotp.TOTP(key).now()})
+        codes = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", reply.body)
+        SECOND_FACTORS[self.base, login] = (key, codes)
+        return Reply(302, reply.body, {"Location": "/"}, reply.cookies) if codes else reply
+
+    def give_second_factor(self, login: str) -> Reply:
+        """The app's code; if this 30-second step's code was used already, a recovery code."""
+        key, codes = SECOND_FACTORS[self.base, login]
+        token = self.csrf("/login/code")
+        reply = self.post("/login/code", {"csrf": token, "code": pyotp.TOTP(key).now()})
+        if reply.status == 401:
+            reply = self.post("/login/code", {"csrf": token, "code": codes.pop()})
+        return reply
 
 
 def logged_in(console: Console, login: str) -> Client:

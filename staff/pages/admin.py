@@ -8,7 +8,7 @@ from sanic import Blueprint
 from sanic.request import Request
 from sanic.response import HTTPResponse, redirect
 
-from staff import annotations, audit, auth, retention
+from staff import annotations, audit, auth, retention, two_factor
 from staff.pages.base import (
     console_of,
     off_the_loop,
@@ -79,6 +79,20 @@ def toggle_user(request: Request, what: str):
             auth.disable_user(console.project, target, actor=user)
         else:
             auth.enable_user(console.project, target, actor=user)
+    except (ValueError, LookupError) as error:
+        return users_page(request, f"Not changed: {error}", 400)
+    return redirect("/admin/users")
+
+
+@pages.post("/admin/users/reset-two-factor")
+@off_the_loop
+def reset_two_factor(request: Request):
+    """For a lost phone without recovery codes: the account sets up a new factor at
+    its next sign-in (admins must; staff may), and its sessions end now."""
+    console = console_of(request)
+    user = console.require(request, audit.MANAGE_USERS)
+    try:
+        two_factor.reset(console.project, request.form.get("login") or "", actor=user)
     except (ValueError, LookupError) as error:
         return users_page(request, f"Not changed: {error}", 400)
     return redirect("/admin/users")
