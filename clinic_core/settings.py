@@ -276,6 +276,11 @@ def _as_text(value: Any) -> str | None:
 
 _FIELDS_BY_VARIABLE = {field.alias: name for name, field in Settings.__fields__.items()}
 VARIABLES = tuple(_FIELDS_BY_VARIABLE)
+# Variables holding a secret, and the URLs that can carry a password: a service
+# is given only those it needs (scripts/run.py).
+SECRET_VARIABLES = tuple(
+    field.alias for field in Settings.__fields__.values() if field.type_ is SecretStr
+) + ("DATABASE_URL", "TRACKER_STORE_URL", "REDIS_URL")
 
 
 def load(environ: Mapping[str, str] | None = None) -> Settings:

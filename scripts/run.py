@@ -42,6 +42,15 @@ BIN = Path(sys.executable).parent
 STOP_GRACE_S = 15.0
 API_TOKEN_ENV = "RASA_AUTH_TOKEN"
 ACTION_TOKEN_ENV = "ACTION_SERVER_TOKEN"
+# What each service needs of the secret settings (everything else secret is
+# kept from it): the databases it opens, the services it logs in to.
+DATABASE = frozenset({"DATABASE_URL", "POSTGRES_PASSWORD"})
+TRACKER_STORE = frozenset({"TRACKER_STORE_URL", "POSTGRES_PASSWORD"})
+RASA_SECRETS = DATABASE | TRACKER_STORE | {"REDIS_URL", "REDIS_PASSWORD"}
+ACTION_SECRETS = DATABASE
+OUTBOX_SECRETS = DATABASE | {"SMTP_PASSWORD", "CLINIC_WEBHOOK_SECRET"}
+RELAY_SECRETS = TRACKER_STORE | {"RABBITMQ_PASSWORD"}
+STAFF_SECRETS = DATABASE | TRACKER_STORE | {"STAFF_SESSION_SECRET"}
 # A crashed service is started again after 1 s, 2 s, 4 s... at most 30 s; one
 # that keeps dying (more than 5 times a minute) is a fault, not bad luck.
 MAX_RESTARTS_PER_MINUTE = 5
@@ -61,6 +70,16 @@ class Service:
     process: subprocess.Popen | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
     restart_at: float | None = field(default=None, repr=False)
+    # The secret settings (settings.SECRET_VARIABLES) this service may see; the
+    # others are removed from its environment.
+    secrets: frozenset[str] = frozenset()
+
+    def environment(self, env: dict[str, str]) -> dict[str, str]:
+        confined = set(settings.SECRET_VARIABLES) - self.secrets
+        return {
+            **{name: value for name, value in env.items() if name not in confined},
+            **self.own_env,
+        }
 
     def start(self, env: dict[str, str]) -> None:
         # A session of its own, so that Ctrl-C reaches only this supervisor,
@@ -68,7 +87,7 @@ class Service:
         self.process = subprocess.Popen(
             self.command,
             cwd=ROOT,
-            env={**env, **self.own_env},
+            env=self.environment(env),
             start_new_session=True,
             preexec_fn=die_with_parent(),
         )
@@ -300,6 +319,7 @@ def action_server(
         f"http://127.0.0.1:{port}/health",
         own_env={ACTION_TOKEN_ENV: secrets_.action_server},
         replicated=replicated,
+        secrets=ACTION_SECRETS,
     )
 
 
@@ -313,18 +333,19 @@ def rasa_server(
         f"http://127.0.0.1:{port}/",
         own_env={API_TOKEN_ENV: secrets_.api, ACTION_TOKEN_ENV: secrets_.action_server},
         replicated=replicated,
+        secrets=RASA_SECRETS,
     )
 
 
 def outbox_worker() -> Service:
     command = [str(BIN / "python"), "-m", "clinic_core.notifications", "run"]
-    return Service("outbox worker", command, None)
+    return Service("outbox worker", command, None, secrets=OUTBOX_SECRETS)
 
 
 def event_relay() -> Service:
     """Publishes every stored event to RabbitMQ (production; clinic_core/event_relay.py)."""
     command = [str(BIN / "python"), "-m", "clinic_core.event_relay", "run"]
-    return Service("event relay", command, None)
+    return Service("event relay", command, None, secrets=RELAY_SECRETS)
 
 
 def staff_console(port: int | str) -> Service:
@@ -333,6 +354,7 @@ def staff_console(port: int | str) -> Service:
         [str(BIN / "python"), "-m", "staff.web"],
         f"http://127.0.0.1:{port}/login",
         own_env={"STAFF_PORT": str(port)},
+        secrets=STAFF_SECRETS,
     )
 
 

@@ -72,6 +72,39 @@ def test_no_secret_shows_in_the_process_list_and_only_those_who_need_it_get_it(
             assert len(secret) >= 32 and secret not in " ".join(argv)
 
 
+# Which secrets each service may hold (scripts/run.py); the supervisor has all.
+MAY_HOLD = {
+    "rasa": {"TRACKER_STORE_URL", "DATABASE_URL", "RASA_AUTH_TOKEN", "ACTION_SERVER_TOKEN"},
+    "actions": {"DATABASE_URL", "ACTION_SERVER_TOKEN"},
+    "clinic_core.notifications": {"DATABASE_URL", "CLINIC_WEBHOOK_SECRET"},
+    "staff.web": {"DATABASE_URL", "TRACKER_STORE_URL"},
+    "scripts.serve_widget": set(),
+}
+
+
+def test_each_service_holds_only_the_secrets_it_needs(assistant: RunningAssistant) -> None:
+    """The clinic's webhook secret only in the outbox worker, Twilio's token in no
+    service (Rasa reads it from the private credentials file), no database address
+    in the widget's page server."""
+    from clinic_core import settings
+
+    seen = set()
+    for argv, environ in assistant_processes(assistant).values():
+        if any(arg.endswith("clinic-run") or arg.endswith("scripts/run.py") for arg in argv):
+            continue
+        kind = role(argv)
+        if kind == "other":
+            kind = next((name for name in MAY_HOLD if name in argv), None)
+        if kind is None:
+            continue
+        seen.add(kind)
+        held = {name for name in settings.SECRET_VARIABLES if environ.get(name)}
+        assert held <= MAY_HOLD[kind], (kind, held - MAY_HOLD[kind])
+    assert seen == set(MAY_HOLD), seen
+    # The fixture did give the supervisor both secrets.
+    assert (assistant.data_dir / "credentials.yml").stat().st_mode & 0o077 == 0
+
+
 def action_server(assistant: RunningAssistant) -> tuple[str, str]:
     """The action server's address, and the secret the Rasa server holds for it."""
     processes = assistant_processes(assistant).values()
