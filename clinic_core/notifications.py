@@ -30,6 +30,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import func
+from sqlalchemy.exc import DBAPIError
 
 from clinic_core import settings, storage
 from clinic_core.storage import OutboxMessage, utcnow
@@ -185,6 +186,9 @@ def deliver_due(limit: int = 20, url: str | None = None) -> int:
     return tried
 
 
+OUTAGE_WAIT_MAX_S = 30.0
+
+
 def run_worker(url: str | None = None) -> None:
     """Deliver forever; SIGTERM/SIGINT finish the current row and stop."""
     stopping = False
@@ -201,9 +205,31 @@ def run_worker(url: str | None = None) -> None:
         flush=True,
     )
     poll_interval = settings.load().outbox_poll_interval
+    outage_wait = poll_interval
     while not stopping:
-        if deliver_due(url=url) == 0:
+        try:
+            tried = deliver_due(url=url)
+        except DBAPIError as error:
+            # PostgreSQL restarting or unreachable: wait and try again.  Dying
+            # instead would make the supervisor give up after a few restarts;
+            # nothing is lost, the rows wait in the database.
+            print(
+                f"Outbox worker: database unreachable ({type(error).__name__}); "
+                f"retrying in {outage_wait:.1f} s",
+                flush=True,
+            )
+            _sleep_unless(lambda: stopping, outage_wait)
+            outage_wait = min(OUTAGE_WAIT_MAX_S, outage_wait * 2)
+            continue
+        outage_wait = poll_interval
+        if tried == 0:
             time.sleep(poll_interval)
+
+
+def _sleep_unless(stopped: Callable[[], bool], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while not stopped() and time.monotonic() < deadline:
+        time.sleep(min(0.2, seconds))
 
 
 @dataclass

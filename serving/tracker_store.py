@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
 
@@ -90,6 +90,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._check_connections_before_use()
         if event_outbox and not event_relay.install_outbox(self.engine):
             raise ValueError("event_outbox needs a PostgreSQL tracker store")
         # Trackers that match the database and that nobody holds.
@@ -104,6 +105,17 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         ).where(events.c.sender_id == sa.bindparam("sender_id"))
         # Conversations whose save began from the tracker handed out, with its stored count.
         self._saving_from: dict[str, int] = {}
+
+    def _check_connections_before_use(self) -> None:
+        """Rasa's engine, with `pool_pre_ping`: after a PostgreSQL restart every pooled
+        connection is dead, and without a check the next few patients' turns would each
+        fail on one before the pool noticed."""
+        if self.engine.dialect.name == "sqlite":
+            return
+        old = self.engine
+        self.engine = sa.create_engine(old.url, pool_pre_ping=True, **create_engine_kwargs(old.url))
+        self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
+        old.dispose()
 
     # What the database holds now --------------------------------------------------------
 
