@@ -32,7 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.buttons import OfferedOptions, numbered_text
-from channels.rate_limits import too_fast, wait_reply
+from channels.rate_limits import too_fast, wait_notices, wait_reply
 
 logger = logging.getLogger(__name__)
 
@@ -128,12 +128,11 @@ class PlatformInput:
         Over a rate limit the patient is told to wait, through the platform
         (the platform gets its 2xx: an error would only make it resend).
         """
-        limited = await too_fast(request, sender, text)
+        limited = await too_fast(request, sender, text, by_address=False)
         if limited is not None:
-            if limited.emergency_advice:
-                await output.send_text_message(sender, limited.emergency_advice)
             # The numbered options offered before stay valid for the message sent again.
-            await output.send_text_message(sender, wait_reply(limited.wait_s))
+            if wait_notices.first(sender, limited.wait_s):
+                await output.send_text_message(sender, wait_reply(limited.wait_s))
             return
         text = await self.offered.resolve_async(sender, text)
         try:

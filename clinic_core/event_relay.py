@@ -19,10 +19,11 @@ delete publishes those events again when it restarts.  Every message carries
 a stable id, the event's row id (`event_id` in the body and the AMQP message
 id), so a consumer drops repeats.  While RabbitMQ is down, events wait in the
 outbox and go out in order when it is back; the assistant never waits for
-RabbitMQ.  Events of a conversation erased before they were relayed are never
-published (their outbox rows are dropped).  A PostgreSQL advisory lock keeps
-a second relay idle while one runs, so the order of the stream is the order
-of the outbox.
+RabbitMQ.  Events of a conversation erased before the relay read them are
+never published (their outbox rows are dropped; an erasure that commits while
+the relay is publishing the batch holding them comes too late for those).  A
+PostgreSQL advisory lock keeps a second relay idle while one runs, so the
+order of the stream is the order of the outbox.
 """
 
 from __future__ import annotations
@@ -174,7 +175,10 @@ class Publisher:
             password=config.rabbitmq_password.get_secret_value(),
             timeout=10,
         )
-        channel = await self._connection.channel(publisher_confirms=True)
+        # A message no queue takes (the queue deleted or unbound meanwhile) is returned
+        # by RabbitMQ: raise, so that it stays in the outbox, instead of counting it
+        # as published.
+        channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
         self._exchange = await channel.declare_exchange(
             EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True
         )

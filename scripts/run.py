@@ -274,7 +274,7 @@ def prepare_production(env: dict[str, str]) -> None:
     env["NGINX_CONF"] = str(config)
     check = subprocess.run(
         [env["NGINX_BIN"], "-t", "-q", "-c", str(config), "-p", str(config.parent)],
-        env=env,
+        env=Service("nginx check", [], None).environment(env),  # no secret, as nginx itself
         capture_output=True,
         text=True,
     )

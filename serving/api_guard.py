@@ -50,9 +50,13 @@ def _object(body: Any) -> str | None:
 def _events(body: Any) -> str | None:
     if isinstance(body, dict):
         return None
+    return _event_list(body)
+
+
+def _event_list(body: Any) -> str | None:
     if isinstance(body, list) and body and all(isinstance(event, dict) for event in body):
         return None
-    return "the body must be an event object or a non-empty list of them"
+    return "the body must be a non-empty list of event objects"
 
 
 ROUTES: tuple[tuple[str, re.Pattern[str], Shape], ...] = (
@@ -61,23 +65,30 @@ ROUTES: tuple[tuple[str, re.Pattern[str], Shape], ...] = (
     ("POST", re.compile(rf"{_CONVERSATION}/trigger_intent/?"), _object),
     ("POST", re.compile(rf"{_CONVERSATION}/execute/?"), _object),
     ("POST", re.compile(rf"{_CONVERSATION}/tracker/events/?"), _events),
-    ("PUT", re.compile(rf"{_CONVERSATION}/tracker/events/?"), _events),
+    # PUT replaces the whole conversation: Rasa reads a list only.
+    ("PUT", re.compile(rf"{_CONVERSATION}/tracker/events/?"), _event_list),
     ("PUT", re.compile(r"/model/?"), _object),
 )
 
 
 def _valid_unicode(value: Any) -> bool:
-    """No lone surrogate anywhere (JSON allows "\\ud800"; nothing can store it)."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return False
-        return True
-    if isinstance(value, dict):
-        return all(_valid_unicode(k) and _valid_unicode(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_valid_unicode(item) for item in value)
+    """No lone surrogate anywhere (JSON allows "\\ud800"; nothing can store it).
+
+    Walked with a list, not recursion: a body nested a few hundred deep parses,
+    and must not then exhaust the stack here."""
+    waiting = [value]
+    while waiting:
+        item = waiting.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            waiting.extend(item.keys())
+            waiting.extend(item.values())
+        elif isinstance(item, list):
+            waiting.extend(item)
     return True
 
 

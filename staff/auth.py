@@ -402,6 +402,9 @@ def set_role(url: str | None, login: str, role: str, *, actor: Actor) -> User:
         row = find_row(db, login, lock=True)
         if role != ADMIN:
             _keep_an_admin(db, row)
+        if row.role != role:
+            # Sessions end: a new admin signs in again, with the second factor admins need.
+            row.session_epoch = (row.session_epoch or 0) + 1
         row.role = role
         audit.add(db, by, audit.MANAGE_USERS, row.login, f"role {role}")
         return user_of(row)
@@ -496,7 +499,11 @@ def authenticate(
                 detail = f"wrong password; locked for {int(LOCKOUT.total_seconds()) // 60} min"
             audit.add(db, row.login, audit.LOGIN_FAILED, None, detail, now)
             return None
-        row.failed_logins = 0
+        if not row.totp_confirmed:
+            # With a second factor the count goes on until a code is accepted
+            # (staff/two_factor.py): a right password must not wipe out wrong codes,
+            # or anyone with the password could guess codes without end.
+            row.failed_logins = 0
         if needs_rehash(row.password_hash):
             row.password_hash = hash_password(password)
         audit.add(db, row.login, audit.LOGIN, None, None, now)

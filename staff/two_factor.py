@@ -34,6 +34,7 @@ from datetime import datetime
 
 import pyotp
 import segno
+import sqlalchemy as sa
 from itsdangerous import BadSignature, TimestampSigner
 
 from clinic_core import storage
@@ -115,7 +116,11 @@ def _matching_step(secret: str, code: str, now: datetime, after: int | None) -> 
 
 
 def confirm(
-    url: str | None, user_id: int, code: str, now: datetime | None = None
+    url: str | None,
+    user_id: int,
+    code: str,
+    now: datetime | None = None,
+    epoch: int | None = None,
 ) -> tuple[auth.User, list[str]]:
     """Turn the factor on with a first code; returns the account (in its new session
     epoch: its other sessions have ended) and the recovery codes (shown once).
@@ -128,6 +133,8 @@ def confirm(
         row = _row(db, user_id)
         if row.totp_confirmed or not row.totp_secret:
             raise ValueError("no enrolment is pending")
+        if epoch is not None and epoch != (row.session_epoch or 0):
+            raise ValueError("the account changed since the password was given")
         step = _matching_step(row.totp_secret, code, now, None)
         if step is None:
             raise ValueError("that code is not the one the app shows now")
@@ -177,10 +184,24 @@ def verify(
                 detail += f"; locked for {int(auth.LOCKOUT.total_seconds()) // 60} min"
             audit.add(db, row.login, audit.LOGIN_FAILED, None, detail, now)
             return None
+        # Claimed with a conditional UPDATE: two requests with one code cannot both
+        # pass (SQLite ignores SELECT ... FOR UPDATE).
         if step is not None:
-            row.totp_last_step = step
+            claim = (
+                sa.update(StaffUser)
+                .where(StaffUser.id == row.id)
+                .where(sa.or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
+                .values(totp_last_step=step)
+            )
         else:
-            used.used_at = now
+            claim = (
+                sa.update(StaffRecoveryCode)
+                .where(StaffRecoveryCode.id == used.id, StaffRecoveryCode.used_at.is_(None))
+                .values(used_at=now)
+            )
+        if db.execute(claim.execution_options(synchronize_session=False)).rowcount != 1:
+            return None
+        db.refresh(row)
         row.failed_logins = 0
         how = "authenticator code" if step is not None else "recovery code"
         audit.add(db, row.login, audit.LOGIN, None, f"second factor: {how}", now)

@@ -24,6 +24,8 @@ from serving.api_guard import problem
         ("POST", "/conversations/p1/trigger_intent", b'"x"'),
         ("POST", "/conversations/p1/tracker/events", b"[]"),
         ("PUT", "/conversations/p1/tracker/events", b"[1]"),
+        ("PUT", "/conversations/p1/tracker/events", b'{"event": "restart"}'),
+        ("POST", "/model/parse", b"[" * 450 + b"]" * 450),  # parses, then must not recurse
         ("PUT", "/model", b"[]"),
     ],
 )

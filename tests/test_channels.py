@@ -184,6 +184,11 @@ def serve(connector: InputChannel) -> Iterator[ServedChannel]:
     try:
         yield served
     finally:
+        # The connector's client session lives on the server's loop: close it there,
+        # as the server's stop listener would.
+        from channels.platform import close_http_session
+
+        asyncio.run_coroutine_threadsafe(close_http_session(), box["loop"]).result(10)
         box["loop"].call_soon_threadsafe(box["loop"].stop)
         thread.join(10)
         sock.close()

@@ -351,3 +351,32 @@ def test_the_outbox_needs_postgresql(tmp_path: Path) -> None:
         CachedSQLTrackerStore(
             domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "c.db"), event_outbox=True
         )
+
+
+def test_events_are_not_dropped_when_the_queue_disappears(tracker_db: str, queue_name: str) -> None:
+    """Someone deletes the queue while the relay runs: RabbitMQ returns what no queue
+    takes; the relay keeps those events, declares the queue again and delivers them."""
+    import aio_pika
+
+    store = store_on(tracker_db)
+    stream = Stream(queue_name)
+
+    async def delete_queue() -> None:
+        connection = await aio_pika.connect(host=RABBITMQ[0], port=RABBITMQ[1])
+        async with connection:
+            channel = await connection.channel()
+            await channel.queue_delete(queue_name)
+
+    async def body() -> None:
+        await save(store, conversation("first", 1))
+        await eventually(lambda: _empty(tracker_db))
+        await stream.take_all()
+        await delete_queue()
+        await save(store, conversation("second", 1))
+        await eventually(lambda: _empty(tracker_db), timeout=30)
+        await stream.take_all()
+
+    asyncio.run(with_relay(relay_settings(tracker_db, queue_name), body))
+    stored = [event_id for event_id, _, _ in stored_events(tracker_db, {"first", "second"})]
+    assert sorted(set(stream.event_ids())) == stored
+    store.engine.dispose()

@@ -236,7 +236,9 @@ def test_the_http_api_answers_every_hostile_request(assistant: RunningAssistant)
         method=other_method,
         conversation=conversation_ids,
         token=tokens,
-        body=st.one_of(json_values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200)),
+        body=st.one_of(
+            json_values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200), deep_json
+        ),
     )
     def one(
         route: tuple[bytes, str], method: bytes | None, conversation: str, token: str, body: bytes

@@ -176,11 +176,23 @@ def test_retry_after_is_a_header_too(limits: None) -> None:
     assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
 
 
-def test_an_emergency_over_the_limit_still_gets_the_emergency_advice(limits: None) -> None:
+def test_an_emergency_is_never_held_back_by_its_conversations_limit(limits: None) -> None:
     with serve(ClinicRestInput()) as served:
         for n in range(3):
             rest(served, "web-2", f"hello {n}")
-        status, body = rest(served, "web-2", "I can't breathe and my throat is swelling")
+        assert rest(served, "web-2", "hello again")[0] == 429
+        status, _ = rest(served, "web-2", "I can't breathe and my throat is swelling")
+    assert status == 200  # processed as usual: advice first, the clinic alerted
+    assert served.texts()[-1] == "I can't breathe and my throat is swelling"
+
+
+def test_over_the_address_limit_an_emergency_still_gets_the_advice_at_once(
+    limits: None,
+) -> None:
+    with serve(ClinicRestInput()) as served:
+        for n in range(5):
+            rest(served, f"web-e{n}", "hi")
+        status, body = rest(served, "web-e9", "I can't breathe and my throat is swelling")
     assert status == 429
     [advice] = body["messages"]
     assert "911" in advice["text"] and "emergency" in advice["text"]
@@ -198,13 +210,52 @@ def test_the_address_limit_counts_every_conversation_of_one_client(limits: None)
     assert proxied == [200, 200]
 
 
-def test_an_sms_patient_over_the_limit_is_told_to_wait_through_twilio(
+def test_an_sms_patient_over_the_limit_is_told_to_wait_once_through_twilio(
     limits: None,
     stub: PlatformStub,  # noqa: F811 - the fixture
 ) -> None:
     with serve(twilio_connector(stub)) as served:
-        statuses = [post_twilio(served, sms_form(f"message {n}"))[0] for n in range(4)]
-    assert statuses == [200] * 4  # Twilio gets its 200: an error would not reach the patient
-    assert served.texts() == ["message 0", "message 1", "message 2"]
-    last = stub.calls[-1].form()
-    assert last["To"] == "+15551234567" and "wait" in last["Body"]
+        statuses = [post_twilio(served, sms_form(f"message {n}"))[0] for n in range(5)]
+        emergency = post_twilio(served, sms_form("I can't breathe and my throat is swelling"))
+    assert statuses == [200] * 5  # Twilio gets its 200: an error would not reach the patient
+    assert served.texts() == [
+        "message 0",
+        "message 1",
+        "message 2",
+        "I can't breathe and my throat is swelling",  # never held back
+    ]
+    assert emergency[0] == 200
+    waits = [call.form() for call in stub.calls if "wait" in call.form().get("Body", "")]
+    assert len(waits) == 1 and waits[0]["To"] == "+15551234567"  # told once, not per message
+
+
+def test_sms_patients_do_not_share_the_platforms_address(
+    monkeypatch: pytest.MonkeyPatch,
+    stub: PlatformStub,  # noqa: F811 - the fixture
+) -> None:
+    """Twilio posts every patient's SMS from its own addresses: no address limit there."""
+    monkeypatch.setenv("RATE_LIMIT_PER_ADDRESS", "2")
+    rate_limit.reset_shared()
+    with serve(twilio_connector(stub)) as served:
+        for n in range(4):
+            post_twilio(served, sms_form("hello", sender=f"+1555123456{n}"))
+    assert len(served.texts()) == 4
+
+
+@pytest.mark.parametrize(
+    ("peer", "header", "counted_as"),
+    [
+        ("198.51.100.7", "", "198.51.100.7"),
+        ("198.51.100.7", "203.0.113.9", "198.51.100.7"),  # a client's header is not believed
+        ("127.0.0.1", "203.0.113.9", "203.0.113.9"),  # nginx on loopback is
+        ("2001:db8:1:2:aaaa::1", "", "2001:db8:1:2::/64"),
+        ("127.0.0.1", "2001:db8:1:2:bbbb::9", "2001:db8:1:2::/64"),
+    ],
+)
+def test_the_address_counted(peer: str, header: str, counted_as: str) -> None:
+    from types import SimpleNamespace
+
+    from channels.rate_limits import client_address
+
+    request = SimpleNamespace(ip=peer, headers={"X-Real-IP": header} if header else {})
+    assert client_address(request) == counted_as

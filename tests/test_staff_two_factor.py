@@ -242,3 +242,51 @@ def test_an_admin_resets_a_lost_second_factor(console: Console) -> None:  # noqa
     token = omar.csrf("/login")
     reply = omar.post("/login", {"csrf": token, "login": "omar", "password": PASSWORD})
     assert reply.headers["Location"] == "/login/setup"
+
+
+def test_a_right_password_does_not_wipe_out_wrong_codes(project: str) -> None:
+    """Guessing codes between password logins still ends in the lockout."""
+    user, secret, _ = enrol(project)
+    later = NOW + timedelta(minutes=1)
+    wrong = "123456" if _at(secret, later) != "123456" else "654321"
+    for _ in range(auth.MAX_FAILED_LOGINS - 1):
+        assert two_factor.verify(project, user.id, wrong, now=later) is None
+    assert auth.authenticate(project, "nadia", PASSWORD, now=later) is not None
+    assert two_factor.verify(project, user.id, wrong, now=later) is None  # the fifth
+    assert auth.authenticate(project, "nadia", PASSWORD, now=later) is None  # locked
+    assert two_factor.verify(project, user.id, _at(secret, later), now=later) is None
+
+
+def test_a_new_admin_signs_in_again_with_a_second_factor(project: str) -> None:
+    auth.create_user(project, "sam", PASSWORD, auth.STAFF, actor=auth.SYSTEM)
+    sam = next(u for u in auth.list_users(project, actor=auth.SYSTEM) if u.login == "sam")
+    session = auth.read_session(auth.issue_session(sam))
+    promoted = auth.set_role(project, "sam", auth.ADMIN, actor=auth.SYSTEM)
+    assert auth.current_user(project, session) is None
+    assert two_factor.required(promoted)
+
+
+def test_a_setup_started_before_a_password_change_cannot_finish(project: str) -> None:
+    user = auth.list_users(project, actor=auth.SYSTEM)[0]
+    enrolment = two_factor.begin(project, user.id)
+    auth.set_password(project, "nadia", "plum whistle harbour", actor=auth.SYSTEM)
+    with pytest.raises(ValueError, match="changed"):
+        two_factor.confirm(
+            project, user.id, _at(enrolment.secret, NOW), now=NOW, epoch=user.session_epoch
+        )
+
+
+def test_a_second_click_on_turn_on_gets_a_page_not_an_error(console: Console) -> None:  # noqa: F811
+    auth.create_user(console.project_url, "lena", PASSWORD, auth.ADMIN, actor=auth.SYSTEM)
+    client = Client(console.base)
+    token = client.csrf("/login")
+    client.post("/login", {"csrf": token, "login": "lena", "password": PASSWORD})
+    page = client.get("/login/setup")
+    key = re.search(r'id="totp-key">([A-Z2-7 ]+)<', page.body).group(1).replace(" ", "")
+    code = pyotp.TOTP(key).now()
+    both_clicks_carry = dict(client.jar)  # both requests leave with the same cookies
+    first = client.post("/login/setup", {"csrf": token, "code": code})
+    assert first.status == 200 and "recovery-codes" in first.body
+    client.jar = dict(both_clicks_carry)
+    assert client.post("/login/setup", {"csrf": token, "code": code}).status == 302
+    assert client.get("/login/setup").status == 302

@@ -41,7 +41,11 @@ def _setup_page(
     request: Request, user_id: int, action: str, csrf: str, error: str = "", status: int = 200
 ) -> HTTPResponse:
     console = console_of(request)
-    enrolment = two_factor.begin(console.project, user_id)
+    try:
+        enrolment = two_factor.begin(console.project, user_id)
+    except (ValueError, LookupError):
+        # Set up already (a second click, a reload) or the account is gone.
+        return redirect("/" if getattr(request.ctx, "user", None) else "/login")
     return console.render(
         request,
         "two_factor_setup.html",
@@ -101,7 +105,7 @@ def setup(request: Request):
         return _expired(request)
     try:
         user, codes = two_factor.confirm(
-            console.project, pending.user_id, request.form.get("code") or ""
+            console.project, pending.user_id, request.form.get("code") or "", epoch=pending.epoch
         )
     except (ValueError, LookupError):
         csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
