@@ -32,6 +32,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.buttons import OfferedOptions, numbered_text
+from channels.failure_replies import FAILURE_REPLY, advice_not_yet_given
 from channels.rate_limits import too_fast, wait_notices, wait_reply
 
 logger = logging.getLogger(__name__)
@@ -148,3 +149,11 @@ class PlatformInput:
         except Exception:  # noqa: BLE001 - the platform must get its 2xx or it resends
             # No message text here: it may hold health data.
             logger.exception("Processing a %s message failed.", self.platform)
+            # The patient is told, never left without an answer (the emergency advice
+            # first when the words read as one).
+            for reply in (*advice_not_yet_given(request, text, []), FAILURE_REPLY):
+                try:
+                    await output.send_text_message(sender, reply)
+                except Exception:  # noqa: BLE001 - nothing more can be done here
+                    logger.exception("Telling a %s patient about a failure failed.", self.platform)
+                    break

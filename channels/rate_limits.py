@@ -21,7 +21,6 @@ language.
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import logging
 import math
@@ -31,12 +30,10 @@ from typing import Any
 
 from sanic.request import Request
 
-from clinic_core import rate_limit, settings, triage
-from clinic_core.clinic import fill, load_clinic
+from channels.failure_replies import emergency_advice
+from clinic_core import rate_limit
 
 logger = logging.getLogger(__name__)
-
-EMERGENCY_RESPONSE = "utter_emergency_call_now"
 
 
 def wait_reply(seconds: float) -> str:
@@ -78,39 +75,6 @@ class TooFast:
     @property
     def retry_after(self) -> str:
         return str(math.ceil(self.wait_s))
-
-
-def emergency_advice(request: Request, text: str) -> str | None:
-    """The call-emergency-services advice if the rules read `text` as an emergency."""
-    try:
-        assessment = triage.assess(text)
-        if not (assessment.is_report and assessment.severity == "emergency"):
-            return None
-        values = load_clinic(settings.clinic_config_path()).template_values()
-        language = assessment.language
-        translated = triage.replies(language) if language and language != "en" else None
-        if translated and "call_now" in translated:
-            return fill(translated["call_now"], values)
-        return fill(english_advice(request), values)
-    except Exception:  # noqa: BLE001 - the wait reply still goes out
-        logger.exception("Could not prepare the emergency advice for a limited message.")
-        return None
-
-
-def english_advice(request: Request) -> str:
-    """The domain's advice: the served model's, else the project's domain file."""
-    agent = getattr(request.app.ctx, "agent", None)
-    domain = getattr(agent, "domain", None)
-    responses = domain.responses if domain is not None else _domain_file_responses()
-    return responses[EMERGENCY_RESPONSE][0]["text"]
-
-
-@functools.lru_cache(maxsize=1)
-def _domain_file_responses() -> dict[str, Any]:
-    import yaml
-
-    domain = yaml.safe_load((settings.PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
-    return domain["responses"]
 
 
 async def too_fast(

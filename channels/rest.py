@@ -5,7 +5,9 @@ conversation called "default" (mixing patients' conversations), passes any
 JSON value on as text, and logs the message text when processing fails.
 This subclass requires a well-formed sender id, runs the shared input guard,
 answers malformed requests with a 400 that says what is wrong, and answers
-an internal failure with a polite message instead of an empty reply.
+an internal failure (the database down...) with a polite message instead of
+an empty reply, after the emergency-services advice when the message reads
+as an emergency (channels/failure_replies.py).
 
 A client may send a `message_id` with each message and, when it got no
 answer (a dropped connection, a server restarted mid-turn behind the load
@@ -35,6 +37,7 @@ from sanic.exceptions import SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from channels.failure_replies import FAILURE_REPLY, advice_not_yet_given
 from channels.input_guard import check_message, valid_sender_id
 from channels.rate_limits import too_fast, wait_reply
 from serving.replays import CLIENT_ID_KEY, replies_after
@@ -45,10 +48,6 @@ logger = logging.getLogger(__name__)
 BAD_REQUEST = (
     'Please send JSON like {"sender": "<conversation id>", "message": "<text>"}; '
     "the sender id may use letters, digits and _.:@+- (at most 128)."
-)
-FAILURE_REPLY = (
-    "Sorry, something went wrong on our side. Please try again in a moment, "
-    "or call the clinic if it is urgent."
 )
 
 
@@ -135,7 +134,13 @@ class ClinicRestInput(RestInput):
             except Exception:  # noqa: BLE001 - the patient must get an answer
                 # No message text here: it may hold health data.
                 logger.exception("Processing a REST message failed.")
-                return response.json(collector.messages + bot_reply(sender, FAILURE_REPLY))
+                said = [str(message.get("text")) for message in collector.messages]
+                advice = advice_not_yet_given(request, checked.text, said)
+                return response.json(
+                    collector.messages
+                    + [bot_reply(sender, text)[0] for text in advice]
+                    + bot_reply(sender, FAILURE_REPLY)
+                )
             return response.json(collector.messages)
 
         return webhook

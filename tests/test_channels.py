@@ -34,7 +34,9 @@ from sanic import Sanic
 from twilio.request_validator import RequestValidator
 
 from channels.buttons import OfferedOptions, chosen_payload, numbered_text, options_from
+from channels.failure_replies import FAILURE_REPLY
 from channels.messenger import ClinicMessengerInput, quick_replies
+from channels.rest import ClinicRestInput
 from channels.telegram import ClinicTelegramInput, inline_keyboard
 from channels.twilio import ClinicTwilioInput
 from tests.receivers import run_sanic, twilio_signature
@@ -457,6 +459,36 @@ def test_a_processing_failure_still_answers_200_and_logs_no_message_text(
     assert status == 200 and served.texts() == [SECRET_TEXT]
     assert "Processing a Twilio message failed" in caplog.text
     assert SECRET_TEXT not in caplog.text
+    # The patient is told, not left waiting for an answer that never comes.
+    [call] = stub.calls
+    assert call.form()["Body"] == FAILURE_REPLY
+
+
+def test_when_processing_fails_an_emergency_still_gets_the_advice_first(
+    stub: PlatformStub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database down, say: the channel itself gives the emergency-services advice."""
+    from tests.support import TEST_CLINIC
+
+    monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))
+    emergency = "my lips are swelling and I can't breathe"
+    with serve(twilio_connector(stub)) as served:
+        served.fail = True
+        post_twilio(served, sms_form(emergency))
+    bodies = [call.form()["Body"] for call in stub.calls]
+    assert len(bodies) == 2 and "911" in bodies[0] and bodies[1] == FAILURE_REPLY
+    with serve(ClinicRestInput()) as served:
+        served.fail = True
+        body = json.dumps({"sender": "web-failing", "message": emergency}).encode()
+        status, reply = post(served.webhook, body, {"Content-Type": "application/json"})
+        _, calm = post(
+            served.webhook,
+            json.dumps({"sender": "web-failing", "message": "how long does it last"}).encode(),
+            {"Content-Type": "application/json"},
+        )
+    texts = [message["text"] for message in json.loads(reply)]
+    assert status == 200 and "911" in texts[0] and texts[1] == FAILURE_REPLY
+    assert [message["text"] for message in json.loads(calm)] == [FAILURE_REPLY]
 
 
 # --- Messenger -------------------------------------------------------------------
