@@ -26,6 +26,9 @@ effect.
 - serving/api_guard.py: the HTTP API answers a body of the wrong shape (or
   not JSON, or not valid Unicode) with 400 in Rasa's error format, where
   Rasa's handlers would fail with a 500.
+- serving/strict_storage.py: when the tracker store's database fails, the
+  turn fails (and the channel says so) instead of being answered as a new
+  conversation and kept only in memory.
 
 The Redis lock store (serving/lock_store.py) is not a patch: it is a lock
 store class that endpoints.production.yml names, a documented extension point.
@@ -42,6 +45,7 @@ from serving import (
     model_loading,
     replays,
     state_history,
+    strict_storage,
 )
 
 WRITTEN_FOR_RASA = "3.6.21"
@@ -61,7 +65,15 @@ def check_rasa_version(installed: str | None = None) -> None:
         )
 
 
-MODULES = (action_results, model_loading, local_actions, state_history, replays, api_guard)
+MODULES = (
+    action_results,
+    model_loading,
+    local_actions,
+    state_history,
+    replays,
+    api_guard,
+    strict_storage,
+)
 
 
 def install() -> None:

@@ -34,6 +34,7 @@ from typing import Any
 import pytest
 
 from clinic_core import event_relay
+from tests.proxy import TcpProxy
 from tests.support import (
     POSTGRES_ADMIN_URL,
     TEST_CLINIC,
@@ -123,6 +124,9 @@ class Stack:
     log_file: Path
     database_url: str
     queue: str
+    # Every process reaches PostgreSQL through this proxy, which a test cuts.
+    postgres: TcpProxy
+    health_port: int
 
     def logs(self) -> str:
         return self.log_file.read_text(encoding="utf-8", errors="replace")
@@ -176,6 +180,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     except sa.exc.OperationalError as error:
         service_missing("PostgreSQL", error)
 
+    postgres = TcpProxy("127.0.0.1", 5432).start()
+    health_port = free_port()
     work = tmp_path_factory.mktemp("production")
     cert, key = self_signed_certificate(work)
     clinic_file = work / "clinic.yml"
@@ -195,6 +201,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "RASA_PROCESSES": "2",
             "ACTION_PROCESSES": "2",
             "POSTGRES_DB": database,
+            "POSTGRES_PORT": str(postgres.port),
+            "HEALTH_PORT": str(health_port),
             "REDIS_KEY_PREFIX": prefix,
             "RABBITMQ_QUEUE": queue,
             # A killed process's locks are taken over after this long.
@@ -234,9 +242,12 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
             log_file=log_file,
             database_url=POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}",
             queue=queue,
+            postgres=postgres,
+            health_port=health_port,
         )
     finally:
         stop_servers(process)
+        postgres.stop()
         webhook.stop()
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
@@ -554,3 +565,46 @@ def test_tls_widget_files_and_staff_console_are_served_by_nginx(stack: Stack) ->
     # A client that does not trust the clinic's certificate sends nothing.
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"{stack.url}/", timeout=10)
+
+
+def say(stack: Stack, sender: str, text: str) -> tuple[int, list[str]]:
+    """One message through nginx, as the widget sends it."""
+    request = urllib.request.Request(
+        f"{stack.url}/webhooks/rest/webhook",
+        data=json.dumps({"sender": sender, "message": text}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=stack.tls) as reply:
+            return reply.status, [m.get("text", "") for m in json.loads(reply.read())]
+    except urllib.error.HTTPError as error:
+        return error.code, []
+
+
+def test_while_postgresql_is_unreachable_patients_are_told_and_nothing_is_half_recorded(
+    stack: Stack,
+) -> None:
+    """PostgreSQL cut off (a restart, a network failure): each message is answered
+    with the polite failure reply (the emergency advice first for an emergency),
+    never as a new conversation; afterwards the conversation goes on where it was."""
+    from channels.failure_replies import FAILURE_REPLY
+
+    sender = f"pg-outage-{uuid.uuid4().hex[:8]}"
+    assert say(stack, sender, "hello")[0] == 200
+    stack.postgres.cut()
+    try:
+        status, replies = say(stack, sender, "how long does botox last")
+        assert (status, replies) == (200, [FAILURE_REPLY])
+        status, replies = say(stack, sender, "my throat is closing and I can't breathe")
+        assert status == 200 and "911" in replies[0] and replies[-1] == FAILURE_REPLY
+    finally:
+        stack.postgres.restore()
+    status, replies = say(stack, sender, "how long does botox last")
+    assert status == 200 and any("months" in text for text in replies), replies
+    said = [e["text"] for e in tracker(stack, sender)["events"] if e["event"] == "user"]
+    assert said == ["hello", "how long does botox last"]  # nothing from the outage
+    # The services that poll the database rode it out: all still up.
+    health = json.loads(
+        urllib.request.urlopen(f"http://127.0.0.1:{stack.health_port}/health", timeout=10).read()
+    )
+    assert all(state == "up" for state in health["services"].values()), health
