@@ -592,11 +592,16 @@ def test_while_postgresql_is_unreachable_patients_are_told_and_nothing_is_half_r
     sender = f"pg-outage-{uuid.uuid4().hex[:8]}"
     assert say(stack, sender, "hello")[0] == 200
     stack.postgres.cut()
+    cut_at = time.monotonic()
     try:
         status, replies = say(stack, sender, "how long does botox last")
         assert (status, replies) == (200, [FAILURE_REPLY])
         status, replies = say(stack, sender, "my throat is closing and I can't breathe")
         assert status == 200 and "911" in replies[0] and replies[-1] == FAILURE_REPLY
+        # Unreachable for 30 s: long enough for a service that died of it to have
+        # been restarted five times, when the supervisor gives up.
+        time.sleep(max(0.0, 30 - (time.monotonic() - cut_at)))
+        assert say(stack, sender, "are you there") == (200, [FAILURE_REPLY])
     finally:
         stack.postgres.restore()
     status, replies = say(stack, sender, "how long does botox last")
