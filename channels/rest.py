@@ -111,12 +111,12 @@ class ClinicRestInput(RestInput):
                     status=429,
                     headers={"Retry-After": limited.retry_after},
                 )
-            if message_id is not None and body.get("resend") is True:
-                answered = await earlier_replies(request, sender, message_id)
-                if answered is not None:
-                    return response.json(answered)
             collector = CollectingOutputChannel()
             try:
+                if message_id is not None and body.get("resend") is True:
+                    answered = await earlier_replies(request, sender, message_id)
+                    if answered is not None:
+                        return response.json(answered)
                 await on_new_message(
                     UserMessage(
                         checked.text,

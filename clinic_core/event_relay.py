@@ -42,7 +42,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from clinic_core import settings
+from clinic_core import settings, storage
 
 logger = logging.getLogger(__name__)
 
@@ -228,9 +228,8 @@ def tracker_engine(config: settings.Settings) -> Engine:
     connect_args = {}
     if config.postgresql_schema:
         connect_args["options"] = f"-csearch_path={config.postgresql_schema}"
-    return sa.create_engine(
-        str(config.tracker_store_url), pool_pre_ping=True, connect_args=connect_args
-    )
+    url = str(config.tracker_store_url)
+    return sa.create_engine(url, **storage.engine_options(url, connect_args))
 
 
 async def run(config: settings.Settings, stop: asyncio.Event) -> None:

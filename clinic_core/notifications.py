@@ -30,7 +30,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 from sqlalchemy import func
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from clinic_core import settings, storage
 from clinic_core.storage import OutboxMessage, utcnow
@@ -187,6 +187,8 @@ def deliver_due(limit: int = 20, url: str | None = None) -> int:
 
 
 OUTAGE_WAIT_MAX_S = 30.0
+# After this long, the log says STILL: someone should look (a password changed?).
+OUTAGE_LOUD_AFTER_S = 300.0
 
 
 def run_worker(url: str | None = None) -> None:
@@ -199,31 +201,60 @@ def run_worker(url: str | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    storage.migrate(url)
+    outage = _Outage(settings.load().outbox_poll_interval)
+    while not stopping:
+        try:
+            storage.migrate(url)
+            break
+        except (OperationalError, InterfaceError) as error:
+            outage.wait(error, lambda: stopping)
     print(
         f"Outbox worker running; transports: {', '.join(enabled_transports()) or 'none'}",
         flush=True,
     )
     poll_interval = settings.load().outbox_poll_interval
-    outage_wait = poll_interval
     while not stopping:
         try:
             tried = deliver_due(url=url)
-        except DBAPIError as error:
+        except (OperationalError, InterfaceError) as error:
             # PostgreSQL restarting or unreachable: wait and try again.  Dying
             # instead would make the supervisor give up after a few restarts;
-            # nothing is lost, the rows wait in the database.
-            print(
-                f"Outbox worker: database unreachable ({type(error).__name__}); "
-                f"retrying in {outage_wait:.1f} s",
-                flush=True,
-            )
-            _sleep_unless(lambda: stopping, outage_wait)
-            outage_wait = min(OUTAGE_WAIT_MAX_S, outage_wait * 2)
+            # nothing is lost, the rows wait in the database.  Any other error
+            # (a bug, a schema problem) still ends the worker, loudly.
+            outage.wait(error, lambda: stopping)
             continue
-        outage_wait = poll_interval
+        outage.over()
         if tried == 0:
             time.sleep(poll_interval)
+
+
+class _Outage:
+    """Waits, doubling up to OUTAGE_WAIT_MAX_S, and says why; louder when it lasts."""
+
+    def __init__(self, first_wait: float) -> None:
+        self.first_wait = first_wait
+        self.wait_s = first_wait
+        self.since: float | None = None
+
+    def wait(self, error: Exception, stopped: Callable[[], bool]) -> None:
+        now = time.monotonic()
+        self.since = self.since or now
+        cause = str(getattr(error, "orig", error)).strip().splitlines()[:1]
+        lasting = now - self.since
+        prefix = "STILL " if lasting > OUTAGE_LOUD_AFTER_S else ""
+        print(
+            f"Outbox worker: {prefix}database unreachable for {lasting:.0f} s "
+            f"({type(error).__name__}: {cause[0] if cause else '?'}); "
+            f"retrying in {self.wait_s:.1f} s",
+            flush=True,
+        )
+        _sleep_unless(stopped, self.wait_s)
+        self.wait_s = min(OUTAGE_WAIT_MAX_S, self.wait_s * 2)
+
+    def over(self) -> None:
+        if self.since is not None:
+            print("Outbox worker: database reachable again.", flush=True)
+        self.since, self.wait_s = None, self.first_wait
 
 
 def _sleep_unless(stopped: Callable[[], bool], seconds: float) -> None:

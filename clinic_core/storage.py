@@ -57,6 +57,36 @@ def sqlite_path(url: str | None) -> Path | None:
     return Path(url.removeprefix("sqlite:///"))
 
 
+# A PostgreSQL that stops answering (a dead network, not a refused connection)
+# must fail a request in seconds, not hang it for the kernel's minutes.
+POSTGRES_CONNECT_ARGS = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,  # ms: unacknowledged data fails the connection
+}
+
+
+def engine_options(url: str, connect_args: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What every engine of the project is made with.
+
+    - `hide_parameters`: an error message never carries the statement's values
+      (a patient's words, a phone number) into a log;
+    - `pool_pre_ping`: after a database restart no request is the one that finds
+      a dead pooled connection;
+    - PostgreSQL: time limits on connecting and on a silent connection.
+    """
+    merged = dict(connect_args or {})
+    if url.startswith("postgresql"):
+        merged = {**POSTGRES_CONNECT_ARGS, **merged}
+    options: dict[str, Any] = {"hide_parameters": True, "pool_pre_ping": True}
+    if merged:
+        options["connect_args"] = merged
+    return options
+
+
 def engine(url: str | None = None) -> Engine:
     """One engine per database URL for the life of the process."""
     url = url or settings.database_url()
@@ -64,7 +94,7 @@ def engine(url: str | None = None) -> Engine:
         path = sqlite_path(url)
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        _engines[url] = create_engine(url, future=True, pool_pre_ping=True)
+        _engines[url] = create_engine(url, future=True, **engine_options(url))
     return _engines[url]
 
 

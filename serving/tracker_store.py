@@ -53,13 +53,23 @@ from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
 
-from clinic_core import event_relay
+from clinic_core import event_relay, storage
 
 if TYPE_CHECKING:
     from rasa.shared.core.domain import Domain
     from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
+
+SQLITE_LOCK_WAIT_S = 30.0
+
+
+def _write_ahead_log(connection: Any, _record: Any) -> None:
+    """Readers never block the writer (the mode is kept in the file)."""
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
 
 # Conversations kept per process: the ones being talked in now.  A tracker of
 # a ten-turn conversation is about half a megabyte in memory.
@@ -90,7 +100,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self._check_connections_before_use()
+        self._make_engine_safe()
         if event_outbox and not event_relay.install_outbox(self.engine):
             raise ValueError("event_outbox needs a PostgreSQL tracker store")
         # Trackers that match the database and that nobody holds.
@@ -106,14 +116,24 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         # Conversations whose save began from the tracker handed out, with its stored count.
         self._saving_from: dict[str, int] = {}
 
-    def _check_connections_before_use(self) -> None:
-        """Rasa's engine, with `pool_pre_ping`: after a PostgreSQL restart every pooled
-        connection is dead, and without a check the next few patients' turns would each
-        fail on one before the pool noticed."""
-        if self.engine.dialect.name == "sqlite":
-            return
+    def _make_engine_safe(self) -> None:
+        """Rasa's engine, made again with the project's options (clinic_core/storage.py):
+        no patient's words in an error's log line (SQLAlchemy puts a failed statement's
+        values there), connections checked before use (after a PostgreSQL restart every
+        pooled one is dead), time limits on a silent database; and, for SQLite,
+        write-ahead logging with a 30-s wait for a lock, so that a backup, an export or
+        a retention run reading the conversations does not fail a patient's turn."""
         old = self.engine
-        self.engine = sa.create_engine(old.url, pool_pre_ping=True, **create_engine_kwargs(old.url))
+        url = old.url.render_as_string(hide_password=False)
+        rasa_options = create_engine_kwargs(url)
+        connect_args = rasa_options.pop("connect_args", {})
+        if old.dialect.name == "sqlite":
+            connect_args = {**connect_args, "timeout": SQLITE_LOCK_WAIT_S}
+        self.engine = sa.create_engine(
+            url, **storage.engine_options(url, connect_args), **rasa_options
+        )
+        if self.engine.dialect.name == "sqlite":
+            sa.event.listen(self.engine, "connect", _write_ahead_log)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         old.dispose()
 

@@ -76,6 +76,10 @@ class TcpProxy:
         except OSError:
             writer.transport.abort()
             return
+        if self._server is None:  # cut while this connection was being made
+            writer.transport.abort()
+            upstream_writer.transport.abort()
+            return
         self._transports |= {writer.transport, upstream_writer.transport}
 
         async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:

@@ -349,3 +349,55 @@ def test_a_full_disk_fails_a_booking_whole_and_politely(
     finally:
         sa.event.remove(engine, "connect", limit_pages)
         engine.dispose()
+
+
+# --- SQLite busy, and what a failure logs ---------------------------------------------------
+
+
+def sqlite_store(path: Path) -> CachedSQLTrackerStore:
+    return CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path), cache_size=0)
+
+
+def test_a_long_write_elsewhere_delays_a_turn_instead_of_failing_it(tmp_path: Path) -> None:
+    """A retention run or a restore holding the conversations database for 6 s (more
+    than SQLite's default 5-s wait): the patient's turn waits and is stored."""
+    import sqlite3
+
+    store = sqlite_store(tmp_path / "conversations.db")
+    asyncio.run(store.save(a_tracker("p1")))
+    other = sqlite3.connect(
+        tmp_path / "conversations.db", isolation_level=None, check_same_thread=False
+    )
+    other.execute("BEGIN IMMEDIATE")  # the write lock
+    threading.Timer(6.0, lambda: other.execute("COMMIT")).start()
+    try:
+        started = time.monotonic()
+        asyncio.run(store.save(a_tracker("p2")))
+        assert time.monotonic() - started >= 5.0
+        assert asyncio.run(store.retrieve("p2")) is not None
+        journal = store.engine.connect().exec_driver_sql("PRAGMA journal_mode").scalar()
+        assert journal == "wal"  # readers (the console, a backup) never block it
+    finally:
+        time.sleep(0.1)
+        other.close()
+        store.engine.dispose()
+
+
+def test_a_failed_statement_logs_no_patient_words(tmp_path: Path) -> None:
+    """SQLAlchemy puts a failed statement's values into its error message, which
+    reaches the log; the project's engines hide them."""
+    store = sqlite_store(tmp_path / "conversations.db")
+    words = "my lip is numb after botox"
+    with store.engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE events")
+    tracker = DialogueStateTracker.from_events(
+        "p3", [UserUttered(words, {"name": "greet"})], DOMAIN.slots
+    )
+    with pytest.raises(sa.exc.DBAPIError) as failure:
+        asyncio.run(store.save(tracker))
+    assert words not in str(failure.value)
+    project = storage.engine(f"sqlite:///{tmp_path / 'clinic.db'}")
+    with pytest.raises(sa.exc.DBAPIError) as failure, project.begin() as connection:
+        connection.execute(sa.text("INSERT INTO nowhere VALUES (:v)"), {"v": words})
+    assert words not in str(failure.value)
+    store.engine.dispose()
