@@ -23,7 +23,8 @@ from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic_core import event_relay, settings
 from serving.tracker_store import CachedSQLTrackerStore
-from tests.support import POSTGRES_ADMIN_URL, service_missing
+from tests.proxy import TcpProxy
+from tests.support import fresh_postgres_database, service_missing
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +35,8 @@ RABBITMQ = ("127.0.0.1", 5672)
 @pytest.fixture
 def tracker_db() -> Iterator[str]:
     """A fresh PostgreSQL database for one test (its outbox is the test's alone)."""
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"relay_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        service_missing("PostgreSQL", error)
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("relay_test") as url:
+        yield url
 
 
 @pytest.fixture
@@ -159,43 +151,6 @@ async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0
         await asyncio.sleep(0.1)
 
 
-class Proxy:
-    """A TCP proxy to RabbitMQ that can be cut (refusing and dropping connections)."""
-
-    def __init__(self) -> None:
-        self.port = 0
-        self._server: asyncio.AbstractServer | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-
-    async def up(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def down(self) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-        for writer in list(self._writers):
-            writer.transport.abort()
-        self._writers.clear()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(*RABBITMQ)
-        self._writers |= {writer, upstream_writer}
-
-        async def pipe(source: asyncio.StreamReader, target: asyncio.StreamWriter) -> None:
-            try:
-                while data := await source.read(65536):
-                    target.write(data)
-                    await target.drain()
-            except (ConnectionError, OSError):
-                pass
-            finally:
-                target.transport.abort()
-
-        await asyncio.gather(pipe(reader, upstream_writer), pipe(upstream_reader, writer))
-
-
 async def with_relay(config: settings.Settings, body: Callable[[], Awaitable[None]]) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(event_relay.run(config, stop))
@@ -243,30 +198,31 @@ def test_events_stored_while_rabbitmq_is_down_go_out_when_it_is_back(
 ) -> None:
     store = store_on(tracker_db)
     stream = Stream(queue_name)
-    proxy = Proxy()
+    proxy = TcpProxy(*RABBITMQ).start()
 
     async def scenario() -> None:
-        await proxy.up()
         config = relay_settings(tracker_db, queue_name, proxy.port)
 
         async def body() -> None:
             await save(store, conversation("before", 1))
             await eventually(lambda: _empty(tracker_db))
-            await proxy.down()
+            proxy.cut()
             # The assistant goes on storing while RabbitMQ is unreachable.
             await save(store, conversation("during", 2))
             await asyncio.sleep(2.0)
             assert await asyncio.to_thread(outbox_size, tracker_db) == 1 + 4 * 2
             await stream.take_all()
             assert {body["sender_id"] for _, body in stream.messages} == {"before"}
-            await proxy.up()
+            proxy.restore()
             await eventually(lambda: _empty(tracker_db), timeout=30)
             await stream.take_all()
 
         await with_relay(config, body)
-        await proxy.down()
 
-    asyncio.run(scenario())
+    try:
+        asyncio.run(scenario())
+    finally:
+        proxy.stop()
     stored = stored_events(tracker_db, {"before", "during"})
     assert sorted(set(stream.event_ids())) == [event_id for event_id, _, _ in stored]
     assert len(stream.event_ids()) == len(stored), "an event was published twice"

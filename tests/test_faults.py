@@ -32,7 +32,13 @@ from clinic_core import notifications, storage
 from serving.tracker_store import CachedSQLTrackerStore
 from tests.proxy import TcpProxy
 from tests.receivers import WebhookReceiver
-from tests.support import POSTGRES_ADMIN_URL, ROOT, free_port, service_missing
+from tests.support import (
+    POSTGRES_ADMIN_URL,
+    ROOT,
+    free_port,
+    fresh_postgres_database,
+    service_missing,
+)
 from tests.test_outbox import a_booking, make_due, notify, outbox_rows
 
 pytestmark = pytest.mark.integration
@@ -42,20 +48,8 @@ DOMAIN = Domain.from_dict({"intents": ["greet"], "responses": {"utter_greet": [{
 
 @pytest.fixture
 def fresh_postgres() -> Iterator[str]:
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"fault_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        service_missing("PostgreSQL", error)
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    for url in list(storage._engines):
-        if name in url:
-            storage._engines.pop(url).dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("fault_test") as url:
+        yield url
 
 
 @pytest.fixture

@@ -62,24 +62,38 @@ def _setup_page(
 def code_form(request: Request):
     if _pending(request, two_factor.CODE) is None:
         return redirect("/login")
-    csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    return console_of(request).render(request, "two_factor_code.html", form_csrf=csrf)
+    return console_of(request).render(
+        request, "two_factor_code.html", form_csrf=_form_csrf(request)
+    )
+
+
+def _posted(request: Request, step: str) -> two_factor.Pending | HTTPResponse:
+    """The pending sign-in a code form was posted for, or the answer to give instead."""
+    if not login_csrf_ok(request):
+        return text_response("Forbidden: bad or missing CSRF token", status=403)
+    pending = _pending(request, step)
+    return _expired(request) if pending is None else pending
+
+
+def _form_csrf(request: Request) -> str:
+    return request.cookies.get(LOGIN_CSRF_COOKIE) or ""
 
 
 @pages.post("/login/code")
 @off_the_loop
 def code(request: Request):
     console = console_of(request)
-    if not login_csrf_ok(request):
-        return text_response("Forbidden: bad or missing CSRF token", status=403)
-    pending = _pending(request, two_factor.CODE)
-    if pending is None:
-        return _expired(request)
+    pending = _posted(request, two_factor.CODE)
+    if isinstance(pending, HTTPResponse):
+        return pending
     user = two_factor.verify(console.project, pending.user_id, request.form.get("code") or "")
     if user is None or user.session_epoch != pending.epoch:
-        csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
         return console.render(
-            request, "two_factor_code.html", status=401, form_csrf=csrf, error=WRONG_CODE
+            request,
+            "two_factor_code.html",
+            status=401,
+            form_csrf=_form_csrf(request),
+            error=WRONG_CODE,
         )
     return signed_in(request, user, redirect("/"))
 
@@ -90,25 +104,22 @@ def setup_form(request: Request):
     pending = _pending(request, two_factor.SETUP)
     if pending is None:
         return redirect("/login")
-    csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
-    return _setup_page(request, pending.user_id, "/login/setup", csrf)
+    return _setup_page(request, pending.user_id, "/login/setup", _form_csrf(request))
 
 
 @pages.post("/login/setup")
 @off_the_loop
 def setup(request: Request):
     console = console_of(request)
-    if not login_csrf_ok(request):
-        return text_response("Forbidden: bad or missing CSRF token", status=403)
-    pending = _pending(request, two_factor.SETUP)
-    if pending is None:
-        return _expired(request)
+    pending = _posted(request, two_factor.SETUP)
+    if isinstance(pending, HTTPResponse):
+        return pending
     try:
         user, codes = two_factor.confirm(
             console.project, pending.user_id, request.form.get("code") or "", epoch=pending.epoch
         )
     except (ValueError, LookupError):
-        csrf = request.cookies.get(LOGIN_CSRF_COOKIE) or ""
+        csrf = _form_csrf(request)
         return _setup_page(request, pending.user_id, "/login/setup", csrf, WRONG_CODE, 401)
     request.ctx.user = user
     page = console.render(request, "recovery_codes.html", codes=codes)
