@@ -39,6 +39,8 @@ def role_of(argv: list[str]) -> str:
         return "action server"
     if "clinic_core.notifications" in argv:
         return "outbox worker"
+    if "clinic_core.event_relay" in argv:
+        return "event relay"
     if "scripts.serve_widget" in argv:
         return "widget page"
     if "staff.web" in argv:
