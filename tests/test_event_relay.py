@@ -336,3 +336,17 @@ def test_events_are_not_dropped_when_the_queue_disappears(tracker_db: str, queue
     stored = [event_id for event_id, _, _ in stored_events(tracker_db, {"first", "second"})]
     assert sorted(set(stream.event_ids())) == stored
     store.engine.dispose()
+
+
+def test_the_staff_console_counts_the_events_waiting_for_rabbitmq(
+    tracker_db: str, tmp_path: Path
+) -> None:
+    from clinic_core import storage
+    from staff.pages.backlog import backlog
+
+    store = store_on(tracker_db)
+    asyncio.run(save(store, conversation("waiting", 1)))  # no relay runs
+    project = f"sqlite:///{tmp_path / 'clinic.db'}"
+    storage.migrate(project)
+    assert backlog(project, tracker_db).events_waiting == 5
+    store.engine.dispose()

@@ -648,3 +648,34 @@ def test_admin_erases_one_patient(console: Console) -> None:
     assert any(a == "delete_data" for a, _ in actions_of(console, "admin"))
     # Annotations of erased conversations go too.
     assert annotations.conversations(console.project_url) == []
+
+
+def test_staff_see_what_has_not_reached_the_clinic_yet(console: Console) -> None:
+    """The webhook or mail server down: the queue page says notifications are waiting
+    (and which were refused), so staff look at the escalations themselves."""
+    client = logged_in(console, "alice")
+    assert "not delivered yet" not in client.get("/").body
+    with storage.transaction(console.project_url) as db:
+        rows = [
+            storage.OutboxMessage(
+                idempotency_key=f"backlog-{number}",
+                reference="ES-BACKLOG",
+                message_type="escalation",
+                transport="webhook",
+                payload="{}",
+                status=status,
+                attempts=attempts,
+            )
+            for number, (status, attempts) in enumerate(
+                (("pending", 3), ("pending", 0), ("failed", 1))
+            )
+        ]
+        db.add_all(rows)
+    try:
+        page = client.get("/").body
+        assert "1 notification to the clinic not delivered yet" in page  # tried, not new
+        assert "1 notification refused" in page
+        assert "RabbitMQ" not in page  # no event stream in this profile
+    finally:
+        with storage.transaction(console.project_url) as db:
+            db.query(storage.OutboxMessage).filter_by(reference="ES-BACKLOG").delete()

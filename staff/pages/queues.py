@@ -13,6 +13,7 @@ from sanic.response import redirect
 
 from clinic_core import storage
 from staff import audit
+from staff.pages.backlog import backlog
 from staff.pages.base import (
     append_note,
     clean_note,
@@ -110,6 +111,7 @@ def escalations(request: Request):
         request,
         "escalations.html",
         items=items,
+        backlog=backlog(console.project, console.tracker),
         new_emergencies=new_emergencies,
         refresh=REFRESH_SECONDS,
         transcript_url=transcript_url,
