@@ -22,12 +22,12 @@ from tests.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     MODEL,
-    POSTGRES_ADMIN_URL,
     TEST_CLINIC,
     TWILIO_TEST_TOKEN,
     WEBHOOK_SECRET,
     RunningAssistant,
     free_port,
+    fresh_postgres_database,
     service_missing,
     start_servers,
     stop_servers,
@@ -227,27 +227,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh database on the real PostgreSQL server, dropped afterwards."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", future=True)
-    name = f"clinic_test_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        service_missing("PostgreSQL", error)
-    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    yield url
-    from clinic_core import storage
-
-    engine = storage._engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("clinic_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
