@@ -32,10 +32,12 @@ FAILURE_REPLY = (
 def emergency_advice(request: Request, text: str) -> str | None:
     """The call-emergency-services advice if the rules read `text` as an emergency."""
     try:
-        assessment = triage.assess(text)
+        clinic = load_clinic()
+        # The languages the dialogue's red-flag reading uses too (components/red_flags.py).
+        assessment = triage.assess(text, languages=clinic.emergency_languages)
         if not (assessment.is_report and assessment.severity == "emergency"):
             return None
-        values = load_clinic(settings.clinic_config_path()).template_values()
+        values = clinic.template_values()
         language = assessment.language
         translated = triage.replies(language) if language and language != "en" else None
         if translated and "call_now" in translated:

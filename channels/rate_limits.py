@@ -73,8 +73,8 @@ class TooFast:
     emergency_advice: str | None  # said even over the limit
 
     @property
-    def retry_after(self) -> str:
-        return str(math.ceil(self.wait_s))
+    def retry_after(self) -> int:
+        return math.ceil(self.wait_s)
 
 
 async def too_fast(
@@ -84,16 +84,22 @@ async def too_fast(
 
     `by_address=False` for the messaging platforms' signed webhooks.
     """
-    advice = emergency_advice(request, text) if isinstance(text, str) and text else None
     address = client_address(request) if by_address else None
+    limiter = rate_limit.shared()
     try:
-        # An emergency is never held back by its own conversation's limit.
-        counted = None if advice else conversation
-        wait = await rate_limit.shared().wait_needed(counted, address)
+        wait = await limiter.wait_needed(conversation, address)
+        if wait is None:
+            return None
+        # Refused (and not counted). The words are read only now, so that an
+        # ordinary message costs no triage here: an emergency is never held back
+        # by its own conversation's limit, only by the address's.
+        advice = emergency_advice(request, text) if isinstance(text, str) and text else None
+        if advice:
+            wait = await limiter.wait_needed(None, address)
+            if wait is None:
+                return None
     except Exception:  # noqa: BLE001 - a broken limiter must not silence patients
         logger.exception("The rate limiter failed; message let through.")
-        return None
-    if wait is None:
         return None
     return TooFast(wait, advice)
 

@@ -105,11 +105,11 @@ class ClinicRestInput(RestInput):
                 return response.json(
                     {
                         "error": wait_reply(limited.wait_s),
-                        "retry_after": int(limited.retry_after),
+                        "retry_after": limited.retry_after,
                         "messages": [bot_reply(sender, text)[0] for text in advice],
                     },
                     status=429,
-                    headers={"Retry-After": limited.retry_after},
+                    headers={"Retry-After": str(limited.retry_after)},
                 )
             collector = CollectingOutputChannel()
             try:

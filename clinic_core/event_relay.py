@@ -119,6 +119,7 @@ class Outbox:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._connection: Connection | None = None
+        self._has_table = False  # checked until Rasa has made its tables
 
     def claim(self) -> bool:
         """Take the relay lock (False: another relay holds it)."""
@@ -134,8 +135,10 @@ class Outbox:
         """The oldest waiting events, in the order they were stored ([] before Rasa made
         its tables)."""
         assert self._connection is not None, "claim() first"
-        if not sa.inspect(self._connection).has_table(OUTBOX_TABLE):
-            return []
+        if not self._has_table:
+            self._has_table = sa.inspect(self._connection).has_table(OUTBOX_TABLE)
+            if not self._has_table:
+                return []
         rows = self._connection.execute(_WAITING, {"limit": limit}).all()
         return [WaitingEvent(*row) for row in rows]
 
@@ -225,11 +228,8 @@ async def relay_once(outbox: Outbox, publisher: Publisher) -> int:
 
 def tracker_engine(config: settings.Settings) -> Engine:
     """An engine on the tracker store's database, in Rasa's schema when one is set."""
-    connect_args = {}
-    if config.postgresql_schema:
-        connect_args["options"] = f"-csearch_path={config.postgresql_schema}"
     url = str(config.tracker_store_url)
-    return sa.create_engine(url, **storage.engine_options(url, connect_args))
+    return sa.create_engine(url, **storage.tracker_store_options(url))
 
 
 async def run(config: settings.Settings, stop: asyncio.Event) -> None:

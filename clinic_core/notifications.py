@@ -201,7 +201,8 @@ def run_worker(url: str | None = None) -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    outage = _Outage(settings.load().outbox_poll_interval)
+    poll_interval = settings.load().outbox_poll_interval
+    outage = _Outage(poll_interval)
     while not stopping:
         try:
             storage.migrate(url)
@@ -212,7 +213,6 @@ def run_worker(url: str | None = None) -> None:
         f"Outbox worker running; transports: {', '.join(enabled_transports()) or 'none'}",
         flush=True,
     )
-    poll_interval = settings.load().outbox_poll_interval
     while not stopping:
         try:
             tried = deliver_due(url=url)

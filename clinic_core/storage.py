@@ -87,6 +87,14 @@ def engine_options(url: str, connect_args: dict[str, Any] | None = None) -> dict
     return options
 
 
+def tracker_store_options(url: str) -> dict[str, Any]:
+    """`engine_options` for the tracker store's database, in the PostgreSQL schema
+    Rasa's store uses (`POSTGRESQL_SCHEMA`), for the processes that read it too."""
+    schema = settings.load().postgresql_schema
+    in_schema = schema and url.startswith("postgresql")
+    return engine_options(url, {"options": f"-csearch_path={schema}"} if in_schema else None)
+
+
 def engine(url: str | None = None) -> Engine:
     """One engine per database URL for the life of the process."""
     url = url or settings.database_url()

@@ -75,11 +75,7 @@ class Service:
     secrets: frozenset[str] = frozenset()
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
-        confined = set(settings.SECRET_VARIABLES) - self.secrets
-        return {
-            **{name: value for name, value in env.items() if name not in confined},
-            **self.own_env,
-        }
+        return {**without_secrets(env, self.secrets), **self.own_env}
 
     def start(self, env: dict[str, str]) -> None:
         # A session of its own, so that Ctrl-C reaches only this supervisor,
@@ -120,6 +116,12 @@ class Service:
         if self.process is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.process.pid, signal.SIGKILL)
+
+
+def without_secrets(env: dict[str, str], allowed: frozenset[str] = frozenset()) -> dict[str, str]:
+    """`env` without the secret settings (settings.SECRET_VARIABLES) not in `allowed`."""
+    confined = set(settings.SECRET_VARIABLES) - allowed
+    return {name: value for name, value in env.items() if name not in confined}
 
 
 def stop_process_group(process: subprocess.Popen, grace_s: float) -> None:
@@ -274,7 +276,7 @@ def prepare_production(env: dict[str, str]) -> None:
     env["NGINX_CONF"] = str(config)
     check = subprocess.run(
         [env["NGINX_BIN"], "-t", "-q", "-c", str(config), "-p", str(config.parent)],
-        env=Service("nginx check", [], None).environment(env),  # no secret, as nginx itself
+        env=without_secrets(env),  # no secret, as nginx itself
         capture_output=True,
         text=True,
     )

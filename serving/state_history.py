@@ -145,10 +145,9 @@ def _step(
     hide_rule_turn: bool,
     omit_unset_slots: bool,
     ignore_rule_only_turns: bool,
-    states: list[State],
 ) -> None:
     """One state of the history: Rasa's loop body, over `replay`'s carried values."""
-    tracker = replay.replayed
+    tracker, states = replay.replayed, replay.states
     if ignore_rule_only_turns:
         if not replay.turn_was_hidden:
             replay.last_ml_action_sub_state = domain._get_prev_action_sub_state(tracker)
@@ -193,7 +192,6 @@ def states_for_tracker_history(
                 event.hide_rule_turn,
                 omit_unset_slots,
                 ignore_rule_only_turns,
-                replay.states,
             )
         replay.replayed.update(event)
         replay.applied.append(event)
@@ -208,7 +206,7 @@ def states_for_tracker_history(
         replay.last_ml_action_sub_state,
         replay.turn_was_hidden,
     )
-    _step(self, final, False, omit_unset_slots, ignore_rule_only_turns, final.states)
+    _step(self, final, False, omit_unset_slots, ignore_rule_only_turns)
     return _copy(final.states)
 
 

@@ -51,7 +51,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import SessionStarted
-from rasa.shared.core.trackers import DialogueStateTracker, TrackerEventDiffEngine
+from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic_core import event_relay, storage
 
@@ -216,22 +216,6 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._saving_from[tracker.sender_id] = entry.stored_events
             return itertools.islice(tracker.events, entry.stored_events, None)
         return super()._additional_events(session, tracker)
-
-    async def stream_events(self, tracker: DialogueStateTracker) -> None:
-        """Publish the new events without loading the session again to find them."""
-        if self.event_broker is None:
-            return
-        entry = self._handed_out(tracker)
-        unchanged = False
-        if entry is not None:
-            with self.session_scope() as session:
-                unchanged = self._unchanged_since(session, entry, tracker.sender_id)
-        if entry is not None and unchanged:
-            new_events = list(itertools.islice(tracker.events, entry.stored_events, None))
-        else:  # Rasa's way, without touching the cache (a load must not take its entry)
-            old = await SQLTrackerStore.retrieve(self, tracker.sender_id)
-            new_events = TrackerEventDiffEngine.event_difference(old, tracker)
-        await self._stream_new_events(self.event_broker, new_events, tracker.sender_id)
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Rasa's save; the tracker is cached again only if this save provably made the

@@ -164,7 +164,7 @@ def user_of(row: StaffUser) -> User:
         disabled=bool(row.disabled),
         failed_logins=row.failed_logins,
         locked_until=row.locked_until,
-        session_epoch=row.session_epoch or 0,
+        session_epoch=row.session_epoch,
         two_factor=bool(row.totp_confirmed),
     )
 
@@ -389,7 +389,7 @@ def set_password(url: str | None, login: str, password: str, *, actor: Actor) ->
         row = find_row(db, login, lock=True)
         row.password_hash = password_hash
         row.failed_logins, row.locked_until = 0, None
-        row.session_epoch = (row.session_epoch or 0) + 1  # its sessions end
+        end_sessions(row)
         audit.add(db, by, audit.MANAGE_USERS, row.login, "password set")
         return user_of(row)
 
@@ -404,7 +404,7 @@ def set_role(url: str | None, login: str, role: str, *, actor: Actor) -> User:
             _keep_an_admin(db, row)
         if row.role != role:
             # Sessions end: a new admin signs in again, with the second factor admins need.
-            row.session_epoch = (row.session_epoch or 0) + 1
+            end_sessions(row)
         row.role = role
         audit.add(db, by, audit.MANAGE_USERS, row.login, f"role {role}")
         return user_of(row)
@@ -460,6 +460,26 @@ def list_users(url: str | None, *, actor: Actor) -> list[User]:
 # --- logging in ----------------------------------------------------------------------
 
 
+def end_sessions(row: StaffUser) -> None:
+    """End every session of the account (its tokens carry the old epoch)."""
+    row.session_epoch += 1
+
+
+def lift_lapsed_lock(row: StaffUser, now: datetime) -> None:
+    if row.locked_until is not None and now >= row.locked_until:
+        row.locked_until, row.failed_logins = None, 0
+
+
+def record_failure(db: DBSession, row: StaffUser, what: str, now: datetime) -> None:
+    """A wrong password or code: counted, and the account locked at the limit (audited)."""
+    row.failed_logins += 1
+    detail = what
+    if row.failed_logins >= MAX_FAILED_LOGINS:
+        row.locked_until, row.failed_logins = now + LOCKOUT, 0
+        detail = f"{what}; locked for {int(LOCKOUT.total_seconds()) // 60} min"
+    audit.add(db, row.login, audit.LOGIN_FAILED, None, detail, now)
+
+
 def authenticate(
     url: str | None, login: str, password: str, now: datetime | None = None
 ) -> User | None:
@@ -483,8 +503,7 @@ def authenticate(
         if row is None:
             audit.add(db, UNKNOWN_LOGIN, audit.LOGIN_FAILED, None, "unknown login", now)
             return None
-        if row.locked_until is not None and now >= row.locked_until:
-            row.locked_until, row.failed_logins = None, 0
+        lift_lapsed_lock(row, now)
         if row.disabled:
             audit.add(db, row.login, audit.LOGIN_FAILED, None, "account disabled", now)
             return None
@@ -492,12 +511,7 @@ def authenticate(
             audit.add(db, row.login, audit.LOGIN_FAILED, None, "account locked", now)
             return None
         if not matches:
-            row.failed_logins += 1
-            detail = "wrong password"
-            if row.failed_logins >= MAX_FAILED_LOGINS:
-                row.locked_until, row.failed_logins = now + LOCKOUT, 0
-                detail = f"wrong password; locked for {int(LOCKOUT.total_seconds()) // 60} min"
-            audit.add(db, row.login, audit.LOGIN_FAILED, None, detail, now)
+            record_failure(db, row, "wrong password", now)
             return None
         if not row.totp_confirmed:
             # With a second factor the count goes on until a code is accepted
@@ -522,7 +536,7 @@ def current_user(url: str | None, session: Session | None) -> User | None:
         row = db.get(StaffUser, session.user_id)
         if row is None or row.login != session.login or row.disabled:
             return None
-        if (row.session_epoch or 0) != session.epoch:
+        if row.session_epoch != session.epoch:
             return None  # the password changed, or two-factor was enabled or reset
         return user_of(row)
 

@@ -133,13 +133,13 @@ def confirm(
         row = _row(db, user_id)
         if row.totp_confirmed or not row.totp_secret:
             raise ValueError("no enrolment is pending")
-        if epoch is not None and epoch != (row.session_epoch or 0):
+        if epoch is not None and epoch != row.session_epoch:
             raise ValueError("the account changed since the password was given")
         step = _matching_step(row.totp_secret, code, now, None)
         if step is None:
             raise ValueError("that code is not the one the app shows now")
         row.totp_confirmed, row.totp_last_step = True, step
-        row.session_epoch = (row.session_epoch or 0) + 1
+        auth.end_sessions(row)
         codes = _replace_recovery_codes(db, row)
         audit.add(db, row.login, audit.MANAGE_USERS, row.login, "two-factor sign-in turned on")
         return auth.user_of(row), codes
@@ -154,17 +154,26 @@ def _replace_recovery_codes(db: object, row: StaffUser) -> list[str]:
 
 
 def verify(
-    url: str | None, user_id: int, code: str, now: datetime | None = None
+    url: str | None,
+    user_id: int,
+    code: str,
+    now: datetime | None = None,
+    epoch: int | None = None,
 ) -> auth.User | None:
     """The account if `code` (an authenticator code or an unused recovery code) is
-    right, else None; wrong codes count towards the password lockout."""
+    right, else None; wrong codes count towards the password lockout.  With `epoch`
+    (the account's when the password was given), an account changed since is refused
+    before any code is spent."""
     now = storage.as_naive_utc(now)
     code = (code or "").strip()
     with storage.transaction(url) as db:
         row = db.get(StaffUser, user_id, with_for_update=True)
         if row is None or row.disabled or not row.totp_confirmed or not row.totp_secret:
             return None
-        if row.locked_until is not None and now < row.locked_until:
+        if epoch is not None and epoch != row.session_epoch:
+            return None
+        auth.lift_lapsed_lock(row, now)
+        if row.locked_until is not None:
             audit.add(db, row.login, audit.LOGIN_FAILED, None, "account locked", now)
             return None
         step = _matching_step(row.totp_secret, re.sub(r"\s", "", code), now, row.totp_last_step)
@@ -177,12 +186,7 @@ def verify(
                 .first()
             )
         if step is None and used is None:
-            row.failed_logins += 1
-            detail = "wrong two-factor code"
-            if row.failed_logins >= auth.MAX_FAILED_LOGINS:
-                row.locked_until, row.failed_logins = now + auth.LOCKOUT, 0
-                detail += f"; locked for {int(auth.LOCKOUT.total_seconds()) // 60} min"
-            audit.add(db, row.login, audit.LOGIN_FAILED, None, detail, now)
+            auth.record_failure(db, row, "wrong two-factor code", now)
             return None
         # Claimed with a conditional UPDATE: two requests with one code cannot both
         # pass (SQLite ignores SELECT ... FOR UPDATE).
@@ -220,7 +224,7 @@ def reset(url: str | None, login: str, *, actor: auth.Actor) -> auth.User:
         by = auth.acting_admin(db, actor)
         row = auth.find_row(db, login, lock=True)
         row.totp_secret, row.totp_confirmed, row.totp_last_step = None, False, None
-        row.session_epoch = (row.session_epoch or 0) + 1
+        auth.end_sessions(row)
         db.query(StaffRecoveryCode).filter_by(user_id=row.id).delete()
         audit.add(db, by, audit.MANAGE_USERS, row.login, "two-factor sign-in reset")
         return auth.user_of(row)

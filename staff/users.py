@@ -81,7 +81,7 @@ def _enable(url: str | None, args: argparse.Namespace) -> None:
 
 def _set_password(url: str | None, args: argparse.Namespace) -> None:
     auth.check_login(args.login)
-    user = auth.set_password(url, args.login, read_password(), actor=auth.SYSTEM)
+    user = auth.set_password(url, args.login, read_password(args.login), actor=auth.SYSTEM)
     print(f"Password of {user.login!r} set.")
 
 

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 
 from tests.support import RunningAssistant
+from tests.test_e2e_booking import wait_for
 from tests.test_e2e_triage import escalations_for
 
 SECRET_HEADER = "X-Clinic-Action-Token"
@@ -320,15 +321,6 @@ def test_a_conversation_sending_faster_than_a_patient_types_is_told_to_wait(
     # the clinic alerted.
     status, body = http("POST", url, {"sender": sender, "message": "I can't breathe"})
     assert status == 200 and "911" in body[0]["text"]
-    assert wait_for_escalation(assistant, sender)
+    assert wait_for(lambda: escalations_for(assistant, sender), seconds=20)
     time.sleep(3)
     assert assistant.send(sender, "thanks")  # after the wait: answered as usual
-
-
-def wait_for_escalation(assistant: RunningAssistant, sender: str) -> bool:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if escalations_for(assistant, sender):
-            return True
-        time.sleep(0.2)
-    return False

@@ -39,6 +39,7 @@ from tests.support import (
     fresh_postgres_database,
     service_missing,
 )
+from tests.test_e2e_booking import wait_for
 from tests.test_outbox import a_booking, make_due, notify, outbox_rows
 
 pytestmark = pytest.mark.integration
@@ -58,15 +59,6 @@ def postgres_proxy() -> Iterator[TcpProxy]:
     proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432).start()
     yield proxy
     proxy.stop()
-
-
-def wait_for(check, timeout: float = 30.0) -> bool:  # noqa: ANN001 - a predicate
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,9 +31,8 @@ from clinic_core import faq_answer
 from clinic_core.clinic import load_clinic
 from serving import local_actions, patches
 from serving.local_actions import LocalAnswerFaq
+from tests.support import ROOT, TEST_CLINIC
 
-ROOT = Path(__file__).resolve().parent.parent
-TEST_CLINIC = ROOT / "tests" / "fixtures" / "test-clinic.yml"
 # Nothing listens here: a call to the action server fails at once.
 NOWHERE = EndpointConfig("http://127.0.0.1:9/webhook")
 

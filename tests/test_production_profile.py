@@ -180,7 +180,8 @@ def stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     except sa.exc.OperationalError as error:
         service_missing("PostgreSQL", error)
 
-    postgres = TcpProxy("127.0.0.1", 5432).start()
+    admin_url = sa.engine.make_url(POSTGRES_ADMIN_URL)
+    postgres = TcpProxy(admin_url.host or "127.0.0.1", admin_url.port or 5432).start()
     health_port = free_port()
     work = tmp_path_factory.mktemp("production")
     cert, key = self_signed_certificate(work)

@@ -15,7 +15,6 @@ import uuid
 import pytest
 
 from channels.rest import ClinicRestInput
-from clinic_core import rate_limit
 from clinic_core.rate_limit import Limits, RateLimiter, RedisStore
 from tests.support import TEST_CLINIC, service_missing
 from tests.test_channels import (
@@ -136,7 +135,6 @@ def limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RATE_LIMIT_PER_CONVERSATION", "3")
     monkeypatch.setenv("RATE_LIMIT_PER_ADDRESS", "5")
     monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))
-    rate_limit.reset_shared()
 
 
 def rest(served, sender: str, text: str, headers: dict[str, str] | None = None):  # noqa: ANN001, ANN201
@@ -235,7 +233,6 @@ def test_sms_patients_do_not_share_the_platforms_address(
 ) -> None:
     """Twilio posts every patient's SMS from its own addresses: no address limit there."""
     monkeypatch.setenv("RATE_LIMIT_PER_ADDRESS", "2")
-    rate_limit.reset_shared()
     with serve(twilio_connector(stub)) as served:
         for n in range(4):
             post_twilio(served, sms_form("hello", sender=f"+1555123456{n}"))

@@ -23,6 +23,7 @@ from tests.test_staff_web import (  # noqa: F401 - the console fixture
     Console,
     console,
     logged_in,
+    totp_key,
 )
 
 NOW = datetime(2026, 12, 4, 12, 0, 0)
@@ -216,7 +217,7 @@ def test_staff_may_turn_it_on_and_then_need_it(console: Console) -> None:  # noq
     auth.create_user(console.project_url, "sara", PASSWORD, auth.STAFF, actor=auth.SYSTEM)
     client = logged_in(console, "sara")  # no second factor asked
     page = client.get("/account/two-factor")
-    key = re.search(r'id="totp-key">([A-Z2-7 ]+)<', page.body).group(1).replace(" ", "")
+    key = totp_key(page.body)
     other = logged_in(console, "sara")  # a second browser
     csrf = client.csrf("/account/two-factor")
     reply = client.post("/account/two-factor", {"csrf": csrf, "code": pyotp.TOTP(key).now()})
@@ -282,7 +283,7 @@ def test_a_second_click_on_turn_on_gets_a_page_not_an_error(console: Console) ->
     token = client.csrf("/login")
     client.post("/login", {"csrf": token, "login": "lena", "password": PASSWORD})
     page = client.get("/login/setup")
-    key = re.search(r'id="totp-key">([A-Z2-7 ]+)<', page.body).group(1).replace(" ", "")
+    key = totp_key(page.body)
     code = pyotp.TOTP(key).now()
     both_clicks_carry = dict(client.jar)  # both requests leave with the same cookies
     first = client.post("/login/setup", {"csrf": token, "code": code})
@@ -290,3 +291,14 @@ def test_a_second_click_on_turn_on_gets_a_page_not_an_error(console: Console) ->
     client.jar = dict(both_clicks_carry)
     assert client.post("/login/setup", {"csrf": token, "code": code}).status == 302
     assert client.get("/login/setup").status == 302
+
+
+def test_a_code_given_after_the_account_changed_is_refused_and_not_spent(project: str) -> None:
+    user, secret, codes = enrol(project)
+    later = NOW + timedelta(minutes=1)
+    before = user.session_epoch
+    auth.set_password(project, "nadia", "plum whistle harbour", actor=auth.SYSTEM)
+    assert two_factor.verify(project, user.id, codes[0], now=later, epoch=before) is None
+    assert two_factor.remaining_recovery_codes(project, user.id) == 10  # not spent
+    current = auth.list_users(project, actor=auth.SYSTEM)[0].session_epoch
+    assert two_factor.verify(project, user.id, codes[0], now=later, epoch=current) is not None

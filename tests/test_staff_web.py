@@ -222,6 +222,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 
 OPENER = urllib.request.build_opener(NoRedirect)
+
+
+def totp_key(page: str) -> str:
+    """The authenticator key a set-up page shows (grouped by four for typing)."""
+    return re.search(r'id="totp-key">([A-Z2-7 ]+)<', page).group(1).replace(" ", "")
+
+
 # (console address, login) -> the TOTP key and the unused recovery codes.
 SECOND_FACTORS: dict[tuple[str, str], tuple[str, list[str]]] = {}
 
@@ -288,7 +295,7 @@ class Client:
 
     def set_up_second_factor(self, login: str) -> Reply:
         page = self.get("/login/setup")
-        key = re.search(r'id="totp-key">([A-Z2-7 ]+)<', page.body).group(1).replace(" ", "")
+        key = totp_key(page.body)
         token = self.csrf("/login/setup")
         reply = self.post("/login/setup", {"csrf": token, "code": pyotp.TOTP(key).now()})
         codes = re.findall(r"<code>([a-z2-9]{5}-[a-z2-9]{5})</code>", reply.body)

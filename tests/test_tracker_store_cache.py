@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -37,16 +36,6 @@ DOMAIN = Domain.from_dict(
 )
 
 Factory = Callable[..., CachedSQLTrackerStore]
-
-
-class ListBroker(EventBroker):
-    """Collects what the store publishes."""
-
-    def __init__(self) -> None:
-        self.published: list[dict[str, Any]] = []
-
-    def publish(self, event: dict[str, Any]) -> None:
-        self.published.append(event)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -198,25 +187,6 @@ def test_a_new_model_domain_reloads(new_store: Factory) -> None:
     tracker = started(store, "f")
     store.domain = Domain.from_dict(DOMAIN.as_dict())
     assert run(store.retrieve("f")) is not tracker
-
-
-def test_only_the_new_events_are_published_without_a_second_load(
-    new_store: Factory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    broker = ListBroker()
-    store = new_store(event_broker=broker)
-    tracker = started(store, "g")
-    first = [event["event"] for event in broker.published]
-    assert first == [e.type_name for e in tracker.events]  # each event once
-    broker.published.clear()
-    loads = loads_counted(monkeypatch)
-    again = run(store.retrieve("g"))
-    turn(again, "second")
-    run(store.save(again))
-    assert loads == []
-    assert [event["event"] for event in broker.published] == ["user", "action", "bot", "action"]
-    assert broker.published[0]["text"] == "second"
-    assert all(event["sender_id"] == "g" for event in broker.published)
 
 
 def test_the_cache_holds_a_bounded_number_of_conversations(new_store: Factory) -> None:

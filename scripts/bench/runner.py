@@ -78,9 +78,7 @@ def measure_target(
     still_running(running, "the long conversation")
     result["length"] = length_summary(latencies)
     result["memory"] = memory(running.launched.pid)
-    rasa = [row["rss_mb"] for row in result["memory"] if row["role"] == "rasa server"]
-    result["max_rasa_rss_mb"] = max(rasa) if rasa else None
-    result["total_rss_mb"] = round(sum(row["rss_mb"] for row in result["memory"]), 1)
+    result.update(rss_figures(result["memory"]))
     if settings.soak_turns and running.name in settings.soak_targets:
         result["soak"] = soak_run(running, work, settings)
 
@@ -115,7 +113,11 @@ def measure_floor(running: Running, work: Workload, settings: Settings, result: 
 
 
 def rss_now(running: Running) -> dict[str, float | None]:
-    rows = memory(running.launched.pid)
+    return rss_figures(memory(running.launched.pid))
+
+
+def rss_figures(rows: list[dict[str, Any]]) -> dict[str, float | None]:
+    """The largest Rasa process and all processes together (MB RSS)."""
     rasa = [row["rss_mb"] for row in rows if row["role"] == "rasa server"]
     return {
         "max_rasa_rss_mb": max(rasa) if rasa else None,

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from clinic_core import settings, storage
+from clinic_core import storage
 from staff.conversations.names import CHUNK
 
 TrackerDB = str | sa.engine.URL | Engine
@@ -53,11 +53,7 @@ def tracker_engine(db: TrackerDB) -> Engine:
         on_disk = backend == "sqlite" and database not in ("", ":memory:")
         if on_disk and not database.startswith("file:") and not Path(database).exists():
             raise FileNotFoundError(f"No tracker store at {database}")
-        connect_args: dict[str, Any] = {}
-        schema = settings.load().postgresql_schema
-        if backend == "postgresql" and schema:
-            connect_args["options"] = f"-csearch_path={schema}"
-        options = storage.engine_options(backend, connect_args)
+        options = storage.tracker_store_options(backend)
         _engines[key] = sa.create_engine(url, future=True, **options)
     return _engines[key]
 

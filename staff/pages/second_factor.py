@@ -86,8 +86,10 @@ def code(request: Request):
     pending = _posted(request, two_factor.CODE)
     if isinstance(pending, HTTPResponse):
         return pending
-    user = two_factor.verify(console.project, pending.user_id, request.form.get("code") or "")
-    if user is None or user.session_epoch != pending.epoch:
+    user = two_factor.verify(
+        console.project, pending.user_id, request.form.get("code") or "", epoch=pending.epoch
+    )
+    if user is None:
         return console.render(
             request,
             "two_factor_code.html",
