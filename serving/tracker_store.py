@@ -2,10 +2,11 @@
 
 Rasa loads and decodes the whole conversation session from the database on
 every message (`make bench`: a fifth of a turn, growing with the
-conversation), counts the stored events again to find what to save, and
-with an event broker loads the session a second time to find what to
-publish.  This subclass keeps the trackers of the conversations this process
-served last (a small LRU) and reuses one only when it provably equals what
+conversation) and counts the stored events again to find what to save (the
+project configures no event broker on Rasa, whose publishing would load the
+session once more: clinic_core/event_relay.py publishes instead).  This
+subclass keeps the trackers of the conversations this process served last
+(a small LRU) and reuses one only when it provably equals what
 the database holds:
 
 - the conversation's largest event id in the database is the one this
