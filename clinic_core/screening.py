@@ -14,6 +14,14 @@ stores it in the message's parse data under `triage`; the dialogue policy
 3. A report the rules cannot place (rules "unclear", or the classifier reads
    a report the rules have no word for) is screened too: the screen is cheap
    for the patient and is never skipped for an unplaced report.
+4. One case goes the other way, and only for a mild, expected effect: when
+   the rules took a message for a report only because its sentence did not
+   look like a question (no "I"/"my" ties the symptom to the patient, no
+   worsening, no red flag) and the classifier is confident it is a question
+   about Botox ("do ppl usually bruise from it", "redness go away how fast"),
+   it is answered as that question. The FAQ answer carries the same
+   reassurance; anything urgent, any red flag and any semantic match is
+   never overruled.
 """
 
 from __future__ import annotations
@@ -26,6 +34,12 @@ from clinic_core import red_flag_semantic, triage
 REPORT_INTENT = "report_symptom"
 # Severities of a reading: the rules' four levels; None = not a report.
 SCREEN_FIRST = ("unclear",)
+# How sure the classifier must be that an unowned mild "report" is a question
+# about Botox (step 4 above): a clear reading (the questions it mends in the
+# dev sets scored 0.87 to 0.94).
+MILD_QUESTION_CONFIDENCE = 0.8
+FAQ_PREFIX = "faq/"
+ASKED_SOURCE = "asked"  # Reading.source of step 4
 
 
 @dataclass(frozen=True)
@@ -35,7 +49,7 @@ class Reading:
     assessment: triage.Assessment  # the rules' reading (the first layer)
     severity: str | None  # emergency / urgent / expected / unclear; None: not a report
     screen: bool  # ask the emergency screening question before anything else
-    source: str  # "rules", "semantic" or "classifier": what made it a report
+    source: str  # "rules", "semantic" or "classifier": what made it a report; "asked": step 4
     semantic_flag: str | None = None  # the red flag the meaning resembles
     semantic_score: float = 0.0
     semantic_phrase: str | None = None
@@ -64,6 +78,8 @@ class Reading:
             base += f"; resembles red flag '{self.semantic_flag}' ('{self.semantic_phrase}')"
         elif self.source == "classifier":
             base = "unplaced report: the rules have no word for it"
+        elif self.source == ASKED_SOURCE:
+            base = f"asked as a question about Botox, not reported ({base})"
         return base
 
     def as_parse_data(self) -> dict[str, Any]:
@@ -89,11 +105,14 @@ def read(
     text: str,
     classifier_intent: str | None = None,
     *,
+    classifier_confidence: float = 0.0,
     semantic: bool = True,
     languages: tuple[str, ...] | None = None,
 ) -> Reading:
     """Decide a message. Never raises on any text (a rules file that never loaded excepted).
 
+    `classifier_intent`: the label the classifier acts on (an intent, or
+    `faq/<topic>` for an FAQ question), with `classifier_confidence`.
     `languages`: the other languages whose red flags are recognised (the
     clinic file's `emergency_languages`); None: every one the rules file has.
     """
@@ -113,6 +132,8 @@ def read(
             match.score,
             match.phrase(text),
         )
+    if _question_about_mild_effect(assessment, classifier_intent, classifier_confidence):
+        return Reading(assessment, None, False, ASKED_SOURCE)
     if assessment.is_report:
         return Reading(
             assessment, assessment.severity, assessment.severity in SCREEN_FIRST, "rules"
@@ -120,6 +141,22 @@ def read(
     if classifier_intent == REPORT_INTENT and triage.reads_as_own_current(text):
         return Reading(assessment, "unclear", True, "classifier")
     return Reading(assessment, None, False, "rules")
+
+
+def _question_about_mild_effect(
+    assessment: triage.Assessment, label: str | None, confidence: float
+) -> bool:
+    """Step 4: an unowned mild 'report' the classifier confidently reads as an FAQ question."""
+    return (
+        assessment.is_report
+        and assessment.severity == "expected"
+        and assessment.only_asked
+        and not assessment.worsening
+        and not assessment.mentions_red_flag
+        and bool(label)
+        and str(label).startswith(FAQ_PREFIX)
+        and confidence >= MILD_QUESTION_CONFIDENCE
+    )
 
 
 def from_parse_data(data: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -135,6 +135,12 @@ class Assessment:
     mentions_red_flag: bool  # an emergency sign is mentioned (not negated), report or not
     worsening: bool  # worsening / spreading / lasting-weeks cue present
     language: str = "en"  # the language whose rules read the message
+    # The message asks something, and nothing ties the reported symptom to
+    # the patient: no "I"/"my" next to it, no confirmation, no "now", "still",
+    # "since yesterday". The report then rests on grammar alone ("redness go
+    # away how fast?"), and the classifier may read it as a question about a
+    # mild effect (clinic_core/screening.py, step 4).
+    only_asked: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -504,6 +510,7 @@ class _Verdict:
     negated: bool
     current: bool  # not hypothetical, third-party or past history
     reported: bool  # current, and the patient's own report (not a general question)
+    owned: bool = False  # "I"/"my" next to it, or the message confirms it is the patient's
 
 
 class _Message:
@@ -524,6 +531,8 @@ class _Message:
         self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
         self.masked = self._mask_not_first_person()
         self.confirms_own = bool(self.cues["confirms_own"].search(self.masked))
+        # "now", "still", "since yesterday", "should I be worried": happening now.
+        self.says_now = bool(self.cues["report"].search(self.masked))
         self.third_party_ends = self._ends("third_party")
         self.first_person = sorted(m.start() for m in self._finditer("first_person", self.masked))
         self.history = self._spans("history")
@@ -535,6 +544,11 @@ class _Message:
         )
         self.word_starts = [m.start() for m in _WORD.finditer(self.masked)]
         self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
+
+    @property
+    def asks(self) -> bool:
+        """Does any sentence ask something (mark, tag, question opening or frame)?"""
+        return any(_asks_about(self, sentence) for sentence in self.sentences)
 
     # -- locating cues ------------------------------------------------------
 
@@ -680,12 +694,9 @@ class _Message:
             or self._third_party(hit, sentence)
             or self._history(hit, sentence)
         )
-        reported = current and (
-            self._owned(hit, sentence)
-            or self.confirms_own
-            or not self._general_question(hit, sentence)
-        )
-        return _Verdict(self.negated(hit, sentence), current, reported)
+        owned = current and (self._owned(hit, sentence) or self.confirms_own)
+        reported = owned or (current and not self._general_question(hit, sentence))
+        return _Verdict(self.negated(hit, sentence), current, reported, owned)
 
 
 def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
@@ -742,7 +753,6 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
         escalating = [h for h in escalating if h.alone]
     worsening = bool(escalating)
     alone = [h for h in escalating if h.alone and verdicts[h].reported]
-
     if not own and not alone:
         if not red_flags:
             return Assessment(False, None, None, (), False, worsening)
@@ -750,17 +760,20 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
         hits = [h for h in red_flags if h.rule.id == first]
         return Assessment(False, None, first, _phrases(text, hits), True, worsening)
 
+    only_asked = (
+        message.asks and not message.says_now and not any(verdicts[h].owned for h in own + alone)
+    )
     for level in DECISION_ORDER:
         level_hits = [h for h in own if h.rule.level == level]
         if not level_hits:
             continue
         if worsening and level in ("expected", "unclear"):
             hits = level_hits + escalating
-            return _report(text, "urgent", "worsening", hits, red_flags, worsening)
+            return _report(text, "urgent", "worsening", hits, red_flags, worsening, only_asked)
         first = _first_rule(level_hits, rules)
         hits = [h for h in level_hits if h.rule.id == first]
-        return _report(text, level, first, hits, red_flags, worsening)
-    return _report(text, "urgent", "worsening", escalating, red_flags, worsening)
+        return _report(text, level, first, hits, red_flags, worsening, only_asked)
+    return _report(text, "urgent", "worsening", escalating, red_flags, worsening, only_asked)
 
 
 def _counts(verdict: _Verdict) -> bool:
@@ -780,8 +793,12 @@ def _report(
     hits: list[_Hit],
     red_flags: list[_Hit],
     worsening: bool,
+    only_asked: bool,
 ) -> Assessment:
-    return Assessment(True, severity, rule, _phrases(text, hits), bool(red_flags), worsening)
+    phrases = _phrases(text, hits)
+    return Assessment(
+        True, severity, rule, phrases, bool(red_flags), worsening, only_asked=only_asked
+    )
 
 
 def assess(

@@ -20,7 +20,7 @@ import logging
 from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import INTENT, TEXT
+from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from clinic_core import red_flag_semantic, screening
@@ -30,6 +30,8 @@ from components.intent_override import IntentOverride
 log = logging.getLogger(__name__)
 SYMPTOM_INTENT = screening.REPORT_INTENT
 TRIAGE_KEY = "triage"
+RETRIEVAL_INTENT = "faq"
+RESPONSE_SELECTOR = "response_selector"
 
 
 def _clinic_languages() -> tuple[str, ...] | None:
@@ -39,6 +41,22 @@ def _clinic_languages() -> tuple[str, ...] | None:
     except Exception:  # noqa: BLE001 - recognising more languages is the safe side
         log.exception("The clinic file could not be read; recognising every rules language.")
         return None
+
+
+def acting_label(message: Message) -> tuple[str | None, float]:
+    """The classifier's label as the assistant acts on it: the intent, or faq/<topic>.
+
+    An FAQ question's confidence is the lower of the intent's and its topic's.
+    """
+    intent = message.get(INTENT) or {}
+    name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
+    if name != RETRIEVAL_INTENT:
+        return name, confidence
+    selected = ((message.get(RESPONSE_SELECTOR) or {}).get(name) or {}).get("response") or {}
+    topic = selected.get(INTENT_RESPONSE_KEY)
+    if not topic:
+        return name, confidence
+    return str(topic), min(confidence, float(selected.get("confidence") or 0.0))
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -59,9 +77,13 @@ class RedFlagGuard(IntentOverride):
     def process(self, messages: list[Message]) -> list[Message]:
         languages = _clinic_languages()
         for message in messages:
-            intent = (message.get(INTENT) or {}).get("name")
+            label, confidence = acting_label(message)
             reading = screening.read(
-                message.get(TEXT) or "", intent, semantic=self._semantic, languages=languages
+                message.get(TEXT) or "",
+                label,
+                classifier_confidence=confidence,
+                semantic=self._semantic,
+                languages=languages,
             )
             message.set(TRIAGE_KEY, reading.as_parse_data(), add_to_output=True)
             if reading.is_report:

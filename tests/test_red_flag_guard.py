@@ -118,3 +118,54 @@ def test_the_same_wordings_about_the_patients_own_symptom_stay_reports(
     result = classify(text, "faq")
     assert result.get("intent")["name"] == "report_symptom"
     assert result.get("triage")["severity"] == severity
+
+
+def classify_faq(text: str, topic: str, confidence: float) -> Message:
+    """The guard after the classifier read an FAQ question about `topic`."""
+    message = Message(
+        data={
+            "text": text,
+            "intent": {"name": "faq", "confidence": confidence},
+            "intent_ranking": [{"name": "faq", "confidence": confidence}],
+            "response_selector": {
+                "faq": {"response": {"intent_response_key": topic, "confidence": confidence}}
+            },
+        }
+    )
+    (result,) = RedFlagGuard().process([message])
+    return result
+
+
+MILD_ASKED = "Bruising after the jabs. Does that happen to most people?"
+
+
+def test_a_mild_effect_only_asked_about_is_answered_as_the_faq_question() -> None:
+    result = classify_faq(MILD_ASKED, "faq/side_effects_mild", 0.95)
+    assert result.get("intent")["name"] == "faq"
+    assert result.get("triage")["severity"] is None
+    assert result.get("triage")["source"] == "asked"
+    assert "asked as a question" in result.get("triage")["reason"]
+
+
+@pytest.mark.parametrize(
+    "text, confidence",
+    [
+        ("I have bruising after the jabs. Does that happen to most people?", 0.95),  # "I"
+        ("Bruising after the jabs still. Does that happen to most people?", 0.95),  # "still"
+        ("Bruising after the jabs.", 0.95),  # nothing asked
+        ("Pus where the jabs went in. Does that happen to most people?", 0.95),  # urgent
+        ("Bruising after the jabs, getting bigger. Does that happen to most people?", 0.95),
+        (MILD_ASKED, 0.6),  # the classifier is not sure
+    ],
+)
+def test_a_report_the_classifier_cannot_overrule_stays_a_report(
+    text: str, confidence: float
+) -> None:
+    result = classify_faq(text, "faq/side_effects_mild", confidence)
+    assert result.get("intent") == {"name": "report_symptom", "confidence": 1.0}
+    assert result.get("triage")["severity"] in ("expected", "urgent")
+
+
+def test_only_an_faq_reading_overrules_a_mild_report() -> None:
+    result = classify(MILD_ASKED, "greet")
+    assert result.get("intent")["name"] == "report_symptom"

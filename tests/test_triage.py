@@ -40,6 +40,10 @@ def _pairs(prefix: str, pairs: list[tuple[str, str]]) -> list:
 # ---------------------------------------------------------------------------
 
 EMERGENCY = [
+    # the treatment's action in the patient's own muscles is a symptom
+    "it makes the muscles in my arms weak",
+    "it made my muscles weak all over",
+    "it make the muscle weak, now i cant hold my head up",
     # stroke signs (the safety issue: a sudden worst-ever headache is an emergency)
     "worst headache of my life",
     "a sudden explosive headache came on a minute ago",
@@ -392,6 +396,10 @@ UNCLEAR = [
 
 FAQ = [
     ("can botox cause trouble swallowing?", True),
+    # The treatment's action described without a modal: not a symptom.
+    ("so it make the muscle weak, or it fills the wrinkle?", False),
+    ("botox makes the muscles weak so the lines relax, right?", False),
+    ("redness afterwards goes away how fast", False),
     ("is it normal to bruise after botox?", False),
     ("how long do headaches last after botox", False),
     ("does botox cause drooping eyelids?", False),
