@@ -53,8 +53,8 @@ from actions.forms import (
     latest_text,
 )
 from clinic_core import booking_fields as fields
-from clinic_core import screening, storage, triage
-from clinic_core.clinic import Clinic, fill, load_clinic
+from clinic_core import emergency_replies, screening, storage, triage
+from clinic_core.clinic import Clinic, load_clinic
 from clinic_core.notifications import enabled_transports
 
 logger = logging.getLogger(__name__)
@@ -184,16 +184,11 @@ def say(
     language: str | None,
     values: dict[str, Any],
 ) -> None:
-    """An emergency reply: the domain's English response, or the rules file's translation."""
-    translated = triage.replies(language) if language and language != "en" else None
-    if translated:
-        try:
-            dispatcher.utter_message(text=fill(translated[reply], values))
-            return
-        except (KeyError, ValueError, IndexError):  # never lose the advice to a typo
-            logger.exception(
-                "The %s emergency reply %s is broken; English instead.", language, reply
-            )
+    """An emergency reply: the rules file's translation, else the domain's English response."""
+    text = emergency_replies.translated(reply, language, values)
+    if text:
+        dispatcher.utter_message(text=text)
+        return
     dispatcher.utter_message(response=EMERGENCY_RESPONSES[reply], **values)
 
 

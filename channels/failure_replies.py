@@ -17,7 +17,7 @@ from typing import Any
 
 from sanic.request import Request
 
-from clinic_core import settings, triage
+from clinic_core import emergency_replies, settings, triage
 from clinic_core.clinic import fill, load_clinic
 
 logger = logging.getLogger(__name__)
@@ -38,11 +38,8 @@ def emergency_advice(request: Request, text: str) -> str | None:
         if not (assessment.is_report and assessment.severity == "emergency"):
             return None
         values = clinic.template_values()
-        language = assessment.language
-        translated = triage.replies(language) if language and language != "en" else None
-        if translated and "call_now" in translated:
-            return fill(translated["call_now"], values)
-        return fill(english_advice(request), values)
+        translated = emergency_replies.translated("call_now", assessment.language, values)
+        return translated or fill(english_advice(request), values)
     except Exception:  # noqa: BLE001 - the channel's own reply still goes out
         logger.exception("Could not prepare the emergency advice.")
         return None
