@@ -193,6 +193,36 @@ def service_missing(name: str, error: Exception) -> None:
     pytest.skip(message)
 
 
+REDIS_URL = "redis://127.0.0.1:6379"
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def require_redis(url: str = REDIS_URL) -> None:
+    """The real Redis answers, or the test fails in CI (skips elsewhere)."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_timeout=5).ping()
+    except redis.exceptions.ConnectionError as error:
+        service_missing("Redis", error)
+
+
+def require_rabbitmq(url: str = RABBITMQ_URL) -> None:
+    """The real RabbitMQ accepts a connection, or the test fails in CI (skips elsewhere)."""
+    import asyncio
+
+    import aio_pika
+
+    async def probe() -> None:
+        connection = await aio_pika.connect(url, timeout=10)
+        await connection.close()
+
+    try:
+        asyncio.run(probe())
+    except (OSError, aio_pika.exceptions.AMQPError) as error:
+        service_missing("RabbitMQ", error)
+
+
 def children_of(parent: int) -> list[int]:
     """The pids of the processes whose parent is `parent`."""
     found = []

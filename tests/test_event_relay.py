@@ -24,7 +24,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from clinic_core import event_relay, settings
 from serving.tracker_store import CachedSQLTrackerStore
 from tests.proxy import TcpProxy
-from tests.support import fresh_postgres_database, service_missing
+from tests.support import fresh_postgres_database, require_rabbitmq
 
 pytestmark = pytest.mark.integration
 
@@ -44,15 +44,7 @@ def queue_name() -> Iterator[str]:
     import aio_pika
 
     name = f"relay_test_{uuid.uuid4().hex[:10]}"
-
-    async def reachable() -> None:
-        connection = await aio_pika.connect(host=RABBITMQ[0], port=RABBITMQ[1], timeout=10)
-        await connection.close()
-
-    try:
-        asyncio.run(reachable())
-    except (OSError, aio_pika.exceptions.AMQPError) as error:
-        service_missing("RabbitMQ", error)
+    require_rabbitmq(f"amqp://guest:guest@{RABBITMQ[0]}:{RABBITMQ[1]}/")
     yield name
 
     async def delete() -> None:

@@ -37,7 +37,7 @@ from tests.support import (
     ROOT,
     free_port,
     fresh_postgres_database,
-    service_missing,
+    require_redis,
 )
 from tests.test_e2e_booking import wait_for
 from tests.test_outbox import a_booking, make_due, notify, outbox_rows
@@ -146,10 +146,7 @@ def test_the_lock_store_works_on_after_a_redis_restart() -> None:
 
     from serving.lock_store import AtomicRedisLockStore
 
-    try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).ping()
-    except redis.exceptions.ConnectionError as error:
-        service_missing("Redis", error)
+    require_redis()
     from rasa.utils.endpoints import EndpointConfig
 
     proxy = TcpProxy("127.0.0.1", 6379).start()

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from rasa.utils.endpoints import EndpointConfig
 
-from tests.support import service_missing
+from tests.support import require_redis
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +25,8 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 def prefix() -> Iterator[str]:
     import redis
 
+    require_redis(f"redis://{REDIS_HOST}:{REDIS_PORT}/1")
     client = redis.Redis(host=REDIS_HOST, port=REDIS_PORT, db=1, socket_timeout=5)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as error:
-        service_missing("Redis", error)
     name = f"locktest{uuid.uuid4().hex[:8]}"
     yield name
     for key in client.scan_iter(f"{name}:*"):

@@ -40,6 +40,8 @@ from tests.support import (
     TEST_CLINIC,
     WEBHOOK_SECRET,
     free_port,
+    require_rabbitmq,
+    require_redis,
     service_missing,
     start_servers,
     stop_servers,
@@ -145,22 +147,8 @@ def reachable_or_missing() -> None:
     """Each real service this test needs, or a failure in CI (a skip elsewhere)."""
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         service_missing("nginx", FileNotFoundError("apt-get install nginx"))
-    import redis
-
-    try:
-        redis.Redis(host="127.0.0.1", port=6379, socket_timeout=5).ping()
-    except redis.exceptions.ConnectionError as error:
-        service_missing("Redis", error)
-    import aio_pika
-
-    async def probe() -> None:
-        connection = await aio_pika.connect(RABBITMQ_URL, timeout=10)
-        await connection.close()
-
-    try:
-        asyncio.run(probe())
-    except (OSError, aio_pika.exceptions.AMQPError) as error:
-        service_missing("RabbitMQ", error)
+    require_redis()
+    require_rabbitmq(RABBITMQ_URL)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from channels.rest import ClinicRestInput
 from clinic_core.rate_limit import Limits, RateLimiter, RedisStore
-from tests.support import TEST_CLINIC, service_missing
+from tests.support import TEST_CLINIC, require_redis
 from tests.test_channels import (
     PlatformStub,
     post,
@@ -81,13 +81,8 @@ def test_zero_turns_a_limit_off() -> None:
 
 
 def redis_url() -> str:
-    import redis
-
     url = "redis://127.0.0.1:6379/1"
-    try:
-        redis.Redis.from_url(url, socket_timeout=5).ping()
-    except redis.exceptions.ConnectionError as error:
-        service_missing("Redis", error)
+    require_redis(url)
     return url
 
 
