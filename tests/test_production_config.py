@@ -53,11 +53,15 @@ def test_nginx_spreads_patients_over_every_rasa_process_and_keeps_actions_privat
     config = production.nginx_config(env)
     assert not re.search(r"@[A-Z_]+@", config)  # every placeholder filled
     rasa_block = config.split("upstream rasa_servers {")[1].split("}")[0]
-    assert [line.split()[1] for line in rasa_block.strip().splitlines()[:3]] == [
+    servers = [line.split() for line in rasa_block.strip().splitlines()]
+    assert [words[1] for words in servers if words[0] == "server"] == [
         "127.0.0.1:5100",
         "127.0.0.1:5101",
         "127.0.0.1:5102",
     ]
+    # A widget conversation sticks to one process; a request without its id goes anywhere.
+    assert "hash $conversation_affinity consistent;" in rasa_block
+    assert '""      $request_id;' in config
     assert "listen 0.0.0.0:5005;" in config
     assert "listen 127.0.0.1:5055;" in config  # the action servers: loopback only
     assert "ssl" not in config.split("listen 0.0.0.0:5005")[1].split("\n")[0]

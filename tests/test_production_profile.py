@@ -556,18 +556,51 @@ def test_tls_widget_files_and_staff_console_are_served_by_nginx(stack: Stack) ->
         urllib.request.urlopen(f"{stack.url}/", timeout=10)
 
 
-def say(stack: Stack, sender: str, text: str) -> tuple[int, list[str]]:
-    """One message through nginx, as the widget sends it."""
+def say(stack: Stack, sender: str, text: str, sticky: bool = True) -> tuple[int, list[str]]:
+    """One message through nginx, as the widget sends it (sticky: with X-Conversation-Id)."""
+    headers = {"Content-Type": "application/json"}
+    if sticky:
+        headers["X-Conversation-Id"] = sender
     request = urllib.request.Request(
         f"{stack.url}/webhooks/rest/webhook",
         data=json.dumps({"sender": sender, "message": text}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers=headers,
     )
     try:
         with urllib.request.urlopen(request, timeout=60, context=stack.tls) as reply:
             return reply.status, [m.get("text", "") for m in json.loads(reply.read())]
     except urllib.error.HTTPError as error:
         return error.code, []
+
+
+def served_by(stack: Stack, sender: str, text: str, sticky: bool) -> str:
+    """The Rasa process nginx gave one message to (from its access log)."""
+    log = stack.log_file.parent / "var" / "nginx" / "access.log"
+    seen = len(log.read_text(encoding="utf-8").splitlines())
+    status, replies = say(stack, sender, text, sticky)
+    assert status == 200 and replies
+    deadline = time.monotonic() + 10
+    while True:  # nginx writes the line once the request is finished, just after the reply
+        new = log.read_text(encoding="utf-8").splitlines()[seen:]
+        lines = [line for line in new if "/webhooks/rest/webhook" in line]
+        if lines or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    (line,) = lines
+    return line.split()[-1]  # the last upstream tried
+
+
+def test_a_widget_conversation_stays_on_one_rasa_process(stack: Stack) -> None:
+    """With the widget's X-Conversation-Id every turn goes to the same process; without it
+    (the messaging platforms) messages are spread over both (all 24 on one: odds 1 in 8
+    million)."""
+    for _ in range(4):
+        sender = f"sticky-{uuid.uuid4().hex[:10]}"
+        turns = ("hello", "how long does botox last", "and the side effects?", "thanks")
+        assert len({served_by(stack, sender, text, sticky=True) for text in turns}) == 1
+    senders = [f"loose-{uuid.uuid4().hex[:10]}" for _ in range(24)]
+    spread = {served_by(stack, sender, "hello", sticky=False) for sender in senders}
+    assert spread == {url.removeprefix("http://") for url in stack.backends}
 
 
 def test_while_postgresql_is_unreachable_patients_are_told_and_nothing_is_half_recorded(

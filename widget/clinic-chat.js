@@ -402,7 +402,9 @@
     try {
       response = await fetch(`${config.serverUrl}/webhooks/rest/webhook`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
+        // X-Conversation-Id lets the clinic's proxy send a conversation to
+        // the same server every time (deploy/nginx.conf.template).
+        headers: { "Content-Type": "application/json", "X-Conversation-Id": sender },
         body: JSON.stringify({ sender, message, message_id: messageId, resend }),
         credentials: "omit",
         cache: "no-store",

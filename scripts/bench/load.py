@@ -64,6 +64,10 @@ class Endpoint:
     def url(self, base: str) -> str:
         return base + self.path + (f"?token={self.token}" if self.token else "")
 
+    def headers(self, sender: str) -> dict[str, str]:
+        """What the widget sends with a turn: its conversation, for the proxy's stickiness."""
+        return {"X-Conversation-Id": sender} if self.path == WEBHOOK else {}
+
 
 TURN = Endpoint()
 
@@ -80,7 +84,9 @@ async def send_turn(
 
     start = time.perf_counter()
     try:
-        async with session.post(endpoint.url(url), json=endpoint.body(sender, message)) as r:
+        async with session.post(
+            endpoint.url(url), json=endpoint.body(sender, message), headers=endpoint.headers(sender)
+        ) as r:
             await r.read()
             status, detail = r.status, "" if r.status == 200 else f"HTTP {r.status}"
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
