@@ -25,8 +25,14 @@ NO_TOPIC = "utter_fallback"
 
 def selected_topic(parse_data: dict[str, Any]) -> str | None:
     """The FAQ topic the ResponseSelector chose for a message (its parse data)."""
+    return selection(parse_data)[0]
+
+
+def selection(parse_data: dict[str, Any]) -> tuple[str | None, float]:
+    """The chosen FAQ topic and the selector's confidence in it (None, 0.0 if none)."""
     selector = (parse_data.get("response_selector") or {}).get("faq") or {}
-    return (selector.get("response") or {}).get("intent_response_key")
+    response = selector.get("response") or {}
+    return response.get("intent_response_key"), float(response.get("confidence") or 0.0)
 
 
 def topic_to_answer(parse_data: dict[str, Any], recent_events: list[dict[str, Any]]) -> str | None:

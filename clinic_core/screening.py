@@ -16,12 +16,12 @@ stores it in the message's parse data under `triage`; the dialogue policy
    for the patient and is never skipped for an unplaced report.
 4. One case goes the other way, and only for a mild, expected effect: when
    the rules took a message for a report only because its sentence did not
-   look like a question (no "I"/"my" ties the symptom to the patient, no
-   worsening, no red flag) and the classifier is confident it is a question
-   about Botox ("do ppl usually bruise from it", "redness go away how fast"),
-   it is answered as that question. The FAQ answer carries the same
-   reassurance; anything urgent, any red flag and any semantic match is
-   never overruled.
+   look like a question (no "I"/"my" in the message, no "now"/"still", no
+   worsening, no red flag, and the message asks something) and the
+   classifier is confident it is a question about side effects ("bruising
+   after the jabs. does that happen to most people?"), it is answered as
+   that question. The side-effects answer carries the same reassurance;
+   anything urgent, any red flag and any semantic match is never overruled.
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ from clinic_core import red_flag_semantic, triage
 REPORT_INTENT = "report_symptom"
 # Severities of a reading: the rules' four levels; None = not a report.
 SCREEN_FIRST = ("unclear",)
-# How sure the classifier must be that an unowned mild "report" is a question
-# about Botox (step 4 above): a clear reading (the questions it mends in the
-# dev sets scored 0.87 to 0.94).
+# How sure the classifier must be (intent x topic) that an unowned mild
+# "report" is a question about side effects (step 4 above).
 MILD_QUESTION_CONFIDENCE = 0.8
-FAQ_PREFIX = "faq/"
+# Only an answer about side effects carries the reassurance the triage would give.
+SIDE_EFFECT_TOPICS = "faq/side_effects"
 ASKED_SOURCE = "asked"  # Reading.source of step 4
 
 
@@ -146,7 +146,7 @@ def read(
 def _question_about_mild_effect(
     assessment: triage.Assessment, label: str | None, confidence: float
 ) -> bool:
-    """Step 4: an unowned mild 'report' the classifier confidently reads as an FAQ question."""
+    """Step 4: an unowned mild 'report' confidently read as a question about side effects."""
     return (
         assessment.is_report
         and assessment.severity == "expected"
@@ -154,7 +154,7 @@ def _question_about_mild_effect(
         and not assessment.worsening
         and not assessment.mentions_red_flag
         and bool(label)
-        and str(label).startswith(FAQ_PREFIX)
+        and str(label).startswith(SIDE_EFFECT_TOPICS)
         and confidence >= MILD_QUESTION_CONFIDENCE
     )
 

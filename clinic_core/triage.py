@@ -136,10 +136,11 @@ class Assessment:
     worsening: bool  # worsening / spreading / lasting-weeks cue present
     language: str = "en"  # the language whose rules read the message
     # The message asks something, and nothing ties the reported symptom to
-    # the patient: no "I"/"my" next to it, no confirmation, no "now", "still",
-    # "since yesterday". The report then rests on grammar alone ("redness go
-    # away how fast?"), and the classifier may read it as a question about a
-    # mild effect (clinic_core/screening.py, step 4).
+    # the patient: no "I"/"my" anywhere (beyond "can I", "I was wondering"...),
+    # no confirmation, no "now", "still", "since yesterday". The report then
+    # rests on grammar alone ("bruising after the jabs. normal for most
+    # people?"), and the classifier may read it as a question about side
+    # effects (clinic_core/screening.py, step 4).
     only_asked: bool = False
 
 
@@ -761,7 +762,10 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
         return Assessment(False, None, first, _phrases(text, hits), True, worsening)
 
     only_asked = (
-        message.asks and not message.says_now and not any(verdicts[h].owned for h in own + alone)
+        message.asks
+        and not message.says_now
+        and not message.first_person
+        and not any(verdicts[h].owned for h in own + alone)
     )
     for level in DECISION_ORDER:
         level_hits = [h for h in own if h.rule.level == level]

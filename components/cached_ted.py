@@ -3,9 +3,9 @@
 Why: a profile of the Rasa process answering FAQ questions at 8 concurrent
 conversations put about 30 % of its time in TED, two thirds of it in the
 TensorFlow call. TED's answer depends only on the dialogue states it reads:
-the last `max_history` turns' intent, previous action, slots and active
-loop (this assistant's stories hold no end-to-end text, so the words of a
-message never reach TED). Conversations repeat those states all the time
+the last `max_history` turns' intent, entities, previous action, slots
+and active loop (this assistant's stories hold no end-to-end text, so the
+words of a message never reach TED). Conversations repeat those states all the time
 ("an FAQ question after an FAQ answer, no form active"), so the prediction
 is kept per state sequence and reused: the same input gives the same
 output, without running the network again.

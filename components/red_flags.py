@@ -20,10 +20,10 @@ import logging
 from typing import Any
 
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
-from rasa.shared.nlu.constants import INTENT, INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from clinic_core import red_flag_semantic, screening
+from clinic_core import faq_answer, red_flag_semantic, screening
 from clinic_core.clinic import load_clinic
 from components.intent_override import IntentOverride
 
@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 SYMPTOM_INTENT = screening.REPORT_INTENT
 TRIAGE_KEY = "triage"
 RETRIEVAL_INTENT = "faq"
-RESPONSE_SELECTOR = "response_selector"
 
 
 def _clinic_languages() -> tuple[str, ...] | None:
@@ -46,17 +45,14 @@ def _clinic_languages() -> tuple[str, ...] | None:
 def acting_label(message: Message) -> tuple[str | None, float]:
     """The classifier's label as the assistant acts on it: the intent, or faq/<topic>.
 
-    An FAQ question's confidence is the lower of the intent's and its topic's.
+    An FAQ question's confidence is the intent's times its topic's.
     """
     intent = message.get(INTENT) or {}
     name, confidence = intent.get("name"), float(intent.get("confidence") or 0.0)
     if name != RETRIEVAL_INTENT:
         return name, confidence
-    selected = ((message.get(RESPONSE_SELECTOR) or {}).get(name) or {}).get("response") or {}
-    topic = selected.get(INTENT_RESPONSE_KEY)
-    if not topic:
-        return name, confidence
-    return str(topic), min(confidence, float(selected.get("confidence") or 0.0))
+    topic, topic_confidence = faq_answer.selection(message.data)
+    return (str(topic), confidence * topic_confidence) if topic else (name, confidence)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)

@@ -37,6 +37,7 @@ from clinic_core import event_relay
 from tests.proxy import TcpProxy
 from tests.support import (
     POSTGRES_ADMIN_URL,
+    RABBITMQ_URL,
     TEST_CLINIC,
     WEBHOOK_SECRET,
     free_port,
@@ -47,10 +48,10 @@ from tests.support import (
     stop_servers,
 )
 from tests.test_e2e_booking import CONVERSATION as BOOKING_CONVERSATION
+from tests.test_e2e_booking import wait_for
 
 pytestmark = pytest.mark.e2e
 
-RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 TOKEN = "production-test-token"
 # The whole booking of tests/test_e2e_booking.py, greeting and final "send" included.
 BOOKING_TURNS = ["hello", *(message for message, _ in BOOKING_CONVERSATION), "yes, send it"]
@@ -148,7 +149,7 @@ def reachable_or_missing() -> None:
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
         service_missing("nginx", FileNotFoundError("apt-get install nginx"))
     require_redis()
-    require_rabbitmq(RABBITMQ_URL)
+    require_rabbitmq()
 
 
 @pytest.fixture(scope="module")
@@ -573,6 +574,15 @@ def say(stack: Stack, sender: str, text: str, sticky: bool = True) -> tuple[int,
         return error.code, []
 
 
+def answers(url: str) -> bool:
+    """Does the Rasa process at `url` answer (its model loaded)?"""
+    try:
+        with urllib.request.urlopen(f"{url}/status?token={TOKEN}", timeout=5) as reply:
+            return reply.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
 def served_by(stack: Stack, sender: str, text: str, sticky: bool) -> str:
     """The Rasa process nginx gave one message to (from its access log)."""
     log = stack.log_file.parent / "var" / "nginx" / "access.log"
@@ -594,6 +604,11 @@ def test_a_widget_conversation_stays_on_one_rasa_process(stack: Stack) -> None:
     """With the widget's X-Conversation-Id every turn goes to the same process; without it
     (the messaging platforms) messages are spread over both (all 24 on one: odds 1 in 8
     million)."""
+    # An earlier test killed a process: both must answer, and nginx must have
+    # forgotten the failure (fail_timeout=5s), before counting where messages go.
+    for backend in stack.backends:
+        assert wait_for(lambda url=backend: answers(url), seconds=180), backend
+    time.sleep(6)
     for _ in range(4):
         sender = f"sticky-{uuid.uuid4().hex[:10]}"
         turns = ("hello", "how long does botox last", "and the side effects?", "thanks")

@@ -156,6 +156,7 @@ def test_a_mild_effect_only_asked_about_is_answered_as_the_faq_question() -> Non
         ("Pus where the jabs went in. Does that happen to most people?", 0.95),  # urgent
         ("Bruising after the jabs, getting bigger. Does that happen to most people?", 0.95),
         (MILD_ASKED, 0.6),  # the classifier is not sure
+        ("Bruising after my jabs. Does that happen to most people?", 0.95),  # "my" after it
     ],
 )
 def test_a_report_the_classifier_cannot_overrule_stays_a_report(
@@ -166,6 +167,7 @@ def test_a_report_the_classifier_cannot_overrule_stays_a_report(
     assert result.get("triage")["severity"] in ("expected", "urgent")
 
 
-def test_only_an_faq_reading_overrules_a_mild_report() -> None:
-    result = classify(MILD_ASKED, "greet")
-    assert result.get("intent")["name"] == "report_symptom"
+def test_only_a_side_effects_reading_overrules_a_mild_report() -> None:
+    assert classify(MILD_ASKED, "greet").get("intent")["name"] == "report_symptom"
+    other_topic = classify_faq(MILD_ASKED, "faq/touch_ups", 0.99)
+    assert other_topic.get("intent")["name"] == "report_symptom"

@@ -44,6 +44,7 @@ EMERGENCY = [
     "it makes the muscles in my arms weak",
     "it made my muscles weak all over",
     "it make the muscle weak, now i cant hold my head up",
+    "the botox make the muscle weak since yesterday, im scared",
     # stroke signs (the safety issue: a sudden worst-ever headache is an emergency)
     "worst headache of my life",
     "a sudden explosive headache came on a minute ago",
@@ -226,6 +227,8 @@ EMERGENCY = [
 # ---------------------------------------------------------------------------
 
 URGENT = [
+    # a question about getting care is still a report
+    "pus and a fever after the jabs, how soon do i need to be seen?",
     # rash / hives without breathing trouble
     "I have a rash spreading across my forehead",
     "itchy welts on my neck",
@@ -397,9 +400,8 @@ UNCLEAR = [
 FAQ = [
     ("can botox cause trouble swallowing?", True),
     # The treatment's action described without a modal: not a symptom.
-    ("so it make the muscle weak, or it fills the wrinkle?", False),
-    ("botox makes the muscles weak so the lines relax, right?", False),
-    ("redness afterwards goes away how fast", False),
+    ("so it make the muscle weak, or it fills the wrinkle?", True),
+    ("the treatment makes the muscles weak so the lines relax, right?", True),
     ("is it normal to bruise after botox?", False),
     ("how long do headaches last after botox", False),
     ("does botox cause drooping eyelids?", False),
