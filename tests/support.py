@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Ports below the kernel's ephemeral range (see scripts/ports.py); the tests take them from here.
+from scripts.ports import free_port, free_port_block  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,12 +45,6 @@ def load_script(name: str) -> Any:
     import importlib
 
     return importlib.import_module(f"scripts.{name}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def http(

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import time
@@ -41,6 +40,7 @@ from tests.support import (
     TEST_CLINIC,
     WEBHOOK_SECRET,
     free_port,
+    free_port_block,
     require_rabbitmq,
     require_redis,
     service_missing,
@@ -72,22 +72,6 @@ FAQ_TURNS = [
 # Sent at the same moment, one to each Rasa process.
 FAQ_PAIR = ("does it hurt", "how long does botox last")
 KILL_AFTER_TURNS = 120
-
-
-def free_port_block(size: int) -> int:
-    """The first of `size` consecutive free loopback ports."""
-    for _ in range(50):
-        base = free_port()
-        if base + size >= 65535:
-            continue
-        try:
-            for port in range(base, base + size):
-                with socket.socket() as probe:
-                    probe.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no block of free ports")
 
 
 def self_signed_certificate(folder: Path) -> tuple[Path, Path]:

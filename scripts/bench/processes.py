@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from contextlib import suppress
@@ -20,12 +19,6 @@ class TargetFailed(Exception):
 
 def base_env() -> dict[str, str]:
     return {**os.environ, **QUIET_ENV}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _start_time(pid: int) -> str | None:

@@ -5,13 +5,11 @@ isolated per run and removed afterwards.
 from __future__ import annotations
 
 import asyncio
-import random
-import socket
 import sys
 import uuid
 from typing import Any
 
-from scripts.bench.processes import TargetFailed
+from scripts.ports import free_port_block
 
 
 def production_isolation(env: dict[str, str]) -> dict[str, str]:
@@ -26,27 +24,8 @@ def production_isolation(env: dict[str, str]) -> dict[str, str]:
         "POSTGRES_DB": f"bench_{tag}",
         "REDIS_KEY_PREFIX": f"bench{tag}",
         "RABBITMQ_QUEUE": f"bench_events_{tag}",
-        "PRIVATE_PORT_BASE": str(free_port_block(private)),
+        "PRIVATE_PORT_BASE": str(free_port_block(private)),  # below the ephemeral range
     }
-
-
-def free_port_block(count: int) -> int:
-    """The first of `count` consecutive free loopback ports."""
-    rng = random.Random()
-    for _ in range(200):
-        base = rng.randrange(20000, 40000)
-        if all(port_is_free(base + offset) for offset in range(count)):
-            return base
-    raise TargetFailed(f"no {count} consecutive free ports")
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def clean_production_state(env: dict[str, str]) -> None:

@@ -22,11 +22,11 @@ from scripts.bench.processes import (
     TargetFailed,
     _start_time,
     base_env,
-    free_port,
     process_tree,
     tail,
 )
 from scripts.bench.shared_services import production_isolation
+from scripts.ports import free_port
 
 
 @dataclass
