@@ -39,7 +39,7 @@ from itsdangerous import BadSignature, TimestampSigner
 
 from clinic_core import storage
 from clinic_core.tables import StaffRecoveryCode, StaffUser
-from staff import audit, auth
+from staff import audit, auth, sessions
 
 ISSUER = "Clinic staff console"
 RECOVERY_CODES = 10
@@ -246,7 +246,7 @@ class Pending:
 
 
 def _pending_signer(secret: str | bytes | None) -> TimestampSigner:
-    key = auth.session_secret() if secret is None else secret
+    key = sessions.session_secret() if secret is None else secret
     return TimestampSigner(key, salt=PENDING_SALT, digest_method=hashlib.sha256)
 
 

@@ -46,7 +46,7 @@ from sanic.response import HTTPResponse, redirect
 from sanic.response import text as text_response
 
 from clinic_core import settings
-from staff import audit, auth, retention
+from staff import audit, auth, retention, sessions
 from staff.pages import admin, exports, login, queues, second_factor, transcripts
 from staff.pages.base import Console, Forbidden, console_of, off_the_loop, templates
 
@@ -64,7 +64,7 @@ _names = itertools.count(1)
 def load_user(request: Request) -> HTTPResponse | None:
     """Who is asking (re-read from the database on every request), and may they?"""
     console = console_of(request)
-    request.ctx.session = auth.read_session(request.cookies.get(auth.COOKIE_NAME))
+    request.ctx.session = sessions.read_session(request.cookies.get(sessions.COOKIE_NAME))
     request.ctx.user = auth.current_user(console.project, request.ctx.session)
     if request.ctx.user is None:
         request.ctx.session = None
@@ -75,10 +75,10 @@ def load_user(request: Request) -> HTTPResponse | None:
             response = redirect("/login")
         else:
             response = text_response("Forbidden: log in first", status=403)
-        if request.cookies.get(auth.COOKIE_NAME):
+        if request.cookies.get(sessions.COOKIE_NAME):
             console.delete_session_cookie(response)
         return response
-    if request.method == "POST" and not auth.check_csrf(
+    if request.method == "POST" and not sessions.check_csrf(
         request.ctx.session, request.form.get("csrf")
     ):
         actor = console.actor_login(request)
@@ -90,9 +90,11 @@ def load_user(request: Request) -> HTTPResponse | None:
 async def renew_and_harden(request: Request, response: HTTPResponse) -> None:
     """Slide the session's idle timeout; security headers on every answer."""
     session = getattr(request.ctx, "session", None)
-    if session is not None and auth.COOKIE_NAME not in response.cookies:
+    if session is not None and sessions.COOKIE_NAME not in response.cookies:
         with contextlib.suppress(ValueError):  # expired meanwhile: no renewal
-            console_of(request).set_cookie(response, auth.COOKIE_NAME, auth.refresh(session))
+            console_of(request).set_cookie(
+                response, sessions.COOKIE_NAME, sessions.refresh(session)
+            )
     response.headers.setdefault("Cache-Control", "no-store")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")

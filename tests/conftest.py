@@ -231,6 +231,13 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def fresh_postgres() -> Iterator[str]:
+    """A fresh database on the real PostgreSQL server for one test (its tables its own)."""
+    with fresh_postgres_database("one_test") as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The project database, migrated, on SQLite and on the real PostgreSQL."""

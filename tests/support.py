@@ -190,6 +190,15 @@ def service_missing(name: str, error: Exception) -> None:
 
 
 REDIS_URL = "redis://127.0.0.1:6379"
+
+
+def greet_domain() -> Any:
+    """The smallest domain a tracker store needs: one intent and its response."""
+    from rasa.shared.core.domain import Domain
+
+    return Domain.from_dict({"intents": ["greet"], "responses": {"utter_greet": [{"text": "hi"}]}})
+
+
 RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 

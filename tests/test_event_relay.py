@@ -17,26 +17,18 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from clinic_core import event_relay, settings
 from serving.tracker_store import CachedSQLTrackerStore
 from tests.proxy import TcpProxy
-from tests.support import fresh_postgres_database, require_rabbitmq
+from tests.support import greet_domain, require_rabbitmq
 
 pytestmark = pytest.mark.integration
 
-DOMAIN = Domain.from_dict({"intents": ["greet"], "responses": {"utter_greet": [{"text": "hi"}]}})
+DOMAIN = greet_domain()
 RABBITMQ = ("127.0.0.1", 5672)
-
-
-@pytest.fixture
-def tracker_db() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test (its outbox is the test's alone)."""
-    with fresh_postgres_database("relay_test") as url:
-        yield url
 
 
 @pytest.fixture
@@ -154,20 +146,20 @@ async def with_relay(config: settings.Settings, body: Callable[[], Awaitable[Non
 
 
 def test_every_stored_event_is_published_once_in_order_with_its_id(
-    tracker_db: str, queue_name: str
+    fresh_postgres: str, queue_name: str
 ) -> None:
-    store = store_on(tracker_db)
+    store = store_on(fresh_postgres)
     stream = Stream(queue_name)
     senders = {"patient-a", "patient-b"}
 
     async def body() -> None:
         await save(store, conversation("patient-a", 3))
         await save(store, conversation("patient-b", 2))
-        await eventually(lambda: _empty(tracker_db))
+        await eventually(lambda: _empty(fresh_postgres))
         await stream.take_all()
 
-    asyncio.run(with_relay(relay_settings(tracker_db, queue_name), body))
-    stored = stored_events(tracker_db, senders)
+    asyncio.run(with_relay(relay_settings(fresh_postgres, queue_name), body))
+    stored = stored_events(fresh_postgres, senders)
     assert len(stored) == 1 + 4 * 3 + 1 + 4 * 2
     assert stream.event_ids() == [event_id for event_id, _, _ in stored]
     pairs = zip(stream.messages, stored, strict=True)
@@ -186,27 +178,27 @@ async def _empty(url: str) -> bool:
 
 
 def test_events_stored_while_rabbitmq_is_down_go_out_when_it_is_back(
-    tracker_db: str, queue_name: str
+    fresh_postgres: str, queue_name: str
 ) -> None:
-    store = store_on(tracker_db)
+    store = store_on(fresh_postgres)
     stream = Stream(queue_name)
     proxy = TcpProxy(*RABBITMQ).start()
 
     async def scenario() -> None:
-        config = relay_settings(tracker_db, queue_name, proxy.port)
+        config = relay_settings(fresh_postgres, queue_name, proxy.port)
 
         async def body() -> None:
             await save(store, conversation("before", 1))
-            await eventually(lambda: _empty(tracker_db))
+            await eventually(lambda: _empty(fresh_postgres))
             proxy.cut()
             # The assistant goes on storing while RabbitMQ is unreachable.
             await save(store, conversation("during", 2))
             await asyncio.sleep(2.0)
-            assert await asyncio.to_thread(outbox_size, tracker_db) == 1 + 4 * 2
+            assert await asyncio.to_thread(outbox_size, fresh_postgres) == 1 + 4 * 2
             await stream.take_all()
             assert {body["sender_id"] for _, body in stream.messages} == {"before"}
             proxy.restore()
-            await eventually(lambda: _empty(tracker_db), timeout=30)
+            await eventually(lambda: _empty(fresh_postgres), timeout=30)
             await stream.take_all()
 
         await with_relay(config, body)
@@ -215,7 +207,7 @@ def test_events_stored_while_rabbitmq_is_down_go_out_when_it_is_back(
         asyncio.run(scenario())
     finally:
         proxy.stop()
-    stored = stored_events(tracker_db, {"before", "during"})
+    stored = stored_events(fresh_postgres, {"before", "during"})
     assert sorted(set(stream.event_ids())) == [event_id for event_id, _, _ in stored]
     assert len(stream.event_ids()) == len(stored), "an event was published twice"
     during = [body["event_id"] for _, body in stream.messages if body["sender_id"] == "during"]
@@ -224,9 +216,9 @@ def test_events_stored_while_rabbitmq_is_down_go_out_when_it_is_back(
 
 
 def test_a_relay_that_dies_before_clearing_the_outbox_publishes_again_with_the_same_id(
-    tracker_db: str, queue_name: str, monkeypatch: pytest.MonkeyPatch
+    fresh_postgres: str, queue_name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = store_on(tracker_db)
+    store = store_on(fresh_postgres)
     stream = Stream(queue_name)
     real_done = event_relay.Outbox.done
     failures = []
@@ -241,11 +233,11 @@ def test_a_relay_that_dies_before_clearing_the_outbox_publishes_again_with_the_s
 
     async def body() -> None:
         await save(store, conversation("patient", 1))
-        await eventually(lambda: _empty(tracker_db))
+        await eventually(lambda: _empty(fresh_postgres))
         await stream.take_all()
 
-    asyncio.run(with_relay(relay_settings(tracker_db, queue_name), body))
-    stored = [event_id for event_id, _, _ in stored_events(tracker_db, {"patient"})]
+    asyncio.run(with_relay(relay_settings(fresh_postgres, queue_name), body))
+    stored = [event_id for event_id, _, _ in stored_events(fresh_postgres, {"patient"})]
     assert failures, "the failure was never injected"
     ids = stream.event_ids()
     assert sorted(set(ids)) == stored  # nothing lost
@@ -255,30 +247,30 @@ def test_a_relay_that_dies_before_clearing_the_outbox_publishes_again_with_the_s
 
 
 def test_events_of_a_conversation_erased_before_relaying_are_not_published(
-    tracker_db: str, queue_name: str
+    fresh_postgres: str, queue_name: str
 ) -> None:
-    store = store_on(tracker_db)
+    store = store_on(fresh_postgres)
     stream = Stream(queue_name)
     asyncio.run(save(store, conversation("erased", 1)))
     asyncio.run(save(store, conversation("kept", 1)))
-    engine = sa.create_engine(tracker_db)
+    engine = sa.create_engine(fresh_postgres)
     with engine.begin() as connection:
         connection.execute(sa.text("DELETE FROM events WHERE sender_id = 'erased'"))
     engine.dispose()
 
     async def body() -> None:
-        await eventually(lambda: _empty(tracker_db))
+        await eventually(lambda: _empty(fresh_postgres))
         await stream.take_all()
 
-    asyncio.run(with_relay(relay_settings(tracker_db, queue_name), body))
+    asyncio.run(with_relay(relay_settings(fresh_postgres, queue_name), body))
     assert {body["sender_id"] for _, body in stream.messages} == {"kept"}
     assert len(stream.messages) == 5
     store.engine.dispose()
 
 
-def test_a_second_relay_waits_while_one_runs(tracker_db: str, queue_name: str) -> None:
-    store_on(tracker_db).engine.dispose()  # creates the tables and the outbox
-    engine = sa.create_engine(tracker_db)
+def test_a_second_relay_waits_while_one_runs(fresh_postgres: str, queue_name: str) -> None:
+    store_on(fresh_postgres).engine.dispose()  # creates the tables and the outbox
+    engine = sa.create_engine(fresh_postgres)
     first, second = event_relay.Outbox(engine), event_relay.Outbox(engine)
     try:
         assert first.claim()
@@ -301,12 +293,14 @@ def test_the_outbox_needs_postgresql(tmp_path: Path) -> None:
         )
 
 
-def test_events_are_not_dropped_when_the_queue_disappears(tracker_db: str, queue_name: str) -> None:
+def test_events_are_not_dropped_when_the_queue_disappears(
+    fresh_postgres: str, queue_name: str
+) -> None:
     """Someone deletes the queue while the relay runs: RabbitMQ returns what no queue
     takes; the relay keeps those events, declares the queue again and delivers them."""
     import aio_pika
 
-    store = store_on(tracker_db)
+    store = store_on(fresh_postgres)
     stream = Stream(queue_name)
 
     async def delete_queue() -> None:
@@ -317,28 +311,28 @@ def test_events_are_not_dropped_when_the_queue_disappears(tracker_db: str, queue
 
     async def body() -> None:
         await save(store, conversation("first", 1))
-        await eventually(lambda: _empty(tracker_db))
+        await eventually(lambda: _empty(fresh_postgres))
         await stream.take_all()
         await delete_queue()
         await save(store, conversation("second", 1))
-        await eventually(lambda: _empty(tracker_db), timeout=30)
+        await eventually(lambda: _empty(fresh_postgres), timeout=30)
         await stream.take_all()
 
-    asyncio.run(with_relay(relay_settings(tracker_db, queue_name), body))
-    stored = [event_id for event_id, _, _ in stored_events(tracker_db, {"first", "second"})]
+    asyncio.run(with_relay(relay_settings(fresh_postgres, queue_name), body))
+    stored = [event_id for event_id, _, _ in stored_events(fresh_postgres, {"first", "second"})]
     assert sorted(set(stream.event_ids())) == stored
     store.engine.dispose()
 
 
 def test_the_staff_console_counts_the_events_waiting_for_rabbitmq(
-    tracker_db: str, tmp_path: Path
+    fresh_postgres: str, tmp_path: Path
 ) -> None:
     from clinic_core import storage
     from staff.pages.backlog import backlog
 
-    store = store_on(tracker_db)
+    store = store_on(fresh_postgres)
     asyncio.run(save(store, conversation("waiting", 1)))  # no relay runs
     project = f"sqlite:///{tmp_path / 'clinic.db'}"
     storage.migrate(project)
-    assert backlog(project, tracker_db).events_waiting == 5
+    assert backlog(project, fresh_postgres).events_waiting == 5
     store.engine.dispose()

@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
-from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.trackers import DialogueStateTracker
 
@@ -36,7 +35,7 @@ from tests.support import (
     POSTGRES_ADMIN_URL,
     ROOT,
     free_port,
-    fresh_postgres_database,
+    greet_domain,
     require_redis,
 )
 from tests.test_e2e_booking import wait_for
@@ -44,13 +43,7 @@ from tests.test_outbox import a_booking, make_due, notify, outbox_rows
 
 pytestmark = pytest.mark.integration
 
-DOMAIN = Domain.from_dict({"intents": ["greet"], "responses": {"utter_greet": [{"text": "hi"}]}})
-
-
-@pytest.fixture
-def fresh_postgres() -> Iterator[str]:
-    with fresh_postgres_database("fault_test") as url:
-        yield url
+DOMAIN = greet_domain()
 
 
 @pytest.fixture

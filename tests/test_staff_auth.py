@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from clinic_core import storage
-from staff import audit, auth, users
+from staff import audit, auth, sessions, users
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "correct horse battery"
@@ -44,7 +44,7 @@ def sqlite_url(tmp_path: Path) -> Iterator[str]:
 
 
 def staff_session(user: auth.User, now: datetime = T0) -> auth.Session:
-    session = auth.read_session(auth.issue_session(user, SECRET, now), SECRET, now)
+    session = sessions.read_session(sessions.issue_session(user, SECRET, now), SECRET, now)
     assert session is not None
     return session
 
@@ -228,25 +228,25 @@ def nurse() -> auth.User:
 
 
 def test_session_round_trip(nurse: auth.User) -> None:
-    token = auth.issue_session(nurse, SECRET, T0)
+    token = sessions.issue_session(nurse, SECRET, T0)
     payload, mac = token.split(".")
     assert "=" not in token and len(base64.urlsafe_b64decode(mac + "==")) == 32
-    session = auth.read_session(token, SECRET, T0 + timedelta(minutes=1))
+    session = sessions.read_session(token, SECRET, T0 + timedelta(minutes=1))
     assert session == auth.Session(7, "nurse", "staff", T0, T0, session.csrf)
     assert len(session.csrf) >= 32
     # Aware times mean the same instant.
     aware = T0.replace(tzinfo=timezone.utc) + timedelta(minutes=1)
-    assert auth.read_session(token, SECRET, aware) == session
+    assert sessions.read_session(token, SECRET, aware) == session
     # Each login gets its own CSRF token.
-    assert auth.read_session(auth.issue_session(nurse, SECRET, T0), SECRET, T0).csrf != (
+    assert sessions.read_session(sessions.issue_session(nurse, SECRET, T0), SECRET, T0).csrf != (
         session.csrf
     )
     with pytest.raises(ValueError):
-        auth.issue_session(auth.User(8, "gone", "staff", T0, True, 0, None), SECRET, T0)
+        sessions.issue_session(auth.User(8, "gone", "staff", T0, True, 0, None), SECRET, T0)
 
 
 def test_tampered_forged_and_idle_sessions_are_rejected(nurse: auth.User) -> None:
-    token = auth.issue_session(nurse, SECRET, T0)
+    token = sessions.issue_session(nurse, SECRET, T0)
     payload, mac = token.split(".")
     data = json.loads(base64.urlsafe_b64decode(payload + "=="))
     data["role"] = "admin"
@@ -262,48 +262,52 @@ def test_tampered_forged_and_idle_sessions_are_rejected(nurse: auth.User) -> Non
         "not a token",
         None,
     ):
-        assert auth.read_session(bad, SECRET, T0) is None, bad
-    assert auth.read_session(token, "another secret, just as long as it", T0) is None
+        assert sessions.read_session(bad, SECRET, T0) is None, bad
+    assert sessions.read_session(token, "another secret, just as long as it", T0) is None
 
-    assert auth.read_session(token, SECRET, T0 + timedelta(minutes=14)) is not None
-    assert auth.read_session(token, SECRET, T0 + timedelta(minutes=16)) is None
-    assert auth.read_session(token, SECRET, T0 - timedelta(minutes=5)) is None  # from the future
+    assert sessions.read_session(token, SECRET, T0 + timedelta(minutes=14)) is not None
+    assert sessions.read_session(token, SECRET, T0 + timedelta(minutes=16)) is None
+    assert (
+        sessions.read_session(token, SECRET, T0 - timedelta(minutes=5)) is None
+    )  # from the future
 
 
 def test_refresh_extends_an_active_session(nurse: auth.User) -> None:
-    session = auth.read_session(auth.issue_session(nurse, SECRET, T0), SECRET, T0)
+    session = sessions.read_session(sessions.issue_session(nurse, SECRET, T0), SECRET, T0)
     at_14 = T0 + timedelta(minutes=14)
-    renewed = auth.read_session(auth.refresh(session, at_14, SECRET), SECRET, at_14)
+    renewed = sessions.read_session(sessions.refresh(session, at_14, SECRET), SECRET, at_14)
     assert renewed.last_seen == at_14 and renewed.issued_at == T0
     assert renewed.csrf == session.csrf
     at_28 = T0 + timedelta(minutes=28)
-    assert auth.read_session(auth.refresh(session, at_14, SECRET), SECRET, at_28) is not None
-    assert auth.read_session(auth.issue_session(nurse, SECRET, T0), SECRET, at_28) is None
+    assert (
+        sessions.read_session(sessions.refresh(session, at_14, SECRET), SECRET, at_28) is not None
+    )
+    assert sessions.read_session(sessions.issue_session(nurse, SECRET, T0), SECRET, at_28) is None
     with pytest.raises(ValueError):
-        auth.refresh(session, at_28, SECRET)
+        sessions.refresh(session, at_28, SECRET)
     # Activity cannot keep a session alive for ever.
-    late = T0 + auth.MAX_SESSION_AGE - timedelta(minutes=5)
+    late = T0 + sessions.MAX_SESSION_AGE - timedelta(minutes=5)
     kept = auth.Session(7, "nurse", "staff", T0, late, session.csrf)
-    token = auth.refresh(kept, late, SECRET)
-    assert auth.read_session(token, SECRET, late + timedelta(minutes=4)) is not None
-    assert auth.read_session(token, SECRET, late + timedelta(minutes=6)) is None
+    token = sessions.refresh(kept, late, SECRET)
+    assert sessions.read_session(token, SECRET, late + timedelta(minutes=4)) is not None
+    assert sessions.read_session(token, SECRET, late + timedelta(minutes=6)) is None
 
 
 def test_csrf_and_cookie_attributes(nurse: auth.User) -> None:
-    session = auth.read_session(auth.issue_session(nurse, SECRET, T0), SECRET, T0)
-    assert auth.check_csrf(session, session.csrf)
+    session = sessions.read_session(sessions.issue_session(nurse, SECRET, T0), SECRET, T0)
+    assert sessions.check_csrf(session, session.csrf)
     for wrong in (session.csrf[:-1], session.csrf + "x", "", None, "é" * 10, 42):
-        assert not auth.check_csrf(session, wrong)
-    assert not auth.check_csrf(None, session.csrf)
+        assert not sessions.check_csrf(session, wrong)
+    assert not sessions.check_csrf(None, session.csrf)
 
-    assert auth.cookie_attributes(secure=True) == {
+    assert sessions.cookie_attributes(secure=True) == {
         "path": "/",
         "httponly": True,
         "samesite": "Strict",
         "secure": True,
     }
-    assert "secure" not in auth.cookie_attributes(secure=False)
-    assert auth.cookie_attributes(secure=False)["httponly"] is True
+    assert "secure" not in sessions.cookie_attributes(secure=False)
+    assert sessions.cookie_attributes(secure=False)["httponly"] is True
 
 
 # --- the session secret ---------------------------------------------------------------
@@ -314,25 +318,25 @@ def test_session_secret_is_generated_once_with_mode_600(
 ) -> None:
     monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
     monkeypatch.delenv("STAFF_SESSION_SECRET", raising=False)
-    secret = auth.session_secret()
+    secret = sessions.session_secret()
     path = tmp_path / "data" / "staff-session-secret"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(secret) >= 32 and path.read_text().strip() == secret
-    assert auth.session_secret() == secret  # reused, not regenerated
+    assert sessions.session_secret() == secret  # reused, not regenerated
     assert [p.name for p in path.parent.iterdir()] == ["staff-session-secret"]
-    token = auth.issue_session(nurse, now=T0)  # the default secret is this one
-    assert auth.read_session(token, secret, T0) is not None
+    token = sessions.issue_session(nurse, now=T0)  # the default secret is this one
+    assert sessions.read_session(token, secret, T0) is not None
 
     path.chmod(0o644)
-    assert auth.session_secret() == secret
+    assert sessions.session_secret() == secret
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
     monkeypatch.setenv("STAFF_SESSION_SECRET", "e" * 32)
-    assert auth.session_secret() == "e" * 32
-    assert auth.read_session(token, None, T0) is None
+    assert sessions.session_secret() == "e" * 32
+    assert sessions.read_session(token, None, T0) is None
     monkeypatch.setenv("STAFF_SESSION_SECRET", "too short")
     with pytest.raises(RuntimeError):
-        auth.session_secret()
+        sessions.session_secret()
 
 
 # --- the audit trail -------------------------------------------------------------------

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 
 from clinic_core import storage
-from staff import audit, auth, passwords, two_factor
+from staff import audit, auth, passwords, sessions, two_factor
 from tests.test_staff_web import (  # noqa: F401 - the console fixture
     PASSWORD,
     SECOND_FACTORS,
@@ -31,7 +31,7 @@ NOW = datetime(2026, 12, 4, 12, 0, 0)
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv(auth.SECRET_ENV, "s" * 40)
+    monkeypatch.setenv(sessions.SECRET_ENV, "s" * 40)
     url = f"sqlite:///{tmp_path / 'clinic.db'}"
     storage.migrate(url)
     auth.create_user(url, "nadia", PASSWORD, auth.ADMIN, actor=auth.SYSTEM)
@@ -101,16 +101,16 @@ def test_wrong_codes_lock_the_account_like_wrong_passwords(project: str) -> None
 
 def test_changing_the_password_or_resetting_two_factor_ends_the_sessions(project: str) -> None:
     user = auth.list_users(project, actor=auth.SYSTEM)[0]
-    token = auth.issue_session(user)
-    session = auth.read_session(token)
+    token = sessions.issue_session(user)
+    session = sessions.read_session(token)
     assert auth.current_user(project, session) is not None
     auth.set_password(project, "nadia", "plum whistle harbour", actor=auth.SYSTEM)
     assert auth.current_user(project, session) is None
     user = auth.list_users(project, actor=auth.SYSTEM)[0]
-    session = auth.read_session(auth.issue_session(user))
+    session = sessions.read_session(sessions.issue_session(user))
     user, _, _ = enrol(project)  # turning it on ends the others too
     assert auth.current_user(project, session) is None
-    session = auth.read_session(auth.issue_session(user))
+    session = sessions.read_session(sessions.issue_session(user))
     reset = two_factor.reset(project, "nadia", actor=auth.SYSTEM)
     assert auth.current_user(project, session) is None and not reset.two_factor
 
@@ -186,14 +186,14 @@ def test_an_admin_must_set_up_a_second_factor_before_the_console_opens(
     token = client.csrf("/login")
     reply = client.post("/login", {"csrf": token, "login": "newadmin", "password": PASSWORD})
     assert reply.status == 302 and reply.headers["Location"] == "/login/setup"
-    assert auth.COOKIE_NAME not in client.jar  # no session yet
+    assert sessions.COOKIE_NAME not in client.jar  # no session yet
     assert client.get("/").status == 302  # the console stays closed
     page = client.get("/login/setup")
     assert page.status == 200 and "<svg" in page.body and 'id="totp-key"' in page.body
     reply = client.post("/login/setup", {"csrf": token, "code": "000000"})
-    assert reply.status == 401 and auth.COOKIE_NAME not in client.jar
+    assert reply.status == 401 and sessions.COOKIE_NAME not in client.jar
     reply = client.set_up_second_factor("newadmin")
-    assert auth.COOKIE_NAME in client.jar and client.get("/").status == 200
+    assert sessions.COOKIE_NAME in client.jar and client.get("/").status == 200
     assert len(SECOND_FACTORS[console.base, "newadmin"][1]) == 10
 
 
@@ -261,7 +261,7 @@ def test_a_right_password_does_not_wipe_out_wrong_codes(project: str) -> None:
 def test_a_new_admin_signs_in_again_with_a_second_factor(project: str) -> None:
     auth.create_user(project, "sam", PASSWORD, auth.STAFF, actor=auth.SYSTEM)
     sam = next(u for u in auth.list_users(project, actor=auth.SYSTEM) if u.login == "sam")
-    session = auth.read_session(auth.issue_session(sam))
+    session = sessions.read_session(sessions.issue_session(sam))
     promoted = auth.set_role(project, "sam", auth.ADMIN, actor=auth.SYSTEM)
     assert auth.current_user(project, session) is None
     assert two_factor.required(promoted)

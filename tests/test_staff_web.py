@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from sanic import Sanic
 
 from clinic_core import storage
-from staff import annotations, audit, auth
+from staff import annotations, audit, auth, sessions
 from staff import conversations as conv
 from tests.receivers import run_sanic
 
@@ -183,7 +183,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     patch = pytest.MonkeyPatch()
     patch.setattr(Sanic, "test_mode", True)
     patch.setenv("DATA_DIR", str(directory))
-    patch.setenv(auth.SECRET_ENV, SECRET)
+    patch.setenv(sessions.SECRET_ENV, SECRET)
     project_url = f"sqlite:///{directory / 'clinic.db'}"
     tracker_url = f"sqlite:///{directory / 'conversations.db'}"
     sender = "conv-xss-1"
@@ -336,11 +336,11 @@ def test_login_success_sets_a_hardened_session_cookie(console: Console) -> None:
     client = Client(console.base)
     reply = client.login("alice")
     assert reply.status == 302 and reply.headers["Location"] == "/"
-    morsel = reply.cookies[auth.COOKIE_NAME]
+    morsel = reply.cookies[sessions.COOKIE_NAME]
     assert morsel["httponly"] is True
     assert morsel["samesite"] == "Strict"
     assert morsel["path"] == "/"
-    assert auth.read_session(morsel.value, SECRET).login == "alice"
+    assert sessions.read_session(morsel.value, SECRET).login == "alice"
     page = client.get("/")
     assert page.status == 200 and "Escalations" in page.body
     assert ("login", None) in actions_of(console, "alice")
@@ -353,14 +353,14 @@ def test_secure_cookie_by_default(console: Console, monkeypatch: pytest.MonkeyPa
     assert settings.load().staff_cookie_secure is True
     monkeypatch.setenv("STAFF_COOKIE_SECURE", "off")
     assert settings.load().staff_cookie_secure is False
-    assert auth.cookie_attributes(True)["secure"] is True
+    assert sessions.cookie_attributes(True)["secure"] is True
 
 
 def test_login_failure(console: Console) -> None:
     client = Client(console.base)
     reply = client.login("alice", "wrong password!!")
     assert reply.status == 401
-    assert auth.COOKIE_NAME not in client.jar
+    assert sessions.COOKIE_NAME not in client.jar
     assert "Wrong login or password" in reply.body
     assert client.get("/").status == 302
 
@@ -370,7 +370,7 @@ def test_login_is_throttled(console: Console) -> None:
     for _ in range(auth.MAX_FAILED_LOGINS):
         assert client.login("mallory", "not the password").status == 401
     assert client.login("mallory").status == 401  # locked, even with the right password
-    assert auth.COOKIE_NAME not in client.jar
+    assert sessions.COOKIE_NAME not in client.jar
 
 
 def test_login_needs_its_csrf_token(console: Console) -> None:
@@ -379,7 +379,7 @@ def test_login_needs_its_csrf_token(console: Console) -> None:
     form = {"login": "alice", "password": PASSWORD}
     assert client.post("/login", form).status == 403
     assert client.post("/login", {**form, "csrf": "forged"}).status == 403
-    assert auth.COOKIE_NAME not in client.jar
+    assert sessions.COOKIE_NAME not in client.jar
 
 
 def test_posts_without_or_with_a_wrong_csrf_token_are_refused(console: Console) -> None:
@@ -405,7 +405,7 @@ def test_logout(console: Console) -> None:
     token = client.csrf()
     reply = client.post("/logout", {"csrf": token})
     assert reply.status == 302 and reply.headers["Location"] == "/login"
-    assert auth.COOKIE_NAME not in client.jar
+    assert sessions.COOKIE_NAME not in client.jar
     assert client.get("/").status == 302
 
 

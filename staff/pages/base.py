@@ -24,7 +24,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, html
 
 from clinic_core import storage
-from staff import audit, auth
+from staff import audit, auth, sessions
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 NOTE_LENGTH = 2000
@@ -112,12 +112,12 @@ class Console:
 
     def set_cookie(self, response: HTTPResponse, name: str, value: str) -> None:
         response.cookies[name] = value
-        for key, attribute in auth.cookie_attributes(self.secure_cookies).items():
+        for key, attribute in sessions.cookie_attributes(self.secure_cookies).items():
             response.cookies[name][key] = attribute
 
     def delete_session_cookie(self, response: HTTPResponse) -> None:
-        self.set_cookie(response, auth.COOKIE_NAME, "")
-        response.cookies[auth.COOKIE_NAME]["max-age"] = 0
+        self.set_cookie(response, sessions.COOKIE_NAME, "")
+        response.cookies[sessions.COOKIE_NAME]["max-age"] = 0
 
     @staticmethod
     def actor_login(request: Request) -> str:

@@ -17,7 +17,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, redirect
 from sanic.response import text as text_response
 
-from staff import audit, auth, two_factor
+from staff import audit, auth, sessions, two_factor
 from staff.pages.base import (
     console_of,
     off_the_loop,
@@ -58,7 +58,7 @@ def login_csrf_ok(request: Request) -> bool:
 def signed_in(request: Request, user: auth.User, response: HTTPResponse) -> HTTPResponse:
     """Give `response` the new session; the login's own cookies are done with."""
     console = console_of(request)
-    console.set_cookie(response, auth.COOKIE_NAME, auth.issue_session(user))
+    console.set_cookie(response, sessions.COOKIE_NAME, sessions.issue_session(user))
     for name in (LOGIN_CSRF_COOKIE, two_factor.PENDING_COOKIE):
         console.set_cookie(response, name, "")
         response.cookies[name]["max-age"] = 0
