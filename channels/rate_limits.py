@@ -120,5 +120,9 @@ class WaitNotices:
         self._until[conversation] = now + wait_s
         return True
 
+    def clear(self) -> None:
+        """Forget every notice (a test's fresh start)."""
+        self._until.clear()
+
 
 wait_notices = WaitNotices()

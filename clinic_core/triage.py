@@ -37,6 +37,7 @@ from __future__ import annotations
 import bisect
 import collections
 import dataclasses
+import functools
 import logging
 import re
 import threading
@@ -532,8 +533,6 @@ class _Message:
         self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
         self.masked = self._mask_not_first_person()
         self.confirms_own = bool(self.cues["confirms_own"].search(self.masked))
-        # "now", "still", "since yesterday", "should I be worried": happening now.
-        self.says_now = bool(self.cues["report"].search(self.masked))
         self.third_party_ends = self._ends("third_party")
         self.first_person = sorted(m.start() for m in self._finditer("first_person", self.masked))
         self.history = self._spans("history")
@@ -545,6 +544,11 @@ class _Message:
         )
         self.word_starts = [m.start() for m in _WORD.finditer(self.masked)]
         self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
+
+    @functools.cached_property
+    def says_now(self) -> bool:
+        """Happening now: "now", "still", "since yesterday", "should I be worried"."""
+        return bool(self.cues["report"].search(self.masked))
 
     @property
     def asks(self) -> bool:
@@ -761,11 +765,11 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
         hits = [h for h in red_flags if h.rule.id == first]
         return Assessment(False, None, first, _phrases(text, hits), True, worsening)
 
-    only_asked = (
-        message.asks
-        and not message.says_now
-        and not message.first_person
+    only_asked = (  # cheapest checks first: `asks` reads every sentence
+        not message.first_person
         and not any(verdicts[h].owned for h in own + alone)
+        and not message.says_now
+        and message.asks
     )
     for level in DECISION_ORDER:
         level_hits = [h for h in own if h.rule.level == level]
@@ -897,7 +901,7 @@ def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> b
         # A question ("do you get bumps where the needle goes in?") is asked,
         # not reported, unless the message says it is happening now ("...
         # started today").
-        return bool(message.cues["report"].search(message.masked))
+        return message.says_now
     if verdict.reported:
         return True
     # A description has no symptom word to anchor "I"/"my" to. A sentence that

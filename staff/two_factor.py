@@ -167,8 +167,11 @@ def verify(
     now = storage.as_naive_utc(now)
     code = (code or "").strip()
     with storage.transaction(url) as db:
-        row = db.get(StaffUser, user_id, with_for_update=True)
-        if row is None or row.disabled or not row.totp_confirmed or not row.totp_secret:
+        try:
+            row = _row(db, user_id)
+        except LookupError:
+            return None
+        if not row.totp_confirmed or not row.totp_secret:
             return None
         if epoch is not None and epoch != row.session_epoch:
             return None

@@ -92,11 +92,14 @@ def rasa_unpatched_after_each_test() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def fresh_rate_limits() -> Iterator[None]:
     """Each test counts its own messages (the channels' limiter is per process)."""
+    from channels.rate_limits import wait_notices
     from clinic_core import rate_limit
 
     rate_limit.reset_shared()
+    wait_notices.clear()
     yield
     rate_limit.reset_shared()
+    wait_notices.clear()
 
 
 @pytest.fixture(scope="session")

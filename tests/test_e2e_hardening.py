@@ -102,7 +102,7 @@ def test_each_service_holds_only_the_secrets_it_needs(assistant: RunningAssistan
         held = {name for name in settings.SECRET_VARIABLES if environ.get(name)}
         assert held <= MAY_HOLD[kind], (kind, held - MAY_HOLD[kind])
     assert seen == set(MAY_HOLD), seen
-    # The fixture did give the supervisor both secrets.
+    # The channel credentials file it wrote is readable by its owner only.
     assert (assistant.data_dir / "credentials.yml").stat().st_mode & 0o077 == 0
 
 

@@ -53,7 +53,7 @@ def tracker_engine(db: TrackerDB) -> Engine:
         on_disk = backend == "sqlite" and database not in ("", ":memory:")
         if on_disk and not database.startswith("file:") and not Path(database).exists():
             raise FileNotFoundError(f"No tracker store at {database}")
-        options = storage.tracker_store_options(backend)
+        options = storage.tracker_store_options(key)
         _engines[key] = sa.create_engine(url, future=True, **options)
     return _engines[key]
 
