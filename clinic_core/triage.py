@@ -823,6 +823,39 @@ def assess(
     `load_rules()` at startup to fail early.
     """
     rules = load_rules(rules_path)
+    wanted = None if languages is None else tuple(languages)
+    if not isinstance(text, str):
+        return _assess_with(rules, text, wanted)
+    key = (id(rules), text, wanted)
+    with _recent_lock:
+        known = _recent.get(key)
+        if known is not None and known[0] is rules:
+            return known[1]
+    assessment = _assess_with(rules, text, wanted)
+    with _recent_lock:
+        _recent[key] = (rules, assessment)
+        while len(_recent) > _RECENT_SIZE:
+            _recent.popitem(last=False)
+    return assessment
+
+
+# One message is read by the NLU's red-flag screen and again by the answer (and a
+# form's validation): the last few verdicts are kept.  An Assessment is immutable,
+# and a changed rules file is a new `rules` object, so a kept verdict is never stale.
+_RECENT_SIZE = 256
+_recent: collections.OrderedDict[tuple[Any, ...], tuple[TriageRules, Assessment]] = (
+    collections.OrderedDict()
+)
+_recent_lock = threading.Lock()
+
+
+def forget_recent() -> None:
+    """Drop the kept verdicts (for tests that replace the triage's own functions)."""
+    with _recent_lock:
+        _recent.clear()
+
+
+def _assess_with(rules: TriageRules, text: str, languages: Iterable[str] | None) -> Assessment:
     try:
         prepared = normalise(_as_text(text))
         best = _decide(prepared, rules)

@@ -72,6 +72,14 @@ def _write_ahead_log(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# SQLAlchemy 1.4 opens and closes a new connection for every session on an SQLite
+# file (three per turn here: `make bench` measured a tenth of an FAQ turn in
+# connecting, setting the journal mode and closing).  A pool keeps them open, as
+# SQLAlchemy 2.0 does by default; each is used by one thread at a time (the pool
+# hands it out), and a file has no server whose restart a pre-ping would detect.
+# Restoring a backup needs the assistant stopped anyway (scripts/backup.py).
+_SQLITE_FILE_POOL: dict[str, Any] = {"poolclass": sa.pool.QueuePool, "pool_pre_ping": False}
+
 # Conversations kept per process: the ones being talked in now.  A tracker of
 # a ten-turn conversation is about half a megabyte in memory.
 DEFAULT_CACHE_SIZE = 32
@@ -130,9 +138,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         connect_args = rasa_options.pop("connect_args", {})
         if old.dialect.name == "sqlite":
             connect_args = {**connect_args, "timeout": SQLITE_LOCK_WAIT_S}
-        self.engine = sa.create_engine(
-            url, **storage.engine_options(url, connect_args), **rasa_options
-        )
+        options = {**storage.engine_options(url, connect_args), **rasa_options}
+        if storage.sqlite_path(url) is not None:
+            options.update(_SQLITE_FILE_POOL)
+            options["connect_args"] = {**options["connect_args"], "check_same_thread": False}
+        self.engine = sa.create_engine(url, **options)
         if self.engine.dialect.name == "sqlite":
             sa.event.listen(self.engine, "connect", _write_ahead_log)
         self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)

@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -286,3 +287,32 @@ def test_a_save_over_another_process_write_is_not_cached(new_store: Factory) -> 
     assert [e.as_dict() for e in again.events] == [
         e.as_dict() for e in plain_load(ours, "m").events
     ]
+
+
+def test_an_sqlite_file_keeps_its_connections_open(tmp_path: Path) -> None:
+    """SQLAlchemy 1.4 would open, set up and close a connection for every query."""
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "c.db"))
+    other = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(tmp_path / "c.db"))
+    opened: list[object] = []
+    sa.event.listen(store.engine, "connect", lambda connection, _record: opened.append(connection))
+    try:
+        tracker = started(store, "pooled")
+        for text in ("second", "third", "fourth"):
+            tracker = run(store.retrieve("pooled"))
+            turn(tracker, text)
+            run(store.save(tracker))
+        assert len(opened) == 1
+        # Write-ahead logging is set on the connection that is kept.
+        with store.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        # The pooled connection serves another thread, as Rasa's executor threads may.
+        assert run(asyncio.to_thread(plain_load, store, "pooled")).events == tracker.events
+        # Another process's write is still seen through the kept connection.
+        theirs = run(other.retrieve("pooled"))
+        turn(theirs, "from the other process")
+        run(other.save(theirs))
+        assert stored_rows(store, "pooled").count("user") == 5
+        assert run(store.retrieve("pooled")).latest_message.text == "from the other process"
+    finally:
+        store.engine.dispose()
+        other.engine.dispose()

@@ -799,6 +799,29 @@ def test_custom_rules_path(tmp_path: Path) -> None:
     assert not assess("I have a shiner").is_report
 
 
+def test_a_message_read_twice_is_triaged_once_until_the_rules_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The red-flag screen and the answer read one message: one triage."""
+    decided: list[str] = []
+    original = triage._decide
+    monkeypatch.setattr(triage, "_decide", lambda *args: decided.append("x") or original(*args))
+    raw = _raw_rules()
+    path = _write(tmp_path, raw)
+    first = assess("I have a shiner", rules_path=path)
+    readings = len(decided)
+    assert assess("I have a shiner", rules_path=path) is first
+    assert len(decided) == readings
+    assess("I have a shiner!", rules_path=path)
+    assert len(decided) == 2 * readings
+    raw["expected"][0]["patterns"].append("shiner")
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, (stat.st_atime, stat.st_mtime + 10))  # make sure the edit is seen
+    assert assess("I have a shiner", rules_path=path).severity == "expected"
+    assert not first.is_report
+
+
 def test_duplicate_rule_id_is_rejected(tmp_path: Path) -> None:
     raw = _raw_rules()
     raw["urgent"][0]["id"] = "breathing"
@@ -854,6 +877,7 @@ def test_internal_error_is_an_unclear_report_not_a_crash(monkeypatch) -> None:
         raise RuntimeError("bug")
 
     monkeypatch.setattr(triage, "_decide", broken)
+    triage.forget_recent()  # a verdict kept from an earlier test would be returned
     result = assess("my lips are swelling")
     assert (result.is_report, result.severity, result.rule) == (True, "unclear", "internal_error")
 
