@@ -31,6 +31,12 @@ event loop behind every other conversation's work (`make bench`: a price
 question took 360 ms at the median at 8 concurrent conversations, a plain
 FAQ answer 80 ms).
 
+Forms ask their validation action (`validate_<form>`) through a RemoteAction
+that Rasa's FormAction builds itself; `InProcessValidationForm` is that
+FormAction with its validation looked up like every other action, so the
+forms' validators (pure too: the booking is stored by
+`action_submit_booking`, on the action server) run here as well.
+
 If anything in a local action fails, the action is sent to the action
 server as before.  Rasa has no hook for in-process actions in 3.6, so
 `install()` wraps `action_for_name_or_text`; serving/patches.py installs it
@@ -44,22 +50,28 @@ from typing import TYPE_CHECKING, Any
 
 import rasa.core.actions.action as rasa_actions
 from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.forms import FormAction
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (
     BotUttered,
     Event,
     FollowupAction,
+    SlotSet,
     UserUttered,
     deserialise_events,
 )
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
 
+from actions.booking import ActionAskBookingConfirmed, ValidateBookingForm
 from actions.clinic_facts import ActionClinicInfo
+from actions.contact_form import ValidateContactForm
 from actions.fallback import ActionClarifyDeclined, ActionFallback, ActionOtherLanguage
 from actions.offers import ActionAcceptOffer
+from actions.screening_form import ValidateTriageCheckForm
 from actions.session import ActionSessionStart
 from clinic_core import faq_answer
 from clinic_core.clinic import load_clinic
+from serving.action_endpoint import kept_alive
 
 if TYPE_CHECKING:
     from rasa.core.channels.channel import OutputChannel
@@ -162,6 +174,10 @@ IN_PROCESS = (
     ActionFallback,
     ActionClarifyDeclined,
     ActionOtherLanguage,
+    ValidateBookingForm,
+    ValidateContactForm,
+    ValidateTriageCheckForm,
+    ActionAskBookingConfirmed,
 )
 for _action in IN_PROCESS:
     InProcessSdkAction.executor.register_action(_action)
@@ -172,14 +188,44 @@ LOCAL_ACTIONS: dict[str, type[RemoteAction]] = {
 }
 
 
+class InProcessValidationForm(FormAction):
+    """Rasa's FormAction, whose validation action is looked up like any other."""
+
+    async def validate_slots(
+        self,
+        slot_candidates: dict[str, Any],
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        output_channel: OutputChannel,
+        nlg: NaturalLanguageGenerator,
+    ) -> list[Event]:
+        """Rasa 3.6.21's `validate_slots` with `action_for_name_or_text` for its RemoteAction."""
+        validate_name = f"validate_{self.name()}"
+        if validate_name not in domain.action_names_or_texts:
+            return []
+        validator = action_for_name_or_text(validate_name, domain, self.action_endpoint)
+        if not isinstance(validator, InProcessSdkAction):
+            return await super().validate_slots(
+                slot_candidates, tracker, domain, output_channel, nlg
+            )
+        candidates: list[Event] = [SlotSet(name, value) for name, value in slot_candidates.items()]
+        validating = self._temporary_tracker(tracker, candidates, domain)
+        return await validator.run(output_channel, nlg, validating, domain)
+
+
 def action_for_name_or_text(
     action_name_or_text: str, domain: Domain, action_endpoint: Any
 ) -> rasa_actions.Action:
-    """Rasa's lookup, except that the actions above run in this process."""
+    """Rasa's lookup, except that the actions above run in this process, and the
+    others reach the action server through kept-alive connections."""
+    action_endpoint = kept_alive(action_endpoint)
     local = LOCAL_ACTIONS.get(action_name_or_text)
     if local is not None and action_name_or_text in domain.user_actions:
         return local(action_name_or_text, action_endpoint)
-    return _original_action_for_name_or_text(action_name_or_text, domain, action_endpoint)
+    action = _original_action_for_name_or_text(action_name_or_text, domain, action_endpoint)
+    if type(action) is FormAction:
+        return InProcessValidationForm(action_name_or_text, action_endpoint)
+    return action
 
 
 def install() -> None:

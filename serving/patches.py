@@ -13,9 +13,13 @@ effect.
 - serving/model_loading.py: the TensorFlow models are restored for answering
   only, without tracing their training step (about two thirds of loading the
   model); Rasa's own load if the checkpoint does not fit exactly.
-- serving/local_actions.py: a plain FAQ turn (`action_answer_faq`) is answered
-  in the Rasa process instead of the action server, with the same decision
-  and Rasa's own reply path (the action server if that fails).
+- serving/local_actions.py: a plain FAQ turn (`action_answer_faq`), and the
+  action server's actions that need no database or network (session start,
+  practical questions, fallbacks, the forms' validation...), are answered in
+  the Rasa process, with the same code and Rasa's own reply path (the action
+  server if that fails).
+- serving/action_endpoint.py: the action server's connections are kept open
+  (Rasa opens one per call), and closed by Rasa's own shutdown listener.
 - serving/state_history.py: the dialogue states the policies read are
   computed once per event of a conversation, not replayed from its first
   event for every prediction (the same states: tests compare with Rasa's).
@@ -39,6 +43,7 @@ from __future__ import annotations
 import rasa
 
 from serving import (
+    action_endpoint,
     action_results,
     api_guard,
     local_actions,
@@ -69,6 +74,7 @@ MODULES = (
     action_results,
     model_loading,
     local_actions,
+    action_endpoint,
     state_history,
     replays,
     api_guard,

@@ -11,17 +11,25 @@ import pytest
 import rasa.core.actions.action as rasa_actions
 import yaml
 from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.forms import FormAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, UserUttered
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActiveLoop,
+    BotUttered,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk.executor import ActionExecutor
 
 from clinic_core.clinic import load_clinic
 from serving import local_actions, patches
-from serving.local_actions import InProcessSdkAction
+from serving.local_actions import InProcessSdkAction, InProcessValidationForm
 from tests.support import ROOT, TEST_CLINIC
 
 
@@ -47,10 +55,12 @@ class ActionServerOverJson(EndpointConfig):
         self.executor = ActionExecutor()
         self.executor.register_package("actions")
         self.calls: list[str] = []
+        self.requests: list[dict[str, Any]] = []
 
     async def request(self, json: dict[str, Any] | None = None, **_: Any) -> dict[str, Any]:
         call = _round_trip(json)
         self.calls.append(call["next_action"])
+        self.requests.append(_round_trip(json))  # the action may change `call`
         return _round_trip(await self.executor.run(call))
 
 
@@ -134,6 +144,16 @@ CONVERSATIONS: dict[str, tuple[str, list[Any]]] = {
             *said("something else", "deny"),
         ],
     ),
+    "the booking summary": (
+        "action_ask_booking_confirmed",
+        [
+            SlotSet("booking_name", "Ana Diaz"),
+            SlotSet("booking_phone", "+12015550123"),
+            SlotSet("booking_time", "next tuesday afternoon"),
+            SlotSet("booking_area", "forehead"),
+            SlotSet("booking_new_patient", True),
+        ],
+    ),
     "another language": (
         "action_other_language",
         said("hola, necesito ayuda", "other_language"),
@@ -188,12 +208,8 @@ def test_a_failure_here_asks_the_action_server(domain: Domain) -> None:
 
 
 def test_what_stores_or_notifies_stays_on_the_action_server(
-    domain: Domain, monkeypatch: pytest.MonkeyPatch
+    domain: Domain, installed: None
 ) -> None:
-    monkeypatch.setattr(
-        rasa_actions, "action_for_name_or_text", rasa_actions.action_for_name_or_text
-    )
-    patches.install()
     lookup = rasa_actions.action_for_name_or_text
     for name in (
         "action_triage",
@@ -201,14 +217,123 @@ def test_what_stores_or_notifies_stays_on_the_action_server(
         "action_escalate",
         "action_start_handoff",
         "action_submit_booking",
-        "action_ask_booking_confirmed",
-        "validate_booking_form",
-        "validate_contact_form",
-        "validate_triage_check_form",
     ):
         assert type(lookup(name, domain, None)) is RemoteAction, name
-    for name, (action_name, _events) in CONVERSATIONS.items():
-        assert isinstance(lookup(action_name, domain, None), InProcessSdkAction), name
-    assert {a().name() for a in local_actions.IN_PROCESS} == {
-        action for action, _events in CONVERSATIONS.values()
-    }
+    validators = {f"validate_{form}" for form, *_turn in FORM_TURNS.values()}
+    here = {action for action, _events in CONVERSATIONS.values()} | validators
+    for name in here:
+        assert isinstance(lookup(name, domain, None), InProcessSdkAction), name
+    assert {a().name() for a in local_actions.IN_PROCESS} == here
+    for form in domain.form_names:
+        assert isinstance(lookup(form, domain, None), InProcessValidationForm), form
+
+
+def form_turn(form: str, slot: str, filled: dict[str, Any], text: str) -> list[Any]:
+    """A form that asked for `slot`, and the patient's answer."""
+    return [
+        *said("hello", "greet"),
+        ActionExecuted(form),
+        ActiveLoop(form),
+        *[SlotSet(name, value) for name, value in filled.items()],
+        SlotSet("requested_slot", slot),
+        ActionExecuted("action_listen"),
+        UserUttered(text, {"name": "inform", "confidence": 0.9}),
+    ]
+
+
+FORM_TURNS = {
+    "a booking name": ("booking_form", "booking_name", {}, "Ana Diaz"),
+    "a booking phone that is not one": (
+        "booking_form",
+        "booking_phone",
+        {"booking_name": "Ana Diaz"},
+        "call me whenever",
+    ),
+    "the last booking answer, then the summary": (
+        "booking_form",
+        "booking_new_patient",
+        {
+            "booking_name": "Ana Diaz",
+            "booking_phone": "+12015550123",
+            "booking_email": "ana@example.com",
+            "booking_time": "next tuesday afternoon",
+            "booking_area": "forehead",
+        },
+        "yes, first time",
+    ),
+    "a call-back phone": ("contact_form", "contact_phone", {"contact_name": "Ana"}, "201 555 0123"),
+    "the screening question answered": (
+        "triage_check_form",
+        "triage_red_flags",
+        {},
+        "no, none of those",
+    ),
+}
+
+
+@pytest.fixture
+def installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rasa's lookup replaced as in the Rasa server, and restored afterwards."""
+    monkeypatch.setattr(
+        rasa_actions, "action_for_name_or_text", rasa_actions.action_for_name_or_text
+    )
+    patches.install()
+
+
+@pytest.mark.parametrize("name", list(FORM_TURNS))
+def test_a_form_validates_here_as_the_action_server_would(
+    name: str, domain: Domain, installed: None
+) -> None:
+    form, slot, filled, text = FORM_TURNS[name]
+    events = form_turn(form, slot, filled, text)
+    server = ActionServerOverJson()
+    remote = run(FormAction(form, server), events, domain)
+    remote_calls = list(server.calls)
+    assert f"validate_{form}" in remote_calls
+    server.calls.clear()
+    local = run(InProcessValidationForm(form, server), events, domain)
+    assert server.calls == []  # validation (and the booking summary) ran here
+    assert local == remote
+    assert any(isinstance(e, SlotSet) for e in local[0])
+
+
+def test_slot_candidates_reach_the_validator_as_over_http(
+    domain: Domain, installed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No slot of this domain is filled by Rasa's own mappings today; one that is
+    must reach the validator the same way."""
+    events = form_turn("booking_form", "booking_phone", {"booking_name": "Ana"}, "201 555 0123")
+    nlg = TemplatedNaturalLanguageGenerator(domain.responses)
+    candidate = {"booking_phone": "201 555 0123"}
+    server = ActionServerOverJson()
+    seen_here: list[dict[str, Any]] = []
+
+    class Recording:
+        async def run(self, call: dict[str, Any]) -> Any:
+            seen_here.append(_round_trip(call))
+            return await server.executor.run(call)
+
+    monkeypatch.setattr(InProcessSdkAction, "executor", Recording())
+
+    def validated(form: FormAction) -> list[Any]:
+        tracker = tracker_of(events, domain)
+        channel = CollectingOutputChannel()
+        return asyncio.run(form.validate_slots(candidate, tracker, domain, channel, nlg))
+
+    remote = validated(FormAction("booking_form", server))
+    local = validated(InProcessValidationForm("booking_form", server))
+    assert server.calls == ["validate_booking_form"] and len(seen_here) == 1
+    assert local == remote
+    assert SlotSet("booking_phone", "+12015550123") in local
+    sent = seen_here[0]["tracker"]["events"]
+    assert {"event": "slot", "name": "booking_phone", "value": "201 555 0123"}.items() <= sent[
+        -1
+    ].items()
+    here, there = seen_here[0]["tracker"], server.requests[0]["tracker"]
+    assert here["slots"] == there["slots"]
+    assert untimed(here["events"]) == untimed(there["events"])
+
+
+def untimed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events without their timestamps (the validation tracker's are made per call)."""
+    return [{k: v for k, v in event.items() if k != "timestamp"} for event in events]
