@@ -1,11 +1,11 @@
 """Answer an FAQ topic, adding the emergency safety line when a red flag is mentioned.
 
 The decision is clinic_core/faq_answer.py's.  A plain FAQ turn is answered
-inside the Rasa process (serving/local_actions.py) from the same decision;
-this action server version answers when another action hands a question
-over (the fallback's follow-up, action_triage's hypothetical and third-party
-questions such as "what if I can't breathe") and whenever the Rasa process
-runs without the project's patches.
+inside the Rasa process (serving/local_actions.py) from the same decision,
+as is the fallback's follow-up (actions/fallback.py runs there too); this
+action server version answers when action_triage hands a question over
+(hypothetical and third-party questions such as "what if I can't breathe")
+and whenever the Rasa process runs without the project's patches.
 """
 
 from __future__ import annotations

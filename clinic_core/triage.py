@@ -823,7 +823,9 @@ def assess(
     `load_rules()` at startup to fail early.
     """
     rules = load_rules(rules_path)
-    wanted = None if languages is None else tuple(languages)
+    # The language sections actually read: the red-flag screen names the clinic's
+    # emergency languages, the answer names none (all); the same sections, the same key.
+    wanted = tuple(code for code in rules.languages if languages is None or code in languages)
     if not isinstance(text, str):
         return _assess_with(rules, text, wanted)
     key = (id(rules), text, wanted)
@@ -832,10 +834,11 @@ def assess(
         if known is not None and known[0] is rules:
             return known[1]
     assessment = _assess_with(rules, text, wanted)
-    with _recent_lock:
-        _recent[key] = (rules, assessment)
-        while len(_recent) > _RECENT_SIZE:
-            _recent.popitem(last=False)
+    if assessment.rule != INTERNAL_ERROR:  # a failure is never remembered
+        with _recent_lock:
+            _recent[key] = (rules, assessment)
+            while len(_recent) > _RECENT_SIZE:
+                _recent.popitem(last=False)
     return assessment
 
 
@@ -843,6 +846,7 @@ def assess(
 # form's validation): the last few verdicts are kept.  An Assessment is immutable,
 # and a changed rules file is a new `rules` object, so a kept verdict is never stale.
 _RECENT_SIZE = 256
+INTERNAL_ERROR = "internal_error"
 _recent: collections.OrderedDict[tuple[Any, ...], tuple[TriageRules, Assessment]] = (
     collections.OrderedDict()
 )
@@ -868,7 +872,7 @@ def _assess_with(rules: TriageRules, text: str, languages: Iterable[str] | None)
         return best
     except Exception:  # pragma: no cover - a bug must not crash the conversation
         log.exception("triage failed; treating the message as an unclear report")
-        return Assessment(True, "unclear", "internal_error", (), False, False)
+        return Assessment(True, "unclear", INTERNAL_ERROR, (), False, False)
 
 
 def _more_serious(candidate: Assessment, current: Assessment) -> bool:

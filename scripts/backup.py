@@ -12,7 +12,9 @@ A restore checks the manifest first (a damaged or incomplete backup is
 refused), copies each database into place through the same API (into a
 temporary file, then renamed over the old one, so a failure leaves the old
 file whole), and counts the rows again.  Stop the assistant before
-restoring: a running server would keep writing to the files it opened.
+restoring: a running server keeps its database files open (the tracker
+store keeps its connections) and would go on writing to the replaced ones,
+so a restore refuses while any process has them open.
 
 The production profile keeps its data in PostgreSQL: this refuses it and
 prints the `pg_dump` / `pg_restore` steps (also in README).
@@ -136,6 +138,28 @@ def checked_manifest(source: Path) -> dict:
     return manifest
 
 
+def holders(paths: list[Path]) -> dict[int, Path]:
+    """The processes that have one of these files (or its journal) open: pid -> file.
+
+    Read from /proc (Linux); elsewhere nothing is found and the documented
+    rule (stop the assistant first) is all there is.
+    """
+    wanted: dict[str, Path] = {}
+    for path in paths:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            wanted[os.path.realpath(str(path) + suffix)] = path
+    found: dict[int, Path] = {}
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            for fd in fd_dir.iterdir():
+                target = wanted.get(os.readlink(fd))
+                if target is not None:
+                    found[int(fd_dir.parent.name)] = target
+        except OSError:  # gone, or not ours to read
+            continue
+    return found
+
+
 def restore(source: Path) -> dict[str, dict[str, int]]:
     """Put a backup's databases in place; returns the rows found after restoring."""
     manifest = checked_manifest(source)
@@ -143,6 +167,12 @@ def restore(source: Path) -> dict[str, dict[str, int]]:
     unknown = set(manifest["databases"]) - set(targets)
     if unknown:
         raise BackupError(f"the backup holds unknown databases: {sorted(unknown)}")
+    busy = holders([targets[name] for name in manifest["databases"]])
+    if busy:
+        raise BackupError(
+            f"{', '.join(sorted({str(p) for p in busy.values()}))} is open in process(es) "
+            f"{', '.join(str(pid) for pid in sorted(busy))}: stop the assistant first"
+        )
     restored: dict[str, dict[str, int]] = {}
     for name, entry in manifest["databases"].items():
         target = targets[name]

@@ -11,31 +11,48 @@ conversations, against 30 ms alone and 100 ms for a turn that does not
 call the action server.
 
 `KeptAliveEndpoint` is that EndpointConfig with one session per event loop,
-kept open (keep-alive connections, reused).  Everything else about a
-request is Rasa's own (`request` is not replaced): headers, the action
-server's token, timeouts, errors.  serving/local_actions.py hands it to
-every action it builds.  The sessions are closed when the Rasa server
-stops: `install()` (by serving/patches.py) extends Rasa's own shutdown
-listener, `rasa.core.run.close_resources`, which Rasa registers by name.
+kept open.  Everything else about a request is Rasa's own: headers, the
+action server's token, timeouts, errors.  Two things keep a kept connection
+from failing a turn:
+
+- an idle connection is dropped after `IDLE_S`, well before the action
+  server closes it (Sanic's default is 5 s; serving/action_server.py sets
+  `SERVER_KEEP_ALIVE_S`; nginx's is 75 s), so the two never race on an idle
+  connection;
+- a call that finds its connection closed under it (the action server
+  restarted: the loop had not yet read the close) is sent once more on a
+  new connection.  The action server's storing actions are safe to repeat
+  (a booking has a dedupe key; an escalation updates the conversation's open
+  one).
+
+serving/local_actions.py hands it to every action it builds.  The sessions
+are closed when the Rasa server stops: `install()` (by serving/patches.py)
+extends Rasa's own shutdown listener, `rasa.core.run.close_resources`,
+which Rasa registers by name.
 """
 
 from __future__ import annotations
 
 import asyncio
-import weakref
+import logging
 from types import TracebackType
 from typing import Any
 
 import aiohttp
 import rasa.core.run as rasa_run
+from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.utils.endpoints import EndpointConfig
+
+from serving.action_server import SERVER_KEEP_ALIVE_S
+
+logger = logging.getLogger(__name__)
 
 _original_close_resources = rasa_run.close_resources
 
-# The sessions of every endpoint, by event loop (a session belongs to one loop).
-_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[aiohttp.ClientSession]] = (
-    weakref.WeakKeyDictionary()
-)
+IDLE_S = 2.0  # an idle kept connection is closed after this, long before the server would
+assert IDLE_S < SERVER_KEEP_ALIVE_S
+_TWIN = "_clinic_kept_alive"  # the kept-alive twin, kept on Rasa's endpoint object
+_CLOSED_UNDER_US = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
 class _Borrowed:
@@ -81,14 +98,35 @@ class KeptAliveEndpoint(EndpointConfig):
         loop = asyncio.get_running_loop()
         session = self._open.get(loop)
         if session is None or session.closed:
-            session = super().session()
+            # Sessions of finished event loops (tests) are let go.
             self._open = {k: v for k, v in self._open.items() if not k.is_closed()}
+            session = self._new_session()
             self._open[loop] = session
-            _sessions.setdefault(loop, []).append(session)
         return _Borrowed(session)
 
+    def _new_session(self) -> aiohttp.ClientSession:
+        auth = aiohttp.BasicAuth(**self.basic_auth) if self.basic_auth else None
+        return aiohttp.ClientSession(
+            headers=self.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=IDLE_S),
+        )
 
-_kept: dict[int, tuple[EndpointConfig, KeptAliveEndpoint]] = {}
+    async def request(self, *args: Any, **kwargs: Any) -> Any:
+        """Rasa's request; once more on a new connection if the kept one was closed."""
+        try:
+            return await super().request(*args, **kwargs)
+        except _CLOSED_UNDER_US as error:
+            logger.info("The action server closed a kept connection (%s); calling again.", error)
+            await self.close()
+            return await super().request(*args, **kwargs)
+
+    async def close(self) -> None:
+        """Close this event loop's session (a new one is opened when needed)."""
+        session = self._open.pop(asyncio.get_running_loop(), None)
+        if session is not None and not session.closed:
+            await session.close()
 
 
 def kept_alive(endpoint: EndpointConfig | None) -> EndpointConfig | None:
@@ -96,27 +134,22 @@ def kept_alive(endpoint: EndpointConfig | None) -> EndpointConfig | None:
     anything but Rasa's own EndpointConfig is left as it is."""
     if type(endpoint) is not EndpointConfig:
         return endpoint
-    known = _kept.get(id(endpoint))
-    if known is None or known[0] is not endpoint:
-        known = (endpoint, KeptAliveEndpoint.like(endpoint))
-        _kept[id(endpoint)] = known
-    return known[1]
-
-
-async def close_sessions() -> None:
-    """Close this loop's kept sessions (when the server stops)."""
-    loop = asyncio.get_running_loop()
-    for session in _sessions.pop(loop, []):
-        if not session.closed:
-            await session.close()
+    twin = getattr(endpoint, _TWIN, None)
+    if twin is None:
+        twin = KeptAliveEndpoint.like(endpoint)
+        setattr(endpoint, _TWIN, twin)
+    return twin
 
 
 async def close_resources_and_sessions(app: Any, loop: asyncio.AbstractEventLoop) -> None:
-    """Rasa's shutdown listener, then this loop's kept sessions closed."""
+    """Rasa's shutdown listener, then the kept session of the agent's action endpoint."""
     try:
         await _original_close_resources(app, loop)
     finally:
-        await close_sessions()
+        agent = getattr(getattr(app, "ctx", None), "agent", None)
+        twin = getattr(getattr(agent, "action_endpoint", None), _TWIN, None)
+        if twin is not None:
+            await twin.close()
 
 
 def install() -> None:

@@ -48,11 +48,18 @@ def require_token(app: Sanic, token: str) -> None:
         return None
 
 
+# How long an idle connection from a Rasa server is kept: longer than the Rasa
+# servers keep one (serving/action_endpoint.py), so that the action server
+# never closes a connection they are about to reuse.
+SERVER_KEEP_ALIVE_S = 30
+
+
 def build_app(actions: str, token: str) -> Sanic:
     if not token:
         raise SystemExit(f"{TOKEN_ENV} is not set: the action server refuses to run open.")
     app = create_app(actions, cors_origins=[])
     require_token(app, token)
+    app.config.KEEP_ALIVE_TIMEOUT = SERVER_KEEP_ALIVE_S
     return app
 
 

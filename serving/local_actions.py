@@ -22,10 +22,13 @@ are the same (tested). In a form, the policies decide as before (the form
 asks its question again).
 
 The action server's actions that need nothing but the conversation and the
-clinic file (no database, no network: `IN_PROCESS` below) run here too: the
-action server's own classes, through the SDK's own executor, with the
-request the action server would get; only the HTTP round trip and its
-schema check are saved.  That round trip costs far more under load than its
+clinic's files (the clinic file, the triage rules, the languages file; no
+database, no network, no secret: `IN_PROCESS` below) run here too: the
+action server's own classes, through the SDK's own executor, with copies of
+the request the action server would get; only the HTTP round trip and its
+schema check are saved.  (This process's environment holds the tracker
+store's URL and the lock store's password, which the action server's does
+not; these actions read neither.)  That round trip costs far more under load than its
 own time: the turn waits for the response and then for its turn on the
 event loop behind every other conversation's work (`make bench`: a price
 question took 360 ms at the median at 8 concurrent conversations, a plain
@@ -45,11 +48,12 @@ after its Rasa version check.
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
 import rasa.core.actions.action as rasa_actions
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.events import (
@@ -61,6 +65,7 @@ from rasa.shared.core.events import (
     deserialise_events,
 )
 from rasa_sdk.executor import ActionExecutor, CollectingDispatcher
+from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
 
 from actions.booking import ActionAskBookingConfirmed, ValidateBookingForm
 from actions.clinic_facts import ActionClinicInfo
@@ -141,7 +146,10 @@ class InProcessSdkAction(RemoteAction):
     """An action server's action run by the SDK's executor in this process.
 
     Same request, same action code, same reply path as RemoteAction.run; the
-    action server's answer if anything here fails.
+    action server's answer if anything here fails.  The action gets copies,
+    as over HTTP: the request and the reply pass through JSON, and the domain
+    is one private copy of the model's, so nothing an action changes reaches
+    the live conversation or the model.
     """
 
     executor = ActionExecutor()
@@ -154,8 +162,15 @@ class InProcessSdkAction(RemoteAction):
         domain: Domain,
     ) -> list[Event]:
         try:
-            reply = await self.executor.run(self._action_call_format(tracker, domain)) or {}
+            call = self._action_call_format(tracker, domain)
+            given_domain = call.pop("domain", None)
+            call = json.loads(json.dumps(call))
+            if given_domain is not None:
+                call["domain"] = _private_domain(domain)
+            reply = json.loads(json.dumps(await self.executor.run(call) or {}))
             new_events = deserialise_events(reply.get("events") or [])
+        except SdkRejection as rejection:  # the action declines: Rasa's own rejection
+            raise ActionExecutionRejection(self.name(), rejection.message) from rejection
         except Exception:  # noqa: BLE001 - the action server still knows how to run it
             logger.exception("The in-process %s failed; asking the action server.", self.name())
             return await super().run(output_channel, nlg, tracker, domain)
@@ -165,8 +180,22 @@ class InProcessSdkAction(RemoteAction):
         return list(bot_messages) + new_events
 
 
-# Only actions that read nothing but the conversation and the clinic file, and
-# write nothing anywhere: what stores or notifies stays on the action server.
+_domains: dict[int, tuple[Domain, dict[str, Any]]] = {}
+
+
+def _private_domain(domain: Domain) -> dict[str, Any]:
+    """A copy of the model's domain for the in-process actions (one per model)."""
+    known = _domains.get(id(domain))
+    if known is None or known[0] is not domain:
+        _domains.clear()  # the previous model's
+        known = (domain, json.loads(json.dumps(domain.as_dict())))
+        _domains[id(domain)] = known
+    return known[1]
+
+
+# Only actions that need nothing the action server has and this process lacks
+# (they read the conversation and the clinic's files) and that write nothing
+# anywhere: what stores or notifies stays on the action server.
 IN_PROCESS = (
     ActionSessionStart,
     ActionClinicInfo,

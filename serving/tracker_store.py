@@ -66,10 +66,16 @@ SQLITE_LOCK_WAIT_S = 30.0
 
 
 def _write_ahead_log(connection: Any, _record: Any) -> None:
-    """Readers never block the writer (the mode is kept in the file)."""
+    """Readers never block the writer (the mode is kept in the file).  The log is
+    cut back after each checkpoint: with connections kept open, SQLite never gets
+    to remove it as it does when the last connection closes."""
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
     cursor.close()
+
+
+WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes
 
 
 # SQLAlchemy 1.4 opens and closes a new connection for every session on an SQLite
@@ -77,7 +83,7 @@ def _write_ahead_log(connection: Any, _record: Any) -> None:
 # connecting, setting the journal mode and closing).  A pool keeps them open, as
 # SQLAlchemy 2.0 does by default; each is used by one thread at a time (the pool
 # hands it out), and a file has no server whose restart a pre-ping would detect.
-# Restoring a backup needs the assistant stopped anyway (scripts/backup.py).
+# Restoring a backup needs the assistant stopped (scripts/backup.py checks).
 _SQLITE_FILE_POOL: dict[str, Any] = {"poolclass": sa.pool.QueuePool, "pool_pre_ping": False}
 
 # Conversations kept per process: the ones being talked in now.  A tracker of

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +21,7 @@ from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
 from serving import action_endpoint
 from serving.action_endpoint import KeptAliveEndpoint, kept_alive
+from serving.action_server import SERVER_KEEP_ALIVE_S, build_app
 
 DOMAIN = Domain.from_dict({"intents": ["greet"], "actions": ["action_hello"]})
 TOKEN_HEADER = "X-Clinic-Action-Token"
@@ -26,7 +30,8 @@ TOKEN_HEADER = "X-Clinic-Action-Token"
 class ActionServer:
     """A stand-in action server that notes which connection each call came on."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep_alive_s: float = 75.0) -> None:
+        self.keep_alive_s = keep_alive_s
         self.peers: list[Any] = []
         self.tokens: list[str | None] = []
         self.runner: web.AppRunner | None = None
@@ -44,7 +49,7 @@ class ActionServer:
     async def __aenter__(self) -> ActionServer:
         app = web.Application()
         app.router.add_post("/webhook", self.webhook)
-        self.runner = web.AppRunner(app)
+        self.runner = web.AppRunner(app, keepalive_timeout=self.keep_alive_s)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
@@ -72,7 +77,8 @@ def calls(endpoint_of: Any, times: int = 3) -> tuple[ActionServer, list[list[Any
         async with ActionServer() as server:
             endpoint = endpoint_of(EndpointConfig(server.url, headers={TOKEN_HEADER: "s3cret"}))
             results = [await call(endpoint) for _ in range(times)]
-            await action_endpoint.close_sessions()
+            if isinstance(endpoint, KeptAliveEndpoint):
+                await endpoint.close()
         return server, results
 
     return asyncio.run(scenario())
@@ -100,7 +106,7 @@ def test_an_action_server_error_is_still_rasas_error() -> None:
                 await call(endpoint, "action_broken")
             assert isinstance(raised.value.__cause__, ClientResponseError)
             assert [e.text for e in await call(endpoint) if isinstance(e, BotUttered)]
-            await action_endpoint.close_sessions()
+            await endpoint.close()
 
     asyncio.run(scenario())
 
@@ -114,7 +120,44 @@ def test_one_twin_per_endpoint_and_nothing_else_is_wrapped() -> None:
     assert kept_alive(twin) is twin
 
 
-def test_the_sessions_close_when_the_server_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_connection_the_server_closed_unnoticed_is_replaced(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The action server restarted (or dropped an idle connection) while the Rasa
+    process's loop was busy: the call goes out again on a new connection."""
+    caplog.set_level(logging.INFO, logger="serving.action_endpoint")
+
+    async def scenario() -> ActionServer:
+        async with ActionServer(keep_alive_s=0.2) as server:
+            endpoint = kept_alive(EndpointConfig(server.url))
+            await call(endpoint)
+            time.sleep(0.6)  # a busy loop: the server's close is not read meanwhile
+            events = await call(endpoint)
+            assert [e.text for e in events if isinstance(e, BotUttered)]
+            await endpoint.close()
+        return server
+
+    server = asyncio.run(scenario())
+    assert len(set(server.peers)) == 2
+    assert "closed a kept connection" in caplog.text
+
+
+def test_idle_connections_end_on_our_side_first() -> None:
+    assert action_endpoint.IDLE_S < SERVER_KEEP_ALIVE_S
+    app = build_app("actions", token="x" * 32)
+    assert app.config.KEEP_ALIVE_TIMEOUT == SERVER_KEEP_ALIVE_S
+
+    async def scenario() -> float:
+        endpoint = kept_alive(EndpointConfig("http://127.0.0.1:9/webhook"))
+        async with endpoint.session() as session:
+            idle = session.connector._keepalive_timeout
+        await endpoint.close()
+        return idle
+
+    assert asyncio.run(scenario()) == action_endpoint.IDLE_S
+
+
+def test_the_session_closes_when_the_server_stops(monkeypatch: pytest.MonkeyPatch) -> None:
     closed_by_rasa: list[str] = []
 
     async def rasa_close_resources(_app: Any, _loop: Any) -> None:
@@ -126,10 +169,13 @@ def test_the_sessions_close_when_the_server_stops(monkeypatch: pytest.MonkeyPatc
 
     async def scenario() -> Any:
         async with ActionServer() as server:
-            endpoint = kept_alive(EndpointConfig(server.url))
-            await call(endpoint)
-            session = endpoint._open[asyncio.get_running_loop()]
-            await rasa_run.close_resources(None, asyncio.get_running_loop())
+            agent_endpoint = EndpointConfig(server.url)
+            app = SimpleNamespace(
+                ctx=SimpleNamespace(agent=SimpleNamespace(action_endpoint=agent_endpoint))
+            )
+            await call(kept_alive(agent_endpoint))
+            session = kept_alive(agent_endpoint)._open[asyncio.get_running_loop()]
+            await rasa_run.close_resources(app, asyncio.get_running_loop())
             return session
 
     session = asyncio.run(scenario())

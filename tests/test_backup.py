@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -157,3 +158,22 @@ def test_nothing_to_back_up_is_said(data_dir: Path) -> None:
     with pytest.raises(backups.BackupError, match="does not exist"):
         backups.backup()
     assert backups.main(["backup"]) == 1
+
+
+def test_a_restore_refuses_while_a_process_has_the_files_open(data_dir: Path) -> None:
+    add_records(data_dir, "F6")
+    made = backups.backup()
+    add_records(data_dir, "G7")
+    before = found(data_dir)
+    # What a running Rasa server holds: its tracker store keeps its connections open.
+    held = sqlite3.connect(data_dir / "conversations.db")
+    held.execute("SELECT COUNT(*) FROM events").fetchone()
+    try:
+        with pytest.raises(backups.BackupError, match="stop the assistant first"):
+            backups.restore(made)
+        assert backups.main(["restore", str(made)]) == 1
+        assert found(data_dir) == before  # untouched
+    finally:
+        held.close()
+    assert backups.main(["restore", str(made)]) == 0
+    assert found(data_dir)["bookings"] == {"BK-F6"}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import rasa.core.actions.action as rasa_actions
 import yaml
-from rasa.core.actions.action import RemoteAction
+from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -26,6 +26,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.utils.endpoints import EndpointConfig
 from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
 
 from clinic_core.clinic import load_clinic
 from serving import local_actions, patches
@@ -228,6 +229,9 @@ def test_what_stores_or_notifies_stays_on_the_action_server(
         assert isinstance(lookup(form, domain, None), InProcessValidationForm), form
 
 
+ORIGINAL_LOOKUP = local_actions._original_action_for_name_or_text
+
+
 def form_turn(form: str, slot: str, filled: dict[str, Any], text: str) -> list[Any]:
     """A form that asked for `slot`, and the patient's answer."""
     return [
@@ -282,14 +286,17 @@ def installed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("name", list(FORM_TURNS))
 def test_a_form_validates_here_as_the_action_server_would(
-    name: str, domain: Domain, installed: None
+    name: str, domain: Domain, installed: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     form, slot, filled, text = FORM_TURNS[name]
     events = form_turn(form, slot, filled, text)
     server = ActionServerOverJson()
+    # Rasa alone: every custom action of the turn goes to the action server.
+    ours = rasa_actions.action_for_name_or_text
+    monkeypatch.setattr(rasa_actions, "action_for_name_or_text", ORIGINAL_LOOKUP)
     remote = run(FormAction(form, server), events, domain)
-    remote_calls = list(server.calls)
-    assert f"validate_{form}" in remote_calls
+    monkeypatch.setattr(rasa_actions, "action_for_name_or_text", ours)
+    assert f"validate_{form}" in server.calls
     server.calls.clear()
     local = run(InProcessValidationForm(form, server), events, domain)
     assert server.calls == []  # validation (and the booking summary) ran here
@@ -337,3 +344,47 @@ def test_slot_candidates_reach_the_validator_as_over_http(
 def untimed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Events without their timestamps (the validation tracker's are made per call)."""
     return [{k: v for k, v in event.items() if k != "timestamp"} for event in events]
+
+
+# Plain functions, not Action classes: the SDK's register_package would pick up
+# any Action subclass defined anywhere in the process.
+async def meddling(dispatcher: Any, tracker: Any, domain: dict[str, Any]) -> list[Any]:
+    """An action that changes what it was given (the action server's copy, normally)."""
+    domain["responses"].clear()
+    tracker.latest_message["intent"]["name"] = "changed"
+    tracker.slots["clinic_phone"] = "changed"
+    dispatcher.utter_message(text="meddled")
+    return []
+
+
+async def declining(dispatcher: Any, tracker: Any, domain: dict[str, Any]) -> list[Any]:
+    raise SdkRejection("action_clinic_info", "not this time")
+
+
+def with_action(run: Any) -> type[InProcessSdkAction]:
+    executor = ActionExecutor()
+    executor.register_function("action_clinic_info", run)
+    return type("WithAction", (InProcessSdkAction,), {"executor": executor})
+
+
+def test_an_action_here_changes_only_its_own_copies(domain: Domain) -> None:
+    live = Domain.from_dict(domain.as_dict())
+    responses = dict(live.as_dict()["responses"])
+    tracker = tracker_of(
+        [SlotSet("clinic_phone", "+1 555-0142"), *said("price?", "clinic_info")], live
+    )
+    nlg = TemplatedNaturalLanguageGenerator(live.responses)
+    action = with_action(meddling)("action_clinic_info", None)
+    returned = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, live))
+    assert [e.text for e in returned] == ["meddled"]
+    assert live.as_dict()["responses"] == responses
+    assert tracker.latest_message.intent["name"] == "clinic_info"
+    assert tracker.get_slot("clinic_phone") == "+1 555-0142"
+
+
+def test_an_action_that_declines_here_declines_as_over_http(domain: Domain) -> None:
+    server = ActionServerOverJson()
+    action = with_action(declining)("action_clinic_info", server)
+    with pytest.raises(ActionExecutionRejection):
+        run(action, said("price?", "clinic_info"), domain)
+    assert server.calls == []  # a refusal is an answer, not a failure

@@ -169,7 +169,6 @@ def test_the_faq_answer_runs_here(domain: Domain, monkeypatch: pytest.MonkeyPatc
     assert lookup is local_actions.action_for_name_or_text
     assert isinstance(lookup("action_answer_faq", domain, NOWHERE), LocalAnswerFaq)
     assert type(lookup("action_triage", domain, NOWHERE)) is RemoteAction
-    assert not isinstance(lookup("booking_form", domain, NOWHERE), LocalAnswerFaq)
 
 
 def test_recent_turns_stop_at_the_previous_patient_message() -> None:

@@ -28,6 +28,9 @@ from tests.support import (
 
 pytestmark = pytest.mark.e2e
 
+EXPECTED_SYMPTOM = "I have a small bruise where I was injected yesterday"
+EXPECTED_REPLY = "known, usually mild side effect"
+
 
 def say(rasa_url: str, sender: str, text: str) -> str:
     status, replies = http(
@@ -80,6 +83,9 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
     process = start_servers(env, log)
     try:
         assert "full name" in say(rasa_url, sender, "I'd like to book an appointment")
+        # A symptom report is triaged on the action server: the Rasa process now
+        # holds a kept-alive connection to the one about to crash.
+        assert EXPECTED_REPLY in say(rasa_url, f"{sender}-a", EXPECTED_SYMPTOM)
         # The action server crashes: the supervisor brings it back, the Rasa
         # server stays up, and the conversation goes on.
         health_url = f"http://127.0.0.1:{env['HEALTH_PORT']}/health"
@@ -103,6 +109,8 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
         assert wait_until(lambda: _healthy(f"http://127.0.0.1:{env['ACTIONS_PORT']}/health"), 90)
         assert wait_until(lambda: http("GET", health_url)[0] == 200, 30)
         assert "phone number" in say(rasa_url, sender, "Ana Diaz")
+        # The action server is reached again (its old connection is gone).
+        assert EXPECTED_REPLY in say(rasa_url, f"{sender}-b", EXPECTED_SYMPTOM)
         assert process.poll() is None
         # Everything it wrote is private to the service's user.
         data_dir = Path(env["DATA_DIR"])

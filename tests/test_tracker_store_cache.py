@@ -26,6 +26,7 @@ from rasa.shared.core.events import (
 )
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from serving import tracker_store
 from serving.tracker_store import CachedSQLTrackerStore
 
 DOMAIN = Domain.from_dict(
@@ -305,6 +306,8 @@ def test_an_sqlite_file_keeps_its_connections_open(tmp_path: Path) -> None:
         # Write-ahead logging is set on the connection that is kept.
         with store.engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            limit = connection.exec_driver_sql("PRAGMA journal_size_limit").scalar()
+            assert limit == tracker_store.WAL_SIZE_LIMIT
         # The pooled connection serves another thread, as Rasa's executor threads may.
         assert run(asyncio.to_thread(plain_load, store, "pooled")).events == tracker.events
         # Another process's write is still seen through the kept connection.

@@ -814,6 +814,11 @@ def test_a_message_read_twice_is_triaged_once_until_the_rules_change(
     assert len(decided) == readings
     assess("I have a shiner!", rules_path=path)
     assert len(decided) == 2 * readings
+    # The red-flag screen names the clinic's emergency languages, the answer none.
+    every_language = tuple(load_rules(path).languages)
+    assert every_language  # the file has other languages, or this proves nothing
+    assert assess("I have a shiner", rules_path=path, languages=every_language) is first
+    assert assess("I have a shiner", rules_path=path, languages=[]) is not first
     raw["expected"][0]["patterns"].append("shiner")
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     stat = path.stat()
@@ -880,6 +885,8 @@ def test_internal_error_is_an_unclear_report_not_a_crash(monkeypatch) -> None:
     triage.forget_recent()  # a verdict kept from an earlier test would be returned
     result = assess("my lips are swelling")
     assert (result.is_report, result.severity, result.rule) == (True, "unclear", "internal_error")
+    monkeypatch.undo()
+    assert assess("my lips are swelling").rule == "face_swelling"  # the failure was not kept
 
 
 def test_overlapping_phrases_are_merged_and_quoted_once() -> None:
