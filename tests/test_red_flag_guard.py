@@ -171,3 +171,34 @@ def test_only_a_side_effects_reading_overrules_a_mild_report() -> None:
     assert classify(MILD_ASKED, "greet").get("intent")["name"] == "report_symptom"
     other_topic = classify_faq(MILD_ASKED, "faq/touch_ups", 0.99)
     assert other_topic.get("intent")["name"] == "report_symptom"
+
+
+@pytest.mark.parametrize(
+    "text, classifier_said",
+    [
+        # What patients say about themselves to ask whether it suits them (each
+        # was screened before clinic/red-flag-descriptions.yml described them)
+        ("english is my second language, I prefer to speak by phone.", "human_handoff"),
+        ("my english isn't very good so I'd rather talk on the phone.", "human_handoff"),
+        ("I'm allergic to penicillin and some foods. Can I still have it?", "faq"),
+        ("I have a long term condition and take tablets. can I have it?", "faq"),
+    ],
+)
+def test_telling_about_oneself_to_ask_is_not_screened(text: str, classifier_said: str) -> None:
+    result = classify(text, classifier_said)
+    assert result.get("triage")["screen"] is False
+    assert result.get("intent")["name"] == classifier_said
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm allergic to loads of stuff and since the jab my face is puffing up",
+        "I smoke but this is different, I can't catch my breath",
+        "I tried to read but every line looks doubled",
+        "my neck muscles can't hold my head up since yesterday",
+    ],
+)
+def test_a_red_flag_beside_a_self_description_is_still_caught(text: str) -> None:
+    reading = classify(text, "faq").get("triage")
+    assert reading["severity"] == "emergency" or reading["screen"] is True
