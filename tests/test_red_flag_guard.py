@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
+from clinic_core import red_flag_semantic, triage
 from components.red_flags import RedFlagGuard
 
 
@@ -181,7 +182,7 @@ def test_only_a_side_effects_reading_overrules_a_mild_report() -> None:
         ("english is my second language, I prefer to speak by phone.", "human_handoff"),
         ("my english isn't very good so I'd rather talk on the phone.", "human_handoff"),
         ("I'm allergic to penicillin and some foods. Can I still have it?", "faq"),
-        ("I have a long term condition and take tablets. can I have it?", "faq"),
+        ("I am a smoker in my 50s. will it work?", "faq"),
     ],
 )
 def test_telling_about_oneself_to_ask_is_not_screened(text: str, classifier_said: str) -> None:
@@ -193,12 +194,15 @@ def test_telling_about_oneself_to_ask_is_not_screened(text: str, classifier_said
 @pytest.mark.parametrize(
     "text",
     [
-        "I'm allergic to loads of stuff and since the jab my face is puffing up",
-        "I smoke but this is different, I can't catch my breath",
-        "I tried to read but every line looks doubled",
-        "my neck muscles can't hold my head up since yesterday",
+        # Red flags no rule knows, worded like the harmless self-descriptions
+        # (tablets, English on the phone, stairs): the meaning layer still screens them.
+        "since the jab I can't get my tablets to go down",
+        "my english was fine yesterday but today people can't follow what I say",
+        "since the injection I can hardly walk up the stairs",
     ],
 )
-def test_a_red_flag_beside_a_self_description_is_still_caught(text: str) -> None:
+def test_a_red_flag_worded_like_a_self_description_is_still_screened(text: str) -> None:
+    assert not triage.assess(text).is_report  # the rules miss it: only the meaning layer
+    assert red_flag_semantic.shared().closest(text) is not None
     reading = classify(text, "faq").get("triage")
-    assert reading["severity"] == "emergency" or reading["screen"] is True
+    assert reading["screen"] is True
