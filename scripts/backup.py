@@ -138,25 +138,58 @@ def checked_manifest(source: Path) -> dict:
     return manifest
 
 
-def holders(paths: list[Path]) -> dict[int, Path]:
-    """The processes that have one of these files (or its journal) open: pid -> file.
+SIDE_FILES = ("-journal", "-wal", "-shm")  # what SQLite keeps beside a database file
 
-    Read from /proc (Linux); elsewhere nothing is found and the documented
-    rule (stop the assistant first) is all there is.
+
+def holders(paths: list[Path]) -> dict[int, Path]:
+    """The processes that have one of these files (or its side files) open: pid -> file.
+
+    Two readings of /proc (Linux; elsewhere nothing is found and the documented
+    rule, stop the assistant first, is all there is): the open files of every
+    process this user may read, and the file locks of every process
+    (/proc/locks, readable by anyone: an open SQLite connection in WAL mode
+    holds a lock on the `-shm` file).  Files are compared by device and inode.
     """
-    wanted: dict[str, Path] = {}
+    wanted: dict[tuple[int, int], Path] = {}
     for path in paths:
-        for suffix in ("", "-wal", "-shm", "-journal"):
-            wanted[os.path.realpath(str(path) + suffix)] = path
+        for suffix in ("", *SIDE_FILES):
+            try:
+                info = os.stat(str(path) + suffix)
+            except OSError:
+                continue
+            wanted[(info.st_dev, info.st_ino)] = path
     found: dict[int, Path] = {}
+    if not wanted:
+        return found
     for fd_dir in Path("/proc").glob("[0-9]*/fd"):
         try:
-            for fd in fd_dir.iterdir():
-                target = wanted.get(os.readlink(fd))
-                if target is not None:
-                    found[int(fd_dir.parent.name)] = target
-        except OSError:  # gone, or not ours to read
+            fds = list(fd_dir.iterdir())
+        except OSError:  # gone, or another user's
             continue
+        for fd in fds:
+            try:
+                info = os.stat(fd)
+            except OSError:  # closed meanwhile
+                continue
+            target = wanted.get((info.st_dev, info.st_ino))
+            if target is not None:
+                found[int(fd_dir.parent.name)] = target
+    by_inode = {inode: path for (_dev, inode), path in wanted.items()}
+    try:
+        locks = Path("/proc/locks").read_text(encoding="ascii", errors="replace").splitlines()
+    except OSError:
+        locks = []
+    for line in locks:
+        fields = line.split()
+        # "1: POSIX  ADVISORY  READ 1234 08:01:5678 128 128" (after "->" for a waiter)
+        if "->" in fields:
+            fields.remove("->")
+        try:
+            pid, inode = int(fields[4]), int(fields[5].rsplit(":", 1)[1])
+        except (IndexError, ValueError):
+            continue
+        if inode in by_inode:
+            found.setdefault(pid, by_inode[inode])
     return found
 
 
@@ -182,7 +215,7 @@ def restore(source: Path) -> dict[str, dict[str, int]]:
         copy_database(source / entry["file"], temporary)
         # A journal left by the replaced file (a crash mid-write) must never be
         # rolled into the restored one when it is next opened.
-        for suffix in ("-journal", "-wal", "-shm"):
+        for suffix in SIDE_FILES:
             target.with_name(target.name + suffix).unlink(missing_ok=True)
         os.replace(temporary, target)
         restored[name] = row_counts(target)

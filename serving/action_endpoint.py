@@ -20,10 +20,13 @@ from failing a turn:
   `SERVER_KEEP_ALIVE_S`; nginx's is 75 s), so the two never race on an idle
   connection;
 - a call that finds its connection closed under it (the action server
-  restarted: the loop had not yet read the close) is sent once more on a
-  new connection.  The action server's storing actions are safe to repeat
-  (a booking has a dedupe key; an escalation updates the conversation's open
-  one).
+  restarted, or nginx reloaded: the loop had not yet read the close) is
+  sent once more, on a connection of its own (Rasa's plain request), so
+  that no other conversation's call in flight on the kept session is
+  touched.  A repeat never stores twice (a booking has a dedupe key; an
+  escalation updates the conversation's open one), but if the first call
+  had been stored before the connection broke, the clinic gets one more
+  update notice for that escalation: a duplicate, never a loss.
 
 serving/local_actions.py hands it to every action it builds.  The sessions
 are closed when the Rasa server stops: `install()` (by serving/patches.py)
@@ -55,6 +58,20 @@ _TWIN = "_clinic_kept_alive"  # the kept-alive twin, kept on Rasa's endpoint obj
 _CLOSED_UNDER_US = (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError)
 
 
+def _arguments(endpoint: EndpointConfig) -> dict[str, Any]:
+    """What an EndpointConfig was made with."""
+    return {
+        "url": endpoint.url,
+        "params": endpoint.params,
+        "headers": endpoint.headers,
+        "basic_auth": endpoint.basic_auth,
+        "token": endpoint.token,
+        "token_name": endpoint.token_name,
+        "cafile": endpoint.cafile,
+        **endpoint.kwargs,
+    }
+
+
 class _Borrowed:
     """`async with` around a session that stays open afterwards."""
 
@@ -83,16 +100,7 @@ class KeptAliveEndpoint(EndpointConfig):
     @classmethod
     def like(cls, endpoint: EndpointConfig) -> KeptAliveEndpoint:
         """The same endpoint (URL, headers, token, options), kept alive."""
-        return cls(
-            endpoint.url,
-            endpoint.params,
-            endpoint.headers,
-            endpoint.basic_auth,
-            endpoint.token,
-            endpoint.token_name,
-            cafile=endpoint.cafile,
-            **endpoint.kwargs,
-        )
+        return cls(**_arguments(endpoint))
 
     def session(self) -> _Borrowed:  # type: ignore[override]
         loop = asyncio.get_running_loop()
@@ -105,7 +113,10 @@ class KeptAliveEndpoint(EndpointConfig):
         return _Borrowed(session)
 
     def _new_session(self) -> aiohttp.ClientSession:
-        auth = aiohttp.BasicAuth(**self.basic_auth) if self.basic_auth else None
+        """Rasa's session (`EndpointConfig.session`), with idle connections kept `IDLE_S`."""
+        auth = None
+        if self.basic_auth:
+            auth = aiohttp.BasicAuth(self.basic_auth["username"], self.basic_auth["password"])
         return aiohttp.ClientSession(
             headers=self.headers,
             auth=auth,
@@ -114,13 +125,17 @@ class KeptAliveEndpoint(EndpointConfig):
         )
 
     async def request(self, *args: Any, **kwargs: Any) -> Any:
-        """Rasa's request; once more on a new connection if the kept one was closed."""
+        """Rasa's request; once more, on a connection of its own, if the kept one was closed."""
         try:
             return await super().request(*args, **kwargs)
         except _CLOSED_UNDER_US as error:
             logger.info("The action server closed a kept connection (%s); calling again.", error)
-            await self.close()
-            return await super().request(*args, **kwargs)
+            return await self._plain.request(*args, **kwargs)
+
+    @property
+    def _plain(self) -> EndpointConfig:
+        """The same endpoint as Rasa makes it: a session of its own per call."""
+        return EndpointConfig(**_arguments(self))
 
     async def close(self) -> None:
         """Close this event loop's session (a new one is opened when needed)."""

@@ -180,17 +180,17 @@ class InProcessSdkAction(RemoteAction):
         return list(bot_messages) + new_events
 
 
-_domains: dict[int, tuple[Domain, dict[str, Any]]] = {}
+_domains: dict[int, tuple[Domain, str]] = {}
 
 
 def _private_domain(domain: Domain) -> dict[str, Any]:
-    """A copy of the model's domain for the in-process actions (one per model)."""
+    """A copy of the model's domain for one in-process call (serialised once per model)."""
     known = _domains.get(id(domain))
     if known is None or known[0] is not domain:
         _domains.clear()  # the previous model's
-        known = (domain, json.loads(json.dumps(domain.as_dict())))
+        known = (domain, json.dumps(domain.as_dict()))
         _domains[id(domain)] = known
-    return known[1]
+    return json.loads(known[1])
 
 
 # Only actions that need nothing the action server has and this process lacks

@@ -22,6 +22,7 @@ from tests.support import (
     CHROMIUM,
     CHROMIUM_ARGS,
     MODEL,
+    ROOT,
     TEST_CLINIC,
     TWILIO_TEST_TOKEN,
     WEBHOOK_SECRET,
@@ -258,3 +259,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     yield url
     if request.param == "sqlite":
         storage._engines.pop(url).dispose()
+
+
+@pytest.fixture(scope="session")
+def assistant_domain() -> Any:
+    """The assistant's domain with the FAQ responses, as the trained model holds it."""
+    import yaml
+    from rasa.shared.core.domain import Domain
+
+    data = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
+    faq = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text(encoding="utf-8"))
+    data["responses"] = {**data["responses"], **faq["responses"]}
+    return Domain.from_dict(data)
+
+
+@pytest.fixture
+def test_clinic(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The test clinic's file instead of the example clinic's."""
+    monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))

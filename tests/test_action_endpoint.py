@@ -132,8 +132,12 @@ def test_a_connection_the_server_closed_unnoticed_is_replaced(
             endpoint = kept_alive(EndpointConfig(server.url))
             await call(endpoint)
             time.sleep(0.6)  # a busy loop: the server's close is not read meanwhile
+            kept = endpoint._open[asyncio.get_running_loop()]
             events = await call(endpoint)
             assert [e.text for e in events if isinstance(e, BotUttered)]
+            # The retry had a connection of its own: the kept session, which other
+            # conversations' calls may be using, stays open and in use.
+            assert not kept.closed and endpoint._open[asyncio.get_running_loop()] is kept
             await endpoint.close()
         return server
 

@@ -22,9 +22,7 @@ DOMAIN_RESPONSES = yaml.safe_load((ROOT / "domain.yml").read_text())["responses"
 DOMAIN = {"responses": {**DOMAIN_RESPONSES, **FAQ_RESPONSES}}
 
 
-@pytest.fixture(autouse=True)
-def test_clinic(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))
+pytestmark = pytest.mark.usefixtures("test_clinic")
 
 
 def tracker(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -177,3 +179,26 @@ def test_a_restore_refuses_while_a_process_has_the_files_open(data_dir: Path) ->
         held.close()
     assert backups.main(["restore", str(made)]) == 0
     assert found(data_dir)["bookings"] == {"BK-F6"}
+
+
+def test_a_holder_whose_open_files_cannot_be_read_is_found_by_its_locks(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's server: its /proc/<pid>/fd is closed to us, /proc/locks is not."""
+    add_records(data_dir, "H8")
+    held = sqlite3.connect(data_dir / "conversations.db")
+    held.execute("PRAGMA journal_mode=WAL")
+    held.execute("SELECT COUNT(*) FROM events").fetchone()
+    real_stat = os.stat
+
+    def unreadable_fds(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if str(path).startswith("/proc/"):
+            raise PermissionError(path)
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "stat", unreadable_fds)
+    try:
+        found = backups.holders([data_dir / "conversations.db"])
+    finally:
+        held.close()
+    assert found == {os.getpid(): data_dir / "conversations.db"}

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 import rasa.core.actions.action as rasa_actions
-import yaml
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.core.actions.forms import FormAction
 from rasa.core.channels.channel import CollectingOutputChannel
@@ -31,20 +30,13 @@ from rasa_sdk.interfaces import ActionExecutionRejection as SdkRejection
 from clinic_core.clinic import load_clinic
 from serving import local_actions, patches
 from serving.local_actions import InProcessSdkAction, InProcessValidationForm
-from tests.support import ROOT, TEST_CLINIC
+
+pytestmark = pytest.mark.usefixtures("test_clinic")
 
 
 @pytest.fixture(scope="module")
-def domain() -> Domain:
-    data = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    faq = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text(encoding="utf-8"))
-    data["responses"] = {**data["responses"], **faq["responses"]}
-    return Domain.from_dict(data)
-
-
-@pytest.fixture(autouse=True)
-def test_clinic(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))
+def domain(assistant_domain: Domain) -> Domain:
+    return assistant_domain
 
 
 class ActionServerOverJson(EndpointConfig):
@@ -208,7 +200,7 @@ def test_a_failure_here_asks_the_action_server(domain: Domain) -> None:
     assert returned
 
 
-def test_what_stores_or_notifies_stays_on_the_action_server(
+def test_what_stores_notifies_or_hands_over_stays_on_the_action_server(
     domain: Domain, installed: None
 ) -> None:
     lookup = rasa_actions.action_for_name_or_text
@@ -346,10 +338,14 @@ def untimed(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{k: v for k, v in event.items() if k != "timestamp"} for event in events]
 
 
+RESPONSES_SEEN: list[int] = []
+
+
 # Plain functions, not Action classes: the SDK's register_package would pick up
 # any Action subclass defined anywhere in the process.
 async def meddling(dispatcher: Any, tracker: Any, domain: dict[str, Any]) -> list[Any]:
     """An action that changes what it was given (the action server's copy, normally)."""
+    RESPONSES_SEEN.append(len(domain["responses"]))
     domain["responses"].clear()
     tracker.latest_message["intent"]["name"] = "changed"
     tracker.slots["clinic_phone"] = "changed"
@@ -375,8 +371,11 @@ def test_an_action_here_changes_only_its_own_copies(domain: Domain) -> None:
     )
     nlg = TemplatedNaturalLanguageGenerator(live.responses)
     action = with_action(meddling)("action_clinic_info", None)
+    RESPONSES_SEEN.clear()
     returned = asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, live))
+    asyncio.run(action.run(CollectingOutputChannel(), nlg, tracker, live))
     assert [e.text for e in returned] == ["meddled"]
+    assert [len(responses), len(responses)] == RESPONSES_SEEN  # the second call got a whole copy
     assert live.as_dict()["responses"] == responses
     assert tracker.latest_message.intent["name"] == "clinic_info"
     assert tracker.get_slot("clinic_phone") == "+1 555-0142"

@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 import rasa.core.actions.action as rasa_actions
-import yaml
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -31,23 +30,18 @@ from clinic_core import faq_answer
 from clinic_core.clinic import load_clinic
 from serving import local_actions, patches
 from serving.local_actions import LocalAnswerFaq
-from tests.support import ROOT, TEST_CLINIC
+from tests.support import ROOT
 
 # Nothing listens here: a call to the action server fails at once.
 NOWHERE = EndpointConfig("http://127.0.0.1:9/webhook")
 
 
+pytestmark = pytest.mark.usefixtures("test_clinic")
+
+
 @pytest.fixture(scope="module")
-def domain() -> Domain:
-    data = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
-    faq = yaml.safe_load((ROOT / "data" / "responses" / "faq.yml").read_text(encoding="utf-8"))
-    data["responses"] = {**data["responses"], **faq["responses"]}
-    return Domain.from_dict(data)
-
-
-@pytest.fixture(autouse=True)
-def test_clinic(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLINIC_CONFIG", str(TEST_CLINIC))
+def domain(assistant_domain: Domain) -> Domain:
+    return assistant_domain
 
 
 def asked(text: str, topic: str | None) -> list[Any]:

@@ -83,8 +83,8 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
     process = start_servers(env, log)
     try:
         assert "full name" in say(rasa_url, sender, "I'd like to book an appointment")
-        # A symptom report is triaged on the action server: the Rasa process now
-        # holds a kept-alive connection to the one about to crash.
+        # A symptom report is triaged on the action server (the booking's own
+        # turns now run in the Rasa process): it is reached before the crash...
         assert EXPECTED_REPLY in say(rasa_url, f"{sender}-a", EXPECTED_SYMPTOM)
         # The action server crashes: the supervisor brings it back, the Rasa
         # server stays up, and the conversation goes on.
@@ -109,7 +109,8 @@ def test_a_booking_continues_after_a_restart(trained_model: Path, tmp_path: Path
         assert wait_until(lambda: _healthy(f"http://127.0.0.1:{env['ACTIONS_PORT']}/health"), 90)
         assert wait_until(lambda: http("GET", health_url)[0] == 200, 30)
         assert "phone number" in say(rasa_url, sender, "Ana Diaz")
-        # The action server is reached again (its old connection is gone).
+        # ... and the restarted one is reached again (a kept connection that the
+        # crash closed is replaced: tests/test_action_endpoint.py).
         assert EXPECTED_REPLY in say(rasa_url, f"{sender}-b", EXPECTED_SYMPTOM)
         assert process.poll() is None
         # Everything it wrote is private to the service's user.
