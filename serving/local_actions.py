@@ -147,9 +147,9 @@ class InProcessSdkAction(RemoteAction):
 
     Same request, same action code, same reply path as RemoteAction.run; the
     action server's answer if anything here fails.  The action gets copies,
-    as over HTTP: the request and the reply pass through JSON, and the domain
-    is one private copy of the model's, so nothing an action changes reaches
-    the live conversation or the model.
+    as over HTTP: the request and the reply pass through JSON, and each call
+    gets its own copy of the model's domain, so nothing an action changes
+    reaches the live conversation, the model or another call.
     """
 
     executor = ActionExecutor()
