@@ -107,8 +107,9 @@ def recent_turns(tracker: DialogueStateTracker, user_turns: int = 2) -> list[dic
     return tail
 
 
-class LocalAnswerFaq(RemoteAction):
-    """`action_answer_faq` in the Rasa process; the action server's if this fails."""
+class LocalFirstAction(RemoteAction):
+    """A custom action answered in this process, through Rasa's own reply path for
+    custom actions; the action server's answer if anything here fails."""
 
     async def run(
         self,
@@ -118,16 +119,32 @@ class LocalAnswerFaq(RemoteAction):
         domain: Domain,
     ) -> list[Event]:
         try:
-            replies = self.replies(tracker)
-        except Exception:  # noqa: BLE001 - the action server still knows how to answer
-            logger.exception("The in-process FAQ answer failed; asking the action server.")
+            replies, events = await self.local_reply(tracker, domain)
+        except ActionExecutionRejection:
+            raise  # the action declines: an answer, not a failure
+        except Exception:  # noqa: BLE001 - the action server still knows how to run it
+            logger.exception("The in-process %s failed; asking the action server.", self.name())
             return await super().run(output_channel, nlg, tracker, domain)
-        events: list[Event] = list(
-            await self._utter_responses(replies, output_channel, nlg, tracker)
-        )
+        bot_messages = await self._utter_responses(replies, output_channel, nlg, tracker)
+        return list(bot_messages) + events
+
+    async def local_reply(
+        self, tracker: DialogueStateTracker, domain: Domain
+    ) -> tuple[list[dict[str, Any]], list[Event]]:
+        """What the action server would answer: its messages, then its events."""
+        raise NotImplementedError
+
+
+class LocalAnswerFaq(LocalFirstAction):
+    """`action_answer_faq` in the Rasa process."""
+
+    async def local_reply(
+        self, tracker: DialogueStateTracker, domain: Domain
+    ) -> tuple[list[dict[str, Any]], list[Event]]:
+        listen: list[Event] = []
         if not tracker.active_loop_name:
-            events.append(FollowupAction(ACTION_LISTEN_NAME))
-        return events
+            listen.append(FollowupAction(ACTION_LISTEN_NAME))
+        return self.replies(tracker), listen
 
     @staticmethod
     def replies(tracker: DialogueStateTracker) -> list[dict[str, Any]]:
@@ -142,11 +159,10 @@ class LocalAnswerFaq(RemoteAction):
         return dispatcher.messages
 
 
-class InProcessSdkAction(RemoteAction):
+class InProcessSdkAction(LocalFirstAction):
     """An action server's action run by the SDK's executor in this process.
 
-    Same request, same action code, same reply path as RemoteAction.run; the
-    action server's answer if anything here fails.  The action gets copies,
+    Same request and same action code as over HTTP.  The action gets copies,
     as over HTTP: the request and the reply pass through JSON, and each call
     gets its own copy of the model's domain, so nothing an action changes
     reaches the live conversation, the model or another call.
@@ -154,30 +170,19 @@ class InProcessSdkAction(RemoteAction):
 
     executor = ActionExecutor()
 
-    async def run(
-        self,
-        output_channel: OutputChannel,
-        nlg: NaturalLanguageGenerator,
-        tracker: DialogueStateTracker,
-        domain: Domain,
-    ) -> list[Event]:
+    async def local_reply(
+        self, tracker: DialogueStateTracker, domain: Domain
+    ) -> tuple[list[dict[str, Any]], list[Event]]:
+        call = self._action_call_format(tracker, domain)
+        given_domain = call.pop("domain", None)
+        call = json.loads(json.dumps(call))
+        if given_domain is not None:
+            call["domain"] = _private_domain(domain)
         try:
-            call = self._action_call_format(tracker, domain)
-            given_domain = call.pop("domain", None)
-            call = json.loads(json.dumps(call))
-            if given_domain is not None:
-                call["domain"] = _private_domain(domain)
             reply = json.loads(json.dumps(await self.executor.run(call) or {}))
-            new_events = deserialise_events(reply.get("events") or [])
-        except SdkRejection as rejection:  # the action declines: Rasa's own rejection
+        except SdkRejection as rejection:
             raise ActionExecutionRejection(self.name(), rejection.message) from rejection
-        except Exception:  # noqa: BLE001 - the action server still knows how to run it
-            logger.exception("The in-process %s failed; asking the action server.", self.name())
-            return await super().run(output_channel, nlg, tracker, domain)
-        bot_messages = await self._utter_responses(
-            reply.get("responses") or [], output_channel, nlg, tracker
-        )
-        return list(bot_messages) + new_events
+        return reply.get("responses") or [], deserialise_events(reply.get("events") or [])
 
 
 _domains: dict[int, tuple[Domain, str]] = {}
@@ -211,7 +216,7 @@ IN_PROCESS = (
 for _action in IN_PROCESS:
     InProcessSdkAction.executor.register_action(_action)
 
-LOCAL_ACTIONS: dict[str, type[RemoteAction]] = {
+LOCAL_ACTIONS: dict[str, type[LocalFirstAction]] = {
     ANSWER_FAQ: LocalAnswerFaq,
     **{action().name(): InProcessSdkAction for action in IN_PROCESS},
 }
