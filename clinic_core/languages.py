@@ -22,6 +22,7 @@ from clinic_core.settings import PROJECT_ROOT
 
 DEFAULT_PATH = PROJECT_ROOT / "clinic" / "languages.yml"
 ENGLISH = "en"
+NEUTRAL_WORDS = frozenset({"botox"})
 
 
 def fold(text: str) -> str:
@@ -38,7 +39,18 @@ class LanguageFile:
     min_words: int
     greetings: re.Pattern[str]
     thanks: re.Pattern[str]
+    english_words: frozenset[str]
     replies: dict[str, str]
+
+    def mostly_english(self, folded: str) -> bool:
+        """More than half the words are everyday English ones (numbers and 'botox' not counted).
+
+        The detector judges character sequences and is easily fooled on a few
+        words; a message of common English words is English.
+        """
+        words = [w for w in folded.split() if not w.isdigit() and w not in NEUTRAL_WORDS]
+        known = sum(w in self.english_words for w in words)
+        return bool(words) and 2 * known > len(words)
 
 
 def _alternatives(raw: Any) -> re.Pattern[str]:
@@ -59,6 +71,7 @@ def load(path: Path = DEFAULT_PATH) -> LanguageFile:
         min_words=int(raw["min_words"]),
         greetings=_alternatives(raw["greetings"]),
         thanks=_alternatives(raw["thanks"]),
+        english_words=frozenset(fold(w) for w in str(raw["english_words"]).split("|") if w.strip()),
         replies=replies,
     )
 
@@ -89,7 +102,7 @@ def read(text: str, languages: LanguageFile | None = None) -> Reading:
     folded = fold(text or "")
     greeting = bool(folded) and bool(languages.greetings.fullmatch(folded))
     thanks = bool(folded) and bool(languages.thanks.fullmatch(folded))
-    if len(folded.split()) < languages.min_words:
+    if len(folded.split()) < languages.min_words or languages.mostly_english(folded):
         return Reading(ENGLISH, 1.0, greeting, thanks)
     with _detector_lock:
         code, confidence = _detector(languages.detect).classify(text)

@@ -36,6 +36,9 @@ def test_thanks_are_understood_in_any_language(text: str) -> None:
         ("hola, cuánto dura el efecto del botox en la frente?", "es"),
         ("bonjour, je voudrais savoir combien de temps dure le botox", "fr"),
         ("Ich möchte gerne einen Termin für eine Behandlung", "de"),
+        ("me duele mucho la frente desde ayer", "es"),
+        ("no puedo tragar bien desde el botox", "es"),
+        ("a minha testa está inchada e dói", "pt"),
     ],
 )
 def test_a_message_in_another_language_is_recognised(text: str, code: str) -> None:
@@ -50,6 +53,11 @@ def test_a_message_in_another_language_is_recognised(text: str, code: str) -> No
         "botox prices?",
         "i want to book tmrw pls",
         "my forehead is sore after the injection yesterday",
+        # A few everyday English words fool the detector (Romanian, Portuguese...).
+        "are you a robot?",
+        "do you do card payments",
+        "my pain is getting worse",
+        "is there someone real here",
     ],
 )
 def test_english_stays_english(text: str) -> None:
