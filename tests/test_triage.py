@@ -53,6 +53,10 @@ EMERGENCY = [
     "no puedo respirar bien desde esta mañana",
     "se me esta hinchando la lengua",
     "veo doble desde ayer",
+    # coughing or spluttering on what goes down (aspiration)
+    "I splutter every time I swallow my tea since the jabs",
+    "water makes me cough now, every single glass",
+    "coughing whenever I eat since yesterday, is that a side effect?",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -233,6 +237,14 @@ URGENT = [
     "I have a rash spreading across my forehead",
     "itchy welts on my neck",
     "I've got hives on my arms but I'm breathing fine",
+    # worsening said the other way round, or as a size
+    "the pain in my forehead, every day worse",
+    "the red spot by my eyebrow has doubled in size overnight",
+    # unusual for this patient
+    "headache since the jabs, I've never had one last this long",
+    # Spanish: a hot lump, very painful
+    "tengo un bulto en la frente y esta caliente",
+    "la zona esta muy dolorosa desde ayer",
     "hives on my face, no trouble breathing",
     # fever
     "I have a fever since the botox",
@@ -310,6 +322,7 @@ URGENT = [
 
 EXPECTED = [
     "a bit of bruising on my forehead",
+    "eyebrows a tad heavy since wednesday",
     "I have a small bruise where they injected",
     "bruised a little between my eyebrows",
     "bruise on my crow's feet area",
@@ -505,6 +518,7 @@ NEGATION = [
     ("yesterday my lips were a bit swollen but it's gone now", False),
     ("nothing wrong with my breathing", False),
     ("I had trouble swallowing years ago with a different treatment", True),
+    ("I passed out at the dentist when I was 16, no problems since", True),
 ]
 
 CHITCHAT = [
