@@ -199,8 +199,9 @@ def test_telling_about_oneself_to_ask_is_not_screened(text: str, classifier_said
         "since the jab I can't get my tablets to go down",
         "my english was fine yesterday but today people can't follow what I say",
         "since the injection I can hardly walk up the stairs",
-        # the harmless "someone I can speak to on the phone" once hid this one
-        "people can't understand what I'm saying on the phone",
+        # the harmless "someone I can speak to on the phone" once hid one like
+        # this ("people can't understand what I'm saying" is now a rule)
+        "my voice on the phone today is all mumbly and nobody follows me",
     ],
 )
 def test_a_red_flag_worded_like_a_self_description_is_still_screened(text: str) -> None:

@@ -57,6 +57,11 @@ EMERGENCY = [
     "I splutter every time I swallow my tea since the jabs",
     "water makes me cough now, every single glass",
     "coughing whenever I eat since yesterday, is that a side effect?",
+    # others cannot make out what the patient says
+    "since lunch my friends can't understand what I'm saying",
+    "nobody can make out a word i say since the jabs",
+    "since lunch my words are mush when I talk on the phone",
+    "everyone on the phone asks what I said, my words aren't clear",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -546,6 +551,8 @@ CHITCHAT = [
     ("can't see any difference yet, is that normal?", False),
     ("the results are breathtaking", False),
     ("no worries", False),
+    ("can you understand what I'm saying?", False),
+    ("I can't understand what you're saying", False),
     ("best antihistamine for hay fever?", False),
     ("I'd like to book for my husband, he has a headache from frowning", False),
 ]
