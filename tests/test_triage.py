@@ -242,6 +242,7 @@ URGENT = [
     "I have a rash spreading across my forehead",
     "itchy welts on my neck",
     "I've got hives on my arms but I'm breathing fine",
+    "small red bumps all over my neck and chest since the jabs",
     # worsening said the other way round, or as a size
     "the pain in my forehead, every day worse",
     "the red spot by my eyebrow has doubled in size overnight",
@@ -328,6 +329,7 @@ URGENT = [
 EXPECTED = [
     "a bit of bruising on my forehead",
     "eyebrows a tad heavy since wednesday",
+    "tiny red bumps at the injection sites this afternoon",
     "I have a small bruise where they injected",
     "bruised a little between my eyebrows",
     "bruise on my crow's feet area",
