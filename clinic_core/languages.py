@@ -23,6 +23,7 @@ from clinic_core.settings import PROJECT_ROOT
 DEFAULT_PATH = PROJECT_ROOT / "clinic" / "languages.yml"
 ENGLISH = "en"
 NEUTRAL_WORDS = frozenset({"botox"})
+_APOSTROPHES = re.compile("['\u2019\u02bc`]")
 
 
 def fold(text: str) -> str:
@@ -42,12 +43,14 @@ class LanguageFile:
     english_words: frozenset[str]
     replies: dict[str, str]
 
-    def mostly_english(self, folded: str) -> bool:
+    def mostly_english(self, text: str) -> bool:
         """More than half the words are everyday English ones (numbers and 'botox' not counted).
 
         The detector judges character sequences and is easily fooled on a few
-        words; a message of common English words is English.
+        words; a message of common English words is English. Apostrophes are
+        dropped first, so "can't" is the word "cant", not "can" and "t".
         """
+        folded = fold(_APOSTROPHES.sub("", text))
         words = [w for w in folded.split() if not w.isdigit() and w not in NEUTRAL_WORDS]
         known = sum(w in self.english_words for w in words)
         return bool(words) and 2 * known > len(words)
@@ -102,7 +105,7 @@ def read(text: str, languages: LanguageFile | None = None) -> Reading:
     folded = fold(text or "")
     greeting = bool(folded) and bool(languages.greetings.fullmatch(folded))
     thanks = bool(folded) and bool(languages.thanks.fullmatch(folded))
-    if len(folded.split()) < languages.min_words or languages.mostly_english(folded):
+    if len(folded.split()) < languages.min_words or languages.mostly_english(text or ""):
         return Reading(ENGLISH, 1.0, greeting, thanks)
     with _detector_lock:
         code, confidence = _detector(languages.detect).classify(text)

@@ -117,3 +117,11 @@ def test_every_language_reply_fills_its_placeholders() -> None:
     values: dict[str, Any] = {"clinic_name": "C", "clinic_phone": "1", "emergency_number": "9"}
     for template in languages.load().replies.values():
         assert "{" not in template.format(**values)
+
+
+def test_typed_contractions_count_as_english_words() -> None:
+    """ "don't" is the everyday word "dont", not "don" and "t" (which would count against it)."""
+    language_file = languages.load()
+    assert language_file.mostly_english("I'm sure it's fine, don't worry")
+    assert language_file.mostly_english("I’m sure it’s fine, don’t worry")
+    assert not language_file.mostly_english("me duele mucho la frente desde ayer")

@@ -61,7 +61,9 @@ EMERGENCY = [
     "since lunch my friends can't understand what I'm saying",
     "nobody can make out a word i say since the jabs",
     "since lunch my words are mush when I talk on the phone",
-    "everyone on the phone asks what I said, my words aren't clear",
+    # an age-like "when I was ..." is not history of a current sign
+    "when I was 5 minutes out of the clinic my throat started closing",
+    "i had botox when I was 19, now my throat is tight",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -242,7 +244,7 @@ URGENT = [
     "I have a rash spreading across my forehead",
     "itchy welts on my neck",
     "I've got hives on my arms but I'm breathing fine",
-    "small red bumps all over my neck and chest since the jabs",
+    "small red bumps on my forehead and all over my chest and arms",
     # worsening said the other way round, or as a size
     "the pain in my forehead, every day worse",
     "the red spot by my eyebrow has doubled in size overnight",
@@ -329,7 +331,6 @@ URGENT = [
 EXPECTED = [
     "a bit of bruising on my forehead",
     "eyebrows a tad heavy since wednesday",
-    "tiny red bumps at the injection sites this afternoon",
     "I have a small bruise where they injected",
     "bruised a little between my eyebrows",
     "bruise on my crow's feet area",
@@ -525,7 +526,6 @@ NEGATION = [
     ("yesterday my lips were a bit swollen but it's gone now", False),
     ("nothing wrong with my breathing", False),
     ("I had trouble swallowing years ago with a different treatment", True),
-    ("I passed out at the dentist when I was 16, no problems since", True),
 ]
 
 CHITCHAT = [
@@ -555,6 +555,14 @@ CHITCHAT = [
     ("no worries", False),
     ("can you understand what I'm saying?", False),
     ("I can't understand what you're saying", False),
+    ("they can understand me fine", False),
+    ("my english is not good, people don't understand me, can I have an interpreter", False),
+    ("the words on the leaflet aren't clear", False),
+    ("can I drink water if I cough", False),
+    ("coughing after I eat spicy food is normal for me, can I still have my forehead done", False),
+    ("I've never had it last so long, the results are great", False),
+    ("¿es muy doloroso el botox?", False),
+    ("el cafe esta caliente, puedo tomarlo despues del botox?", False),
     ("best antihistamine for hay fever?", False),
     ("I'd like to book for my husband, he has a headache from frowning", False),
 ]
