@@ -64,6 +64,9 @@ EMERGENCY = [
     # an age-like "when I was ..." is not history of a current sign
     "when I was 5 minutes out of the clinic my throat started closing",
     "i had botox when I was 19, now my throat is tight",
+    # "now" ends a hypothetical frame before the patient's own sign
+    "what if i bruise, and now my lips are swelling",
+    "scared of getting bruises and now my lips are swelling",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -452,6 +455,7 @@ FAQ = [
 ]
 
 HYPOTHETICAL = [
+    ("if i get a rash now what do i do", False),
     ("what if i cant breathe", True),
     ("what if I can't breathe after", True),
     ("what happens if my eyelid droops", False),
