@@ -67,6 +67,12 @@ EMERGENCY = [
     # "now" ends a hypothetical frame before the patient's own sign
     "what if i bruise, and now my lips are swelling",
     "scared of getting bruises and now my lips are swelling",
+    # a reason, an aside or "already" ends a question or hypothetical frame
+    "does it cause headaches cause i cant swallow",
+    "just wondering does botox affect swallowing as i am struggling to swallow today",
+    "to avoid bruising what do i do, also my throat is closing up",
+    "what if the bruise spreads, my eyelid is already drooping and i see double",
+    "in case it matters my lips are puffing up",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -456,6 +462,10 @@ FAQ = [
 
 HYPOTHETICAL = [
     ("if i get a rash now what do i do", False),
+    ("what if i get a rash because i am allergic to eggs", False),
+    ("what if it spreads to my throat also how long does it last", False),
+    ("what should i do if my lips swell, also how much is it", True),
+    ("in case my eyelid droops what do i do", False),
     ("what if i cant breathe", True),
     ("what if I can't breathe after", True),
     ("what happens if my eyelid droops", False),
