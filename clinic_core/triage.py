@@ -93,6 +93,8 @@ _INABILITY = re.compile(
     r"(?!(?:have|has|had|get|got|feel|felt|notice|noticed|think|know|seem|seems)\b)\w+"
 )
 _OR = re.compile(r"\b(?:or|nor)\b")
+# A contrast after someone else is named turns back to the patient.
+_CONTRAST = re.compile(r"\b(?:but|however|though|although)\b")
 
 CUE_NAMES = (
     "negation",
@@ -110,6 +112,7 @@ CUE_NAMES = (
     "question_strong",
     "question_weak",
     "report",
+    "asks_what_to_do",
     "history",
     "confirms_own",
     "question_tag",
@@ -593,8 +596,12 @@ class _Message:
 
     def negated(self, hit: _Hit, sentence: _Sentence, inability_is_symptom: bool = False) -> bool:
         """'no trouble breathing', 'without any rash', 'the swelling has gone down'."""
-        if self.cues["negation_after"].match(self.norm, hit.end, sentence.end):
-            return True
+        after = self.cues["negation_after"].match(self.norm, hit.end, sentence.end)
+        if after:
+            # "my throat is tight, is normal?" asks whether it is fine: not resolved
+            asked = sentence.question_mark and not self.norm[after.end() : sentence.end].strip(" ,")
+            if not asked:
+                return True
         own = self.norm[hit.start : hit.end]
         if self.cues["negation"].search(own) or _ABILITY_NEGATION.search(own):
             return False  # "can't breathe", "not getting better": the hit carries its own "not"
@@ -607,8 +614,15 @@ class _Message:
             tail = window[window.rfind(",") + 1 :]
             if not _OR.search(tail):  # ...unless it is a list: "no rash, swelling or ..."
                 window = tail
-        last_words = " ".join(_WORD.findall(window)[-5:])
-        return bool(self.cues["negation"].search(last_words))
+        last_words = _WORD.findall(window)[-5:]
+        negation = self.cues["negation"]
+        negations = [i for i, word in enumerate(last_words) if negation.fullmatch(word)]
+        if not negations:
+            return bool(negation.search(" ".join(last_words)))  # "free of", "lack of"
+        # "no joke my lips are swelling", "for no reason my face is swelling":
+        # a negation followed by the patient's own "my"/"I" negated something else.
+        after = last_words[negations[-1] + 1 :]
+        return not any(self.cues["first_person"].fullmatch(word) for word in after)
 
     # -- whose symptom, and is it real ------------------------------------
 
@@ -626,7 +640,10 @@ class _Message:
         i = bisect.bisect_right(self.third_party_ends, hit.start) - 1
         if i < 0 or self.third_party_ends[i] <= sentence.start:
             return False
-        return not self._any_between(self.first_person, self.third_party_ends[i], hit.start)
+        other_end = self.third_party_ends[i]
+        if _CONTRAST.search(self.norm, other_end, hit.start):
+            return False  # "the nurse said it's normal but the lips are huge now"
+        return not self._any_between(self.first_person, other_end, hit.start)
 
     def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'I had a rash years ago': past history in the same clause."""
@@ -661,7 +678,9 @@ class _Message:
             norm, start, end = self.norm, sentence.start, sentence.end
             strong = self.cues["question_strong"].search(norm, start, end)
             weak = self.cues["question_weak"].search(norm, start, end)
-            report = self.cues["report"].search(self.masked, start, end)
+            report = self.cues["report"].search(self.masked, start, end) or self.cues[
+                "asks_what_to_do"
+            ].search(norm, start, end)
             self._questions[start] = (
                 bool(self.cues["question_start"].match(norm, start, end)) and not report,
                 strong.start() if strong and not report else None,

@@ -73,6 +73,23 @@ EMERGENCY = [
     "to avoid bruising what do i do, also my throat is closing up",
     "what if the bruise spreads, my eyelid is already drooping and i see double",
     "in case it matters my lips are puffing up",
+    # found by probing the frames (seventh session): a negation of something
+    # else, "is normal?", "gone all fuzzy", asking what to do or to be
+    # called, a contrast after someone else, "this time" after history
+    "No joke my lips are swelling",
+    "For no apparent reason my face is swelling",
+    "My throat is tight, is normal?",
+    "My throat feels tight, no issue with breathing yet",
+    "my eyesight is blurry, gone all fuzzy since lunch",
+    "What do I do, can't breathe properly",
+    "Can someone call me back, throat closing",
+    "The nurse said swelling is normal but the lips are huge now",
+    "i usually get headaches after botox this time my throat is closing",
+    "breath is short since the botox",
+    "my arms have no strength since this morning",
+    "Should I go to A&E lips and tongue swelling?",
+    "cant swllow since the jabs",
+    "my face become very big after injection",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -463,6 +480,11 @@ FAQ = [
 HYPOTHETICAL = [
     ("if i get a rash now what do i do", False),
     ("what if i get a rash because i am allergic to eggs", False),
+    ("breathing is fine, is bruising normal?", False),
+    ("swallowing is normal?", False),
+    ("my mum had botox but her lips are swelling", True),
+    ("my sister had it done but she is fine, can I book too", False),
+    ("can you call me to book a consultation", False),
     ("what if it spreads to my throat also how long does it last", False),
     ("what should i do if my lips swell, also how much is it", True),
     ("in case my eyelid droops what do i do", False),
