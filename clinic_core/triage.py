@@ -93,6 +93,8 @@ _INABILITY = re.compile(
     r"(?!(?:have|has|had|get|got|feel|felt|notice|noticed|think|know|seem|seems)\b)\w+"
 )
 _OR = re.compile(r"\b(?:or|nor)\b")
+# A sign described in the present tense ("is hard", "feels tight", "keeps closing").
+_PRESENT_STATE = re.compile(r"\b(?:is|are|am|im|feels|keeps|getting|gone|went)\b")
 # A contrast after someone else is named turns back to the patient.
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b")
 
@@ -664,6 +666,16 @@ class _Message:
         before = self.norm[max(sentence.start, last_two) : hit.start]
         return bool(self.cues["this_symptom"].search(before))
 
+    def _states_now(self, hit: _Hit) -> bool:
+        """An emergency sign described as a present state: "swallowing is hard", "feels tight".
+
+        A general question names the sign ("is trouble swallowing a side
+        effect?", "can it make it hard to breathe?"); a present-tense state
+        inside a question ("is it normal that swallowing is hard") is the
+        patient's own, asked about.
+        """
+        return bool(_PRESENT_STATE.search(self.norm, hit.start, hit.end))
+
     def _asks(self, sentence: _Sentence) -> bool:
         """A question mark, or a spoken question tag ("... is that a thing")."""
         if sentence.question_mark:
@@ -719,7 +731,13 @@ class _Message:
             or self._history(hit, sentence)
         )
         owned = current and (self._owned(hit, sentence) or self.confirms_own)
-        reported = owned or (current and not self._general_question(hit, sentence))
+        reported = owned or (
+            current
+            and (
+                not self._general_question(hit, sentence)
+                or (hit.rule.level == "emergency" and self._states_now(hit))
+            )
+        )
         return _Verdict(self.negated(hit, sentence), current, reported, owned)
 
 

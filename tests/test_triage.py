@@ -90,6 +90,8 @@ EMERGENCY = [
     "Should I go to A&E lips and tongue swelling?",
     "cant swllow since the jabs",
     "my face become very big after injection",
+    # a sign described as a present state inside a question is the patient's own
+    "Is it normal that swallowing is hard after botox",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -481,6 +483,8 @@ HYPOTHETICAL = [
     ("if i get a rash now what do i do", False),
     ("what if i get a rash because i am allergic to eggs", False),
     ("breathing is fine, is bruising normal?", False),
+    ("can it make it hard to breathe?", True),
+    ("is tongue swelling a side effect of botox?", True),
     ("swallowing is normal?", False),
     ("my mum had botox but her lips are swelling", True),
     ("my sister had it done but she is fine, can I book too", False),
