@@ -93,8 +93,21 @@ _INABILITY = re.compile(
     r"(?!(?:have|has|had|get|got|feel|felt|notice|noticed|think|know|seem|seems)\b)\w+"
 )
 _OR = re.compile(r"\b(?:or|nor)\b")
+# What others say or have ("I heard that swallowing is hard", "what does it mean when").
+_HEARSAY = re.compile(
+    r"\b(?:heard|read|told|true|mean|means|some|people|patients|anyone|someone)\b"
+)
 # A sign described in the present tense ("is hard", "feels tight", "keeps closing").
 _PRESENT_STATE = re.compile(r"\b(?:is|are|am|im|feels|keeps|getting|gone|went)\b")
+# After a negation, words and then the patient's "my"/"I": the negation was
+# about something else ("no joke my lips are swelling", "for no reason my
+# face..."); "none of my", "not that my", "haven't noticed my" still negate.
+_NEGATES_SOMETHING_ELSE = re.compile(
+    r"\b(?!(?:of|in|on|at|to|that|with|any|anything|noticed|seen|felt|had|got|experienced|"
+    r"been|having|getting|think|believe|say|saying|see|feel|notice|really|even)\b)[a-z]+"
+    r"(?: \w+)* (?:my|i|im|ive)\b"
+)
+_FINE = re.compile(r"\b(?:fine|ok|okay|normal|alright|all right|good)\b")
 # A contrast after someone else is named turns back to the patient.
 _CONTRAST = re.compile(r"\b(?:but|however|though|although)\b")
 
@@ -598,12 +611,9 @@ class _Message:
 
     def negated(self, hit: _Hit, sentence: _Sentence, inability_is_symptom: bool = False) -> bool:
         """'no trouble breathing', 'without any rash', 'the swelling has gone down'."""
-        after = self.cues["negation_after"].match(self.norm, hit.end, sentence.end)
-        if after:
-            # "my throat is tight, is normal?" asks whether it is fine: not resolved
-            asked = sentence.question_mark and not self.norm[after.end() : sentence.end].strip(" ,")
-            if not asked:
-                return True
+        resolved = self.cues["negation_after"].match(self.norm, hit.end, sentence.end)
+        if resolved and not self._asks_if_fine(resolved, sentence):
+            return True
         own = self.norm[hit.start : hit.end]
         if self.cues["negation"].search(own) or _ABILITY_NEGATION.search(own):
             return False  # "can't breathe", "not getting better": the hit carries its own "not"
@@ -616,15 +626,19 @@ class _Message:
             tail = window[window.rfind(",") + 1 :]
             if not _OR.search(tail):  # ...unless it is a list: "no rash, swelling or ..."
                 window = tail
-        last_words = _WORD.findall(window)[-5:]
-        negation = self.cues["negation"]
-        negations = [i for i, word in enumerate(last_words) if negation.fullmatch(word)]
+        last_words = " ".join(_WORD.findall(window)[-5:])
+        negations = list(self.cues["negation"].finditer(last_words))
         if not negations:
-            return bool(negation.search(" ".join(last_words)))  # "free of", "lack of"
-        # "no joke my lips are swelling", "for no reason my face is swelling":
-        # a negation followed by the patient's own "my"/"I" negated something else.
-        after = last_words[negations[-1] + 1 :]
-        return not any(self.cues["first_person"].fullmatch(word) for word in after)
+            return False
+        return not _NEGATES_SOMETHING_ELSE.search(last_words, negations[-1].end())
+
+    def _asks_if_fine(self, resolved: re.Match[str], sentence: _Sentence) -> bool:
+        """'my throat is tight, is normal?' asks whether it is fine: it does not resolve it."""
+        return (
+            sentence.question_mark
+            and not self.norm[resolved.end() : sentence.end].strip(" ,")
+            and bool(_FINE.search(resolved.group()))
+        )
 
     # -- whose symptom, and is it real ------------------------------------
 
@@ -674,6 +688,8 @@ class _Message:
         inside a question ("is it normal that swallowing is hard") is the
         patient's own, asked about.
         """
+        if _HEARSAY.search(self.norm, self.sentence(hit.start).start, hit.start):
+            return False  # "I heard that swallowing is hard after...", "what does it mean when"
         return bool(_PRESENT_STATE.search(self.norm, hit.start, hit.end))
 
     def _asks(self, sentence: _Sentence) -> bool:

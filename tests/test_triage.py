@@ -92,6 +92,10 @@ EMERGENCY = [
     "my face become very big after injection",
     # a sign described as a present state inside a question is the patient's own
     "Is it normal that swallowing is hard after botox",
+    # "oh no" is not a negation of what follows (review of the frame fixes)
+    "oh no the lips are swelling so fast",
+    "oh no the throat feels tight",
+    "Oh no it's getting hard to breathe",
     # breathing
     "I can't breathe",
     "cant breath",
@@ -484,6 +488,19 @@ HYPOTHETICAL = [
     ("what if i get a rash because i am allergic to eggs", False),
     ("breathing is fine, is bruising normal?", False),
     ("can it make it hard to breathe?", True),
+    # negated, resolved, hearsay or general (review of the frame fixes)
+    ("None of my face is swollen", False),
+    ("Nothing in my throat feels tight", False),
+    ("I haven't noticed my lips swelling", False),
+    ("It doesn't make me short of breath", False),
+    ("My lip swelling went down really fast", False),
+    ("the lip swelling is gone?", False),
+    ("No swelling today or trouble breathing", False),
+    ("I heard that swallowing is hard after neck botox, is that true?", True),
+    ("Should I be worried about trouble swallowing after botox?", True),
+    ("Can I take antihistamines for swollen lips after botox?", True),
+    ("What should I do if I also get swelling in my throat?", True),
+    ("If I have already had trouble swallowing with botox before, can I still get it?", True),
     ("is tongue swelling a side effect of botox?", True),
     ("swallowing is normal?", False),
     ("my mum had botox but her lips are swelling", True),
