@@ -108,14 +108,13 @@ _NEGATES_SOMETHING_ELSE = re.compile(
     r"(?: \w+)* (?:my|i|im|ive)\b"
 )
 _FINE = re.compile(r"\b(?:fine|ok|okay|normal|alright|all right|good)\b")
-# A contrast after someone else is named turns back to the patient.
-_CONTRAST = re.compile(r"\b(?:but|however|though|although)\b")
 
 CUE_NAMES = (
     "negation",
     "pseudo_negation",
     "negation_after",
     "scope_end",
+    "contrast",
     "clause_start",
     "hypothetical",
     "not_hypothetical",
@@ -657,7 +656,7 @@ class _Message:
         if i < 0 or self.third_party_ends[i] <= sentence.start:
             return False
         other_end = self.third_party_ends[i]
-        if _CONTRAST.search(self.norm, other_end, hit.start):
+        if self.cues["contrast"].search(self.norm, other_end, hit.start):
             return False  # "the nurse said it's normal but the lips are huge now"
         return not self._any_between(self.first_person, other_end, hit.start)
 
