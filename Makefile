@@ -18,7 +18,7 @@ export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 # TensorFlow's start-up chatter is not useful to a clinic.
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run run-prod test test-fast train venv lint format validate test-stories pytest eval outbox migrate staff-user retention erase backup restore bench clean help
+.PHONY: run run-prod test test-fast train venv lint format validate test-stories pytest eval outbox migrate staff-user retention erase backup restore bench bench-triage clean help
 
 help:
 	@echo "make run        start the assistant (action server + Rasa server)"
@@ -40,6 +40,7 @@ help:
 	@echo "make restore BACKUP=<dir>   restore a backup (stop the assistant first)"
 	@echo "make bench      latency, throughput, memory, start-up and training vs Rasa's starter bot"
 	@echo "                (results/bench/; BENCH_ARGS=\"--quick --targets starter,default\"; not part of make test)"
+	@echo "make bench-triage  the triage rules' time per message (also printed by make bench)"
 	@echo "make clean      remove the virtualenv, models and test results"
 
 venv: $(INSTALLED)
@@ -131,6 +132,10 @@ restore: $(INSTALLED)
 # A report, not a test: about 22 minutes; figures and charts in results/bench/.
 bench: $(MODEL)
 	$(BIN)/clinic-bench $(BENCH_ARGS)
+	$(BIN)/python -m scripts.bench.triage_speed
+
+bench-triage: $(INSTALLED)
+	$(BIN)/python -m scripts.bench.triage_speed
 
 clean:
 	rm -rf $(VENV) models results .rasa .pytest_cache

@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -854,12 +853,10 @@ def test_listing_thousands_of_conversations_uses_a_few_queries(tmp_path: Path, d
 
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
-        started = time.perf_counter()
         page = conv.list_conversations(url, limit=50)
         fallback = conv.list_conversations(url, flags="fallback", limit=1000)
         found = conv.list_conversations(url, text="MESSAGE 2999 ABOUT")
         groups = conv.unanswered_questions(url)
-        elapsed = time.perf_counter() - started
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
         conv.dispose_engines()
@@ -869,7 +866,6 @@ def test_listing_thousands_of_conversations_uses_a_few_queries(tmp_path: Path, d
     assert sum(g.count for g in groups) == 300
     events_queries = [s for s in statements if "FROM events" in s]
     assert len(events_queries) <= 6, len(events_queries)
-    assert elapsed < 10, elapsed
 
 
 # --- retention ----------------------------------------------------------------------
