@@ -119,6 +119,13 @@ CUE_NAMES = (
     "hypothetical",
     "not_hypothetical",
     "third_party",
+    "named_other",
+    "other_now",
+    "other_needs_help",
+    "other_not_now",
+    "other_past",
+    "other_habit",
+    "other_eligibility",
     "first_person",
     "this_symptom",
     "not_first_person",
@@ -658,7 +665,54 @@ class _Message:
         other_end = self.third_party_ends[i]
         if self.cues["contrast"].search(self.norm, other_end, hit.start):
             return False  # "the nurse said it's normal but the lips are huge now"
+        if hit.rule.level == "emergency" and self._someone_here_now(hit, sentence):
+            return False  # "my daughter had botox and now she can't swallow"
         return not self._any_between(self.first_person, other_end, hit.start)
+
+    def _someone_here_now(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """A named person's emergency sign happening now: the writer is with them.
+
+        Whoever writes, the advice is the same (call emergency services), so
+        a carer's "my husband's lips are swelling, what do we do?" is read
+        like the patient's own. Someone general ("people", "you"), a question,
+        worry or future ("will she have trouble breathing now?"), the past
+        ("... for a week last month, now she wants it again"), a habit or a
+        lasting condition ("can't swallow pills") and a question whether
+        they can be treated stay theirs. The cues are read in the sign's
+        clause (between commas), so a "now" or a "last month" elsewhere in
+        the sentence does not decide it.
+        """
+        cues, norm = self.cues, self.norm
+        low = max(sentence.start, norm.rfind(",", sentence.start, hit.start) + 1)
+        comma_after = norm.find(",", hit.end, sentence.end)
+        high = comma_after if comma_after >= 0 else sentence.end
+        own_clause = max(low, self._last_before(self.clause_ends, sentence.start, hit.start))
+        i = bisect.bisect_right(self._sentence_starts, hit.start) - 1
+        before = self.sentences[max(i - 1, 0)].start  # "Help. My wife ..."
+        after = self.sentences[min(i + 1, len(self.sentences) - 1)].end  # "... Help!"
+        if not self._starts_in("named_other", sentence.start, hit.start, sentence.end):
+            return False
+        if (
+            self._starts_in("other_not_now", low, hit.start, hit.start)
+            or self._starts_in("other_past", own_clause, high, high)
+            or self._starts_in("other_habit", own_clause, high, high)
+            or cues["other_eligibility"].search(norm, sentence.start, after)
+        ):
+            return False
+        if self._starts_in("other_now", low, high, high):
+            return True
+        return bool(cues["other_needs_help"].search(norm, before, after))
+
+    def _starts_in(self, cue: str, low: int, high: int, limit: int) -> bool:
+        """Does a whole match of `cue` within [low, limit) start before `high`?
+
+        Matching up to `limit` rather than `high` keeps words whole: a word
+        cut at `high` ("now" in "nowadays") is not a match, and a pattern that
+        looks ahead past `high` ("el" before "no puede") still sees it.
+        """
+        for match in self.cues[cue].finditer(self.norm, low, limit):
+            return match.start() < high
+        return False
 
     def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'I had a rash years ago': past history in the same clause."""

@@ -66,6 +66,27 @@ def test_an_emergency_in_the_middle_of_a_booking_preempts_it(
     assert escalations_for(assistant, conversation)[0]["severity"] == "emergency"
 
 
+def test_a_carer_writing_about_someone_elses_emergency_now_is_told_to_call_first(
+    assistant: RunningAssistant,
+) -> None:
+    conversation = sender()
+    assistant.send(conversation, "hello")
+    texts = assistant.texts(
+        conversation, "my husband had botox this morning and now he is struggling to breathe"
+    )
+    assert "911" in texts[0] and "emergency department" in texts[0]
+    assert wait_for(lambda: escalations_for(assistant, conversation))
+    (alert,) = escalations_for(assistant, conversation)
+    assert alert["severity"] == "emergency"
+    # Someone else's past reaction stays a question: no alert, the safety line.
+    other = sender()
+    assistant.send(other, "hello")
+    texts = assistant.texts(other, "my friend had trouble swallowing after her botox last year")
+    assert not any("alerted" in t for t in texts)
+    time.sleep(1)
+    assert not escalations_for(assistant, other)
+
+
 def test_urgent_symptom_is_escalated_once_with_contact_details(
     assistant: RunningAssistant,
 ) -> None:
