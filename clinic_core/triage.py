@@ -680,7 +680,9 @@ class _Message:
         lasting condition ("can't swallow pills") and a question whether
         they can be treated stay theirs. The cues are read in the sign's
         clause (between commas), so a "now" or a "last month" elsewhere in
-        the sentence does not decide it.
+        the sentence does not decide it; a clause that is the sign alone,
+        after the person is named ("my wife had botox today, swollen lips"),
+        describes it now.
         """
         cues, norm = self.cues, self.norm
         low = max(sentence.start, norm.rfind(",", sentence.start, hit.start) + 1)
@@ -701,6 +703,13 @@ class _Message:
             return False
         if self._starts_in("other_now", low, high, high):
             return True
+        if (
+            low > sentence.start
+            and not norm[low : hit.start].strip()
+            and not cues["question_strong"].search(norm, hit.end, sentence.end)
+            and not cues["question_weak"].search(norm, hit.end, sentence.end)
+        ):
+            return True  # the clause is the sign alone: "had botox today, swollen lips"
         return bool(cues["other_needs_help"].search(norm, before, after))
 
     def _starts_in(self, cue: str, low: int, high: int, limit: int) -> bool:

@@ -39,6 +39,9 @@ def _pairs(prefix: str, pairs: list[tuple[str, str]]) -> list:
 # ---------------------------------------------------------------------------
 
 EMERGENCY = [
+    # what is drunk comes back out; seeing two of something, in lay words
+    "I tried to drink some water and it keeps dribbling out",
+    "the TV looks like there are two of them since my botox",
     # the treatment's action in the patient's own muscles is a symptom
     "it makes the muscles in my arms weak",
     "it made my muscles weak all over",
@@ -572,6 +575,10 @@ THIRD_PARTY = [
     ("mi abuela no puede hablar desde el ictus", True),
     ("a la gente se le hinchan los labios con el botox?", True),
     ("mi suegra habla mal de la clinica", False),
+    ("my mum had botox last year, couldn't swallow for a week", True),
+    ("my sister had botox last month, trouble swallowing for a few days then fine", True),
+    ("my friend had botox, trouble swallowing, is that common?", True),
+    ("the results look like there's two different brows", False),
     ("I've heard some people can't swallow after botox", True),
 ]
 
@@ -686,6 +693,13 @@ SOMEONE_ELSE_NOW = [
     "my wife had botox, swollen lips and tongue. Help",
     "mi mama no puede tragar desde hace dos dias",
     "my grandad has been short of breath since his lip filler and botox session",
+    # the person named in one clause, the sign alone in the next
+    "my wife had botox today, can't swallow properly",
+    "my daughter, 25, can't breathe after her botox",
+    "my wife had botox today, swollen lips and tongue",
+    # asking what to do now is not a question about what may happen
+    "should my husband go to a&e his throat feels tight",
+    "can he take an antihistamine his lips are swelling",
 ]
 
 # Negated red flag next to a real, milder symptom: a report, never an emergency.
