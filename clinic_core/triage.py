@@ -110,21 +110,6 @@ _INABILITY = re.compile(
     r"(?!(?:have|has|had|get|got|feel|felt|notice|noticed|think|know|seem|seems)\b)\w+"
 )
 _OR = re.compile(r"\b(?:or|nor)\b")
-# What others say or have ("I heard that swallowing is hard", "what does it mean when").
-_HEARSAY = re.compile(
-    r"\b(?:heard|read|told|true|mean|means|some|people|patients|anyone|someone)\b"
-)
-# A sign described in the present tense ("is hard", "feels tight", "keeps closing").
-_PRESENT_STATE = re.compile(r"\b(?:is|are|am|im|feels|keeps|getting|gone|went)\b")
-# After a negation, words and then the patient's "my"/"I": the negation was
-# about something else ("no joke my lips are swelling", "for no reason my
-# face..."); "none of my", "not that my", "haven't noticed my" still negate.
-_NEGATES_SOMETHING_ELSE = re.compile(
-    r"\b(?!(?:of|in|on|at|to|that|with|any|anything|noticed|seen|felt|had|got|experienced|"
-    r"been|having|getting|think|believe|say|saying|see|feel|notice|really|even)\b)[a-z]+"
-    r"(?: \w+)* (?:my|i|im|ive)\b"
-)
-_FINE = re.compile(r"\b(?:fine|ok|okay|normal|alright|all right|good)\b")
 
 
 # ---------------------------------------------------------------------------
@@ -371,14 +356,14 @@ class _Message:
         negations = list(self.cues["negation"].finditer(last_words))
         if not negations:
             return False
-        return not _NEGATES_SOMETHING_ELSE.search(last_words, negations[-1].end())
+        return not self.cues["negates_something_else"].search(last_words, negations[-1].end())
 
     def _asks_if_fine(self, resolved: re.Match[str], sentence: _Sentence) -> bool:
         """'my throat is tight, is normal?' asks whether it is fine: it does not resolve it."""
         return (
             sentence.question_mark
             and not self.norm[resolved.end() : sentence.end].strip(" ,")
-            and bool(_FINE.search(resolved.group()))
+            and bool(self.cues["fine"].search(resolved.group()))
         )
 
     # -- whose symptom, and is it real ------------------------------------
@@ -485,9 +470,9 @@ class _Message:
         inside a question ("is it normal that swallowing is hard") is the
         patient's own, asked about.
         """
-        if _HEARSAY.search(self.norm, self.sentence(hit.start).start, hit.start):
+        if self.cues["hearsay"].search(self.norm, self.sentence(hit.start).start, hit.start):
             return False  # "I heard that swallowing is hard after...", "what does it mean when"
-        return bool(_PRESENT_STATE.search(self.norm, hit.start, hit.end))
+        return bool(self.cues["present_state"].search(self.norm, hit.start, hit.end))
 
     def _asks(self, sentence: _Sentence) -> bool:
         """A question mark, or a spoken question tag ("... is that a thing")."""

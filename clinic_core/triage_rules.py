@@ -64,6 +64,10 @@ CUE_NAMES = (
     "asks_what_to_do",
     "history",
     "confirms_own",
+    "hearsay",
+    "present_state",
+    "negates_something_else",
+    "fine",
     "question_tag",
 )
 # Cues that must match at the very start of the text they are tried on.

@@ -575,6 +575,9 @@ THIRD_PARTY = [
     ("mi abuela no puede hablar desde el ictus", True),
     ("a la gente se le hinchan los labios con el botox?", True),
     ("mi suegra habla mal de la clinica", False),
+    # Spanish reads negations, hearsay and "fine" from its own cues
+    ("no noto que mis labios esten hinchados", False),
+    ("no creo que mi garganta este cerrada", False),
     ("my mum had botox last year, couldn't swallow for a week", True),
     ("my sister had botox last month, trouble swallowing for a few days then fine", True),
     ("my friend had botox, trouble swallowing, is that common?", True),
@@ -692,6 +695,7 @@ SOMEONE_ELSE_NOW = [
     "my husband suddenly saw double just now",
     "my wife had botox, swollen lips and tongue. Help",
     "mi mama no puede tragar desde hace dos dias",
+    "no es broma, se me hinchan los labios",
     "my grandad has been short of breath since his lip filler and botox session",
     # the person named in one clause, the sign alone in the next
     "my wife had botox today, can't swallow properly",
