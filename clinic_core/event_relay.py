@@ -148,10 +148,20 @@ class Outbox:
             self._connection.execute(_DELETE, {"ids": list(outbox_ids)})
 
     def release(self) -> None:
+        """Give the relay lock back, at once.
+
+        The lock is unlocked explicitly before the connection closes: a
+        closed connection's lock is only freed when the server process of
+        its session has ended, a moment later, so another relay claiming
+        right after could still find it held (seen on a busy machine).
+        """
         if self._connection is not None:
+            # A broken connection cannot unlock: its session's end frees the lock.
+            with contextlib.suppress(Exception):
+                self._connection.execute(sa.text(f"SELECT pg_advisory_unlock({_RELAY_LOCK})"))
             try:
-                # Closed for real, not returned to the pool: ending the database
-                # session is what releases the lock.
+                # Closed for real, not returned to the pool: a pooled session
+                # would keep any lock the unlock above could not release.
                 self._connection.invalidate()
                 self._connection.close()
             except Exception:  # noqa: BLE001 - a broken connection holds nothing
