@@ -20,6 +20,23 @@ def escalations_for(assistant: RunningAssistant, conversation: str) -> list[dict
     return [b for b in bodies if b.get("conversation_id") == conversation]
 
 
+def after_greeting(assistant: RunningAssistant, message: str) -> tuple[str, list[str]]:
+    """A new conversation's first message after the greeting: (conversation, replies)."""
+    conversation = sender()
+    assistant.send(conversation, "hello")
+    return conversation, assistant.texts(conversation, message)
+
+
+def emergency_alert(assistant: RunningAssistant, conversation: str, texts: list[str]) -> dict:
+    """The emergency advice came first and the clinic got exactly one emergency alert: it."""
+    assert "911" in texts[0] and "emergency department" in texts[0]
+    assert wait_for(lambda: escalations_for(assistant, conversation))
+    time.sleep(1)
+    (alert,) = escalations_for(assistant, conversation)
+    assert alert["severity"] == "emergency"
+    return alert
+
+
 def mails_about(assistant: RunningAssistant, reference: str) -> list:
     return [m for m in assistant.smtp.messages if reference in str(m["data"])]
 
@@ -27,17 +44,12 @@ def mails_about(assistant: RunningAssistant, reference: str) -> list:
 def test_emergency_is_told_to_call_911_first_and_the_clinic_is_alerted_before_any_question(
     assistant: RunningAssistant,
 ) -> None:
-    conversation = sender()
-    assistant.send(conversation, "hello")
-    texts = assistant.texts(
-        conversation, "i had botox two days ago and now i can't swallow and my voice is hoarse"
+    conversation, texts = after_greeting(
+        assistant, "i had botox two days ago and now i can't swallow and my voice is hoarse"
     )
-    assert "911" in texts[0] and "emergency department" in texts[0]
+    alert = emergency_alert(assistant, conversation, texts)
     assert "alerted" in texts[1]
-    assert wait_for(lambda: escalations_for(assistant, conversation))
-    time.sleep(1)
-    (alert,) = escalations_for(assistant, conversation)
-    assert alert["type"] == "escalation" and alert["severity"] == "emergency"
+    assert alert["type"] == "escalation"
     assert alert["patient"] == {"name": None, "phone": None}
     assert "can't swallow" in alert["symptoms"] and alert["reason"].startswith("emergency")
     assert alert["reference"] in texts[1]
@@ -69,19 +81,14 @@ def test_an_emergency_in_the_middle_of_a_booking_preempts_it(
 def test_a_carer_writing_about_someone_elses_emergency_now_is_told_to_call_first(
     assistant: RunningAssistant,
 ) -> None:
-    conversation = sender()
-    assistant.send(conversation, "hello")
-    texts = assistant.texts(
-        conversation, "my husband had botox this morning and now he is struggling to breathe"
+    conversation, texts = after_greeting(
+        assistant, "my husband had botox this morning and now he is struggling to breathe"
     )
-    assert "911" in texts[0] and "emergency department" in texts[0]
-    assert wait_for(lambda: escalations_for(assistant, conversation))
-    (alert,) = escalations_for(assistant, conversation)
-    assert alert["severity"] == "emergency"
+    emergency_alert(assistant, conversation, texts)
     # Someone else's past reaction stays a question: no alert, the safety line.
-    other = sender()
-    assistant.send(other, "hello")
-    texts = assistant.texts(other, "my friend had trouble swallowing after her botox last year")
+    other, texts = after_greeting(
+        assistant, "my friend had trouble swallowing after her botox last year"
+    )
     assert not any("alerted" in t for t in texts)
     time.sleep(1)
     assert not escalations_for(assistant, other)
