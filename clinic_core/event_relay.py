@@ -147,18 +147,21 @@ class Outbox:
         if outbox_ids:
             self._connection.execute(_DELETE, {"ids": list(outbox_ids)})
 
-    def release(self) -> None:
+    def release(self, unlock: bool = True) -> None:
         """Give the relay lock back, at once.
 
         The lock is unlocked explicitly before the connection closes: a
         closed connection's lock is only freed when the server process of
         its session has ended, a moment later, so another relay claiming
         right after could still find it held (seen on a busy machine).
+        `unlock=False` after a database error: a dead connection could make
+        the unlock wait for the network timeout, and its session's end frees
+        the lock anyway.
         """
         if self._connection is not None:
-            # A broken connection cannot unlock: its session's end frees the lock.
-            with contextlib.suppress(Exception):
-                self._connection.execute(sa.text(f"SELECT pg_advisory_unlock({_RELAY_LOCK})"))
+            if unlock and not self._connection.invalidated:
+                with contextlib.suppress(Exception):
+                    self._connection.execute(sa.text(f"SELECT pg_advisory_unlock({_RELAY_LOCK})"))
             try:
                 # Closed for real, not returned to the pool: a pooled session
                 # would keep any lock the unlock above could not release.
@@ -268,7 +271,8 @@ async def run(config: settings.Settings, stop: asyncio.Event) -> None:
                     "Event relay paused (%s); retrying in %.1f s.", type(error).__name__, delay
                 )
                 await publisher.close()
-                await asyncio.to_thread(outbox.release)
+                database_error = isinstance(error, sa.exc.SQLAlchemyError)
+                await asyncio.to_thread(outbox.release, not database_error)
                 holding = False
                 await _sleep(stop, delay)
                 delay = min(RETRY_MAX_S, delay * 2)

@@ -423,9 +423,14 @@ class _Message:
             return False
         if self._starts_in("other_now", low, high, high):
             return True
+        if self._starts_in("other_state", low, high, high) and cues["other_treated"].search(
+            norm, sentence.start, sentence.end
+        ):
+            return True  # "my wife had botox, she has trouble breathing"
         if (
             low > sentence.start
             and not norm[low : hit.start].strip()
+            and not cues["other_episode"].search(norm, sentence.start, sentence.end)
             and not cues["question_strong"].search(norm, hit.end, sentence.end)
             and not cues["question_weak"].search(norm, hit.end, sentence.end)
         ):

@@ -39,6 +39,8 @@ def _pairs(prefix: str, pairs: list[tuple[str, str]]) -> list:
 # ---------------------------------------------------------------------------
 
 EMERGENCY = [
+    "no es broma, se me hinchan los labios",
+    "I keep seeing two of everything",
     # what is drunk comes back out; seeing two of something, in lay words
     "I tried to drink some water and it keeps dribbling out",
     "the TV looks like there are two of them since my botox",
@@ -582,6 +584,15 @@ THIRD_PARTY = [
     ("my sister had botox last month, trouble swallowing for a few days then fine", True),
     ("my friend had botox, trouble swallowing, is that common?", True),
     ("the results look like there's two different brows", False),
+    # third review: counting is not double vision, coming out is not swallowing,
+    # a verbless clause after a finished episode is past
+    ("my daughters both want botox, there are two of them", False),
+    ("I drink 2 litres of water a day and my spots keep coming out", False),
+    ("I spilled my tea and it poured out all over me", False),
+    ("my husband had botox last month, difficulty breathing for a day", True),
+    ("my mum had botox in 2019, swollen lips", True),
+    ("my daughter wants botox but she has trouble swallowing", True),
+    ("no noto ya mis labios hinchados", False),
     ("I've heard some people can't swallow after botox", True),
 ]
 
@@ -695,7 +706,6 @@ SOMEONE_ELSE_NOW = [
     "my husband suddenly saw double just now",
     "my wife had botox, swollen lips and tongue. Help",
     "mi mama no puede tragar desde hace dos dias",
-    "no es broma, se me hinchan los labios",
     "my grandad has been short of breath since his lip filler and botox session",
     # the person named in one clause, the sign alone in the next
     "my wife had botox today, can't swallow properly",
@@ -704,6 +714,8 @@ SOMEONE_ELSE_NOW = [
     # asking what to do now is not a question about what may happen
     "should my husband go to a&e his throat feels tight",
     "can he take an antihistamine his lips are swelling",
+    "my wife had botox, she has trouble breathing",
+    "my wife had botox 2 weeks ago, can't swallow properly",
 ]
 
 # Negated red flag next to a real, milder symptom: a report, never an emergency.
