@@ -415,7 +415,7 @@ class _Message:
         if not self._starts_in("named_other", sentence.start, hit.start, sentence.end):
             return False
         if (
-            self._starts_in("other_not_now", low, hit.start, hit.start)
+            self._starts_in("other_not_now", low, hit.start, high)
             or self._starts_in("other_past", own_clause, high, high)
             or self._starts_in("other_habit", own_clause, high, high)
             or cues["other_eligibility"].search(norm, sentence.start, after)

@@ -716,6 +716,8 @@ SOMEONE_ELSE_NOW = [
     "can he take an antihistamine his lips are swelling",
     "my wife had botox, she has trouble breathing",
     "my wife had botox 2 weeks ago, can't swallow properly",
+    # a carer's panic about what is happening is not a worry about the future
+    "I'm so scared my husband can't breathe",
 ]
 
 # Negated red flag next to a real, milder symptom: a report, never an emergency.
