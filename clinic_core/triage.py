@@ -444,9 +444,8 @@ class _Message:
         cut at `high` ("now" in "nowadays") is not a match, and a pattern that
         looks ahead past `high` ("el" before "no puede") still sees it.
         """
-        for match in self.cues[cue].finditer(self.norm, low, limit):
-            return match.start() < high
-        return False
+        match = self.cues[cue].search(self.norm, low, limit)
+        return match is not None and match.start() < high
 
     def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'I had a rash years ago': past history in the same clause."""

@@ -12,6 +12,7 @@ import sys
 import time
 
 from clinic_core import triage
+from scripts.bench.load import percentile
 from scripts.eval_sets import read_jsonl
 
 LONG_MESSAGES = {
@@ -35,18 +36,13 @@ def _timings_ms(texts: list[str], rounds: int) -> list[float]:
     return times
 
 
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def main() -> int:
     texts = [row["text"] for row in read_jsonl("triage_dev*.jsonl")]
     triage.assess("warm up: load and compile the rules")
     typical = _timings_ms(texts, rounds=5)
     print(f"triage rules per message ({len(texts)} dev-set messages x 5, cache cleared):")
     print(
-        f"  median {statistics.median(typical):.3f} ms, p99 {_percentile(typical, 0.99):.3f} ms,"
+        f"  median {statistics.median(typical):.3f} ms, p99 {percentile(typical, 99):.3f} ms,"
         f" max {max(typical):.3f} ms"
     )
     for name, text in LONG_MESSAGES.items():
