@@ -133,6 +133,10 @@ class Assessment:
     # people?"), and the classifier may read it as a question about side
     # effects (clinic_core/screening.py, step 4).
     only_asked: bool = False
+    # An emergency sign named in a question about what to take or use for
+    # it ("can I take an antihistamine, lips swelling"): it may be here now,
+    # so the screening question is asked first (clinic_core/screening.py).
+    asks_remedy: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -257,6 +261,7 @@ class _Verdict:
     current: bool  # not hypothetical, third-party or past history
     reported: bool  # current, and the patient's own report (not a general question)
     owned: bool = False  # "I"/"my" next to it, or the message confirms it is the patient's
+    asks_remedy: bool = False  # not reported, but what to take for it is asked
 
 
 class _Message:
@@ -525,6 +530,18 @@ class _Message:
             return False
         return weak < hit.start or hit.rule.level != "emergency"
 
+    def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'can I take an antihistamine, lips swelling': what to take for a sign that is here.
+
+        Nobody asks what to take for swelling lips they do not have; asked
+        before treatment the sign comes with a condition ("if my lips
+        swell", "to prevent swelling"), which keeps it a question.
+        """
+        remedy = self.cues["asks_remedy"].search(self.norm, sentence.start, hit.start)
+        return remedy is not None and not self.cues["remedy_condition"].search(
+            self.norm, remedy.end(), hit.start
+        )
+
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
         current = not (
@@ -540,7 +557,13 @@ class _Message:
                 or (hit.rule.level == "emergency" and self._states_now(hit))
             )
         )
-        return _Verdict(self.negated(hit, sentence), current, reported, owned)
+        asks_remedy = (
+            current
+            and not reported
+            and hit.rule.level == "emergency"
+            and self._asks_remedy_for(hit, sentence)
+        )
+        return _Verdict(self.negated(hit, sentence), current, reported, owned, asks_remedy)
 
 
 def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
@@ -597,12 +620,14 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
         escalating = [h for h in escalating if h.alone]
     worsening = bool(escalating)
     alone = [h for h in escalating if h.alone and verdicts[h].reported]
+    asks_remedy = any(verdicts[h].asks_remedy for h in red_flags)
     if not own and not alone:
         if not red_flags:
             return Assessment(False, None, None, (), False, worsening)
         first = _first_rule(red_flags, rules)
         hits = [h for h in red_flags if h.rule.id == first]
-        return Assessment(False, None, first, _phrases(text, hits), True, worsening)
+        phrases = _phrases(text, hits)
+        return Assessment(False, None, first, phrases, True, worsening, asks_remedy=asks_remedy)
 
     only_asked = (  # cheapest checks first: `asks` reads every sentence
         not message.first_person
@@ -616,11 +641,15 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
             continue
         if worsening and level in ("expected", "unclear"):
             hits = level_hits + escalating
-            return _report(text, "urgent", "worsening", hits, red_flags, worsening, only_asked)
+            return _report(
+                text, "urgent", "worsening", hits, red_flags, worsening, only_asked, asks_remedy
+            )
         first = _first_rule(level_hits, rules)
         hits = [h for h in level_hits if h.rule.id == first]
-        return _report(text, level, first, hits, red_flags, worsening, only_asked)
-    return _report(text, "urgent", "worsening", escalating, red_flags, worsening, only_asked)
+        return _report(text, level, first, hits, red_flags, worsening, only_asked, asks_remedy)
+    return _report(
+        text, "urgent", "worsening", escalating, red_flags, worsening, only_asked, asks_remedy
+    )
 
 
 def _counts(verdict: _Verdict) -> bool:
@@ -641,10 +670,18 @@ def _report(
     red_flags: list[_Hit],
     worsening: bool,
     only_asked: bool,
+    asks_remedy: bool,
 ) -> Assessment:
     phrases = _phrases(text, hits)
     return Assessment(
-        True, severity, rule, phrases, bool(red_flags), worsening, only_asked=only_asked
+        True,
+        severity,
+        rule,
+        phrases,
+        bool(red_flags),
+        worsening,
+        only_asked=only_asked,
+        asks_remedy=asks_remedy,
     )
 
 

@@ -65,6 +65,8 @@ CUE_NAMES = (
     "question_weak",
     "report",
     "asks_what_to_do",
+    "asks_remedy",
+    "remedy_condition",
     "history",
     "confirms_own",
     "hearsay",
