@@ -6,18 +6,13 @@ stores it in the message's parse data under `triage`; the dialogue policy
 (components/triage_policy.py) and the triage actions read it from there.
 
 1. The deterministic rules (clinic_core/triage.py) read the message. An
-   emergency they find is final.
+   emergency they find is final. A question about what to take or use for
+   an emergency sign ("can I take an antihistamine, lips swelling") is
+   screened: the sign may be here now.
 2. The semantic layer (clinic_core/red_flag_semantic.py) looks for a sentence
    that means a red flag in words the rules do not know. If the patient
    describes it as their own current symptom, the screening question is
-   asked at once, whatever the rules said. A faint resemblance (below
-   `FAINT_RESEMBLANCE`) is not screened when the classifier is confident the
-   message is about something with no symptom in it (booking, prices, what
-   Botox is, who it suits...): "put me down for a top up" is not fainting,
-   and "I don't use computers much" is not a vision problem. Every
-   emergency the semantic layer caught in the dev sets resembled a red flag
-   more, or left the classifier unsure; questions about side effects, what
-   to do, and asking for a person are never vetoed.
+   asked at once, whatever the rules said.
 3. A report the rules cannot place (rules "unclear", or the classifier reads
    a report the rules have no word for) is screened too: the screen is cheap
    for the patient and is never skipped for an unplaced report.
@@ -44,29 +39,6 @@ SCREEN_FIRST = ("unclear",)
 # How sure the classifier must be (intent x topic) that an unowned mild
 # "report" is a question about side effects (step 4 above).
 MILD_QUESTION_CONFIDENCE = 0.8
-# Step 2: a semantic match below this score is not screened when the
-# classifier reads one of NO_SYMPTOM_LABELS with at least NO_SYMPTOM_CONFIDENCE.
-FAINT_RESEMBLANCE = 0.6
-NO_SYMPTOM_CONFIDENCE = 0.9
-NO_SYMPTOM_LABELS = frozenset(
-    {
-        "book_appointment",
-        "clinic_info",
-        "greet",
-        "goodbye",
-        "thank",
-        "affirm",
-        "deny",
-        "cancel",
-        "bot_challenge",
-        "faq/what_is_botox",
-        "faq/how_it_works",
-        "faq/treatment_areas",
-        "faq/duration",
-        "faq/touch_ups",
-        "faq/suitability",
-    }
-)
 # Only an answer about side effects carries the reassurance the triage would give.
 SIDE_EFFECT_TOPICS = "faq/side_effects"
 ASKED_SOURCE = "asked"  # Reading.source of step 4
@@ -108,6 +80,8 @@ class Reading:
             base += f"; resembles red flag '{self.semantic_flag}' ('{self.semantic_phrase}')"
         elif self.source == "classifier":
             base = "unplaced report: the rules have no word for it"
+        elif self.assessment.asks_remedy:
+            base = f"asked what to take or use for a red flag, screened ({base})"
         elif self.source == ASKED_SOURCE:
             base = f"asked as a question about Botox, not reported ({base})"
         return base
@@ -149,16 +123,12 @@ def read(
     assessment = triage.assess(text, languages=languages)
     if assessment.is_report and assessment.severity == "emergency":
         return Reading(assessment, "emergency", False, "rules")
-    if assessment.asks_remedy:  # "can I take an antihistamine, lips swelling": here now?
+    if assessment.asks_remedy:
         severity = assessment.severity if assessment.is_report else "unclear"
         return Reading(assessment, severity, True, "rules")
     layer = red_flag_semantic.shared() if semantic else None
     match = layer.closest(text) if layer is not None and text else None
-    if (
-        match is not None
-        and not _faint_and_about_something_else(match, classifier_intent, classifier_confidence)
-        and triage.reads_as_own_current(text, match.start, match.end)
-    ):
+    if match is not None and triage.reads_as_own_current(text, match.start, match.end):
         severity = assessment.severity if assessment.is_report else "unclear"
         return Reading(
             assessment,
@@ -178,17 +148,6 @@ def read(
     if classifier_intent == REPORT_INTENT and triage.reads_as_own_current(text):
         return Reading(assessment, "unclear", True, "classifier")
     return Reading(assessment, None, False, "rules")
-
-
-def _faint_and_about_something_else(
-    match: red_flag_semantic.SemanticMatch, label: str | None, confidence: float
-) -> bool:
-    """Step 2's veto: a faint resemblance in a message confidently about no symptom."""
-    return (
-        match.score < FAINT_RESEMBLANCE
-        and label in NO_SYMPTOM_LABELS
-        and confidence >= NO_SYMPTOM_CONFIDENCE
-    )
 
 
 def _question_about_mild_effect(

@@ -531,25 +531,43 @@ class _Message:
         return weak < hit.start or hit.rule.level != "emergency"
 
     def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'can I take an antihistamine, lips swelling': what to take for a sign that is here.
+        """'can I take an antihistamine, lips swelling': what to take for a sign that may be here.
 
-        Nobody asks what to take for swelling lips they do not have; asked
-        before treatment the sign comes with a condition ("if my lips
-        swell", "to prevent swelling"), which keeps it a question.
+        Nobody asks what to take for swelling lips nobody has; asked before
+        a treatment the sign comes with a condition ("if my lips swell", "to
+        prevent swelling", "... in case I react next week"), which keeps it
+        a question. The last remedy named before the sign is the one asked.
         """
-        remedy = self.cues["asks_remedy"].search(self.norm, sentence.start, hit.start)
-        return remedy is not None and not self.cues["remedy_condition"].search(
-            self.norm, remedy.end(), hit.start
+        norm, cues = self.norm, self.cues
+        remedy = _last_match(cues["asks_remedy"], norm, sentence.start, hit.start)
+        return remedy is not None and not cues["remedy_condition"].search(
+            norm, remedy.end(), sentence.end
+        )
+
+    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'how long will my double vision last?': only a sign one has can end.
+
+        "will my" opens the question at most three words before the sign and
+        an ending ("last", "go down", "wear off") follows it within three
+        words; a treatment to come or a condition anywhere in the sentence
+        ("... after a lip flip", "if I react") keeps it a question.
+        """
+        norm, cues = self.norm, self.cues
+        opening = _last_match(cues["ends_opening"], norm, sentence.start, hit.start)
+        return (
+            opening is not None
+            and len(_WORD.findall(norm, opening.end(), hit.start)) <= 3
+            and cues["sign_ends"].match(norm, hit.end, sentence.end) is not None
+            and not cues["sign_ends_not_now"].search(norm, sentence.start, sentence.end)
         )
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
-        current = not (
-            self._hypothetical(hit, sentence)
-            or self._third_party(hit, sentence)
-            or self._history(hit, sentence)
-        )
-        owned = current and (self._owned(hit, sentence) or self.confirms_own)
+        hypothetical, history = self._hypothetical(hit, sentence), self._history(hit, sentence)
+        third_party = self._third_party(hit, sentence)
+        ends = not third_party and self._asks_when_own_sign_ends(hit, sentence)
+        current = ends or not (hypothetical or third_party or history)
+        owned = current and (ends or self._owned(hit, sentence) or self.confirms_own)
         reported = owned or (
             current
             and (
@@ -557,13 +575,19 @@ class _Message:
                 or (hit.rule.level == "emergency" and self._states_now(hit))
             )
         )
+        # A carer asking what to give is screened too ("can she take benadryl for swollen lips").
         asks_remedy = (
-            current
-            and not reported
+            not (reported or hypothetical or history)
             and hit.rule.level == "emergency"
             and self._asks_remedy_for(hit, sentence)
         )
         return _Verdict(self.negated(hit, sentence), current, reported, owned, asks_remedy)
+
+
+def _last_match(pattern: re.Pattern[str], text: str, start: int, end: int) -> re.Match[str] | None:
+    """The last match of `pattern` in text[start:end], if any."""
+    matches = list(pattern.finditer(text, start, end))
+    return matches[-1] if matches else None
 
 
 def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:

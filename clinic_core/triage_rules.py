@@ -65,6 +65,9 @@ CUE_NAMES = (
     "question_weak",
     "report",
     "asks_what_to_do",
+    "ends_opening",
+    "sign_ends",
+    "sign_ends_not_now",
     "asks_remedy",
     "remedy_condition",
     "history",
@@ -76,7 +79,7 @@ CUE_NAMES = (
     "question_tag",
 )
 # Cues that must match at the very start of the text they are tried on.
-_ANCHORED_CUES = frozenset({"negation_after", "question_start"})
+_ANCHORED_CUES = frozenset({"negation_after", "question_start", "sign_ends"})
 
 
 class RulesError(ValueError):

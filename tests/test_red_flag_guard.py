@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rasa.shared.nlu.training_data.message import Message
 
-from clinic_core import red_flag_semantic, screening, triage
+from clinic_core import red_flag_semantic, triage
 from components.red_flags import RedFlagGuard
 
 
@@ -209,38 +209,3 @@ def test_a_red_flag_worded_like_a_self_description_is_still_screened(text: str) 
     assert red_flag_semantic.shared().closest(text) is not None
     reading = classify(text, "faq").get("triage")
     assert reading["screen"] is True
-
-
-# A faint resemblance to a red flag in a message the classifier is sure is
-# about something with no symptom in it (its place, its prices, booking).
-FAINT_ASIDES = [
-    ("I use a walking frame so I need a ground floor room for my appointment", "clinic_info"),
-    ("i dont see very well on the phone so please write big. how much is it", "clinic_info"),
-]
-
-
-def _read(text: str, label: str, confidence: float) -> dict:
-    return screening.read(text, label, classifier_confidence=confidence).as_parse_data()
-
-
-@pytest.mark.parametrize("text, label", FAINT_ASIDES)
-def test_a_faint_resemblance_in_a_confident_practical_question_is_not_screened(
-    text: str, label: str
-) -> None:
-    assert red_flag_semantic.shared().closest(text) is not None  # the layer does see it
-    reading = _read(text, label, 0.97)
-    assert reading["severity"] is None and not reading["screen"], reading
-
-
-@pytest.mark.parametrize("text, label", FAINT_ASIDES)
-def test_the_same_message_is_screened_when_the_classifier_is_unsure(text: str, label: str) -> None:
-    reading = _read(text, label, 0.6)
-    assert reading["screen"] and reading["source"] == "semantic", reading
-
-
-@pytest.mark.parametrize(
-    "label", ["faq/side_effects", "faq/when_to_call", "human_handoff", "out_of_scope"]
-)
-def test_questions_about_symptoms_or_help_never_veto_a_screen(label: str) -> None:
-    reading = _read(FAINT_ASIDES[0][0], label, 0.99)
-    assert reading["screen"] and reading["source"] == "semantic", reading

@@ -1,10 +1,12 @@
 """An emergency sign inside the patient's own question (clinic_core/triage.py).
 
 A question frame ("how long", "can I", "will my") usually makes a sign
-something asked about. Two questions say the sign is already here: when it
-will end ("how long will my double vision last?") and what to take for it
-("can I take an antihistamine, lips swelling"). The first is the patient's
-own emergency; the second may be, so the screening question comes first.
+something asked about. Two questions say the sign is already here, or may
+be: when it will end ("how long will my double vision last?") and what to
+take for it ("can I take an antihistamine, lips swelling"). The first is the
+patient's own report; the second gets the screening question first. Every
+case below that is not a report was probed by a reviewer against the first
+version of this change.
 """
 
 from __future__ import annotations
@@ -19,60 +21,140 @@ WHEN_IT_ENDS = [
     "how long will my double vision last?",
     "when will my swollen lips go down? they keep getting bigger",
     "will my throat tightness go away by itself",
-    "how long till my slurred speech wears off, will my slurred speech get better",
-    "will my puffy tongue settle down soon?",
+    "will my blurry double vision ever go away",
+    "will my swollen lips and tongue go down",
     "should my blurry vision clear up on its own??",
 ]
 
-# The same words about a sign that may come later stay questions.
-WILL_IT_HAPPEN = [
+# The same words about a sign that may come, or a sign named beside another question.
+NOT_ENDING_NOW = [
     "will my lips swell after botox?",
-    "how long will my lips be swollen after the treatment, if they swell",
     "will my face droop?",
-    "will my eyes look different afterwards and how long will it last",
     "how long will my results last",
+    "how long will my botox last and is double vision a side effect?",
+    "will my frown lines come back, is blurry vision a risk",
+    "how long will my results last and what about double vision",
+    "will my blurred vision stop me from getting botox",
+    "will my double vision come back with my next top up",
+    "how long will my lip swelling last after a lip flip",
+    "im getting a lip flip friday, how long will my swollen lips last",
+    "how long would my swollen lips last if i got a reaction",
+    "will my face swelling go down before my wedding if i get botox next week",
+    "will my sisters double vision go away",
 ]
 
-# Asking what to take or use for a sign named after the question.
+# Asking what to take or use (or give) for a sign named after the question.
 REMEDY_ASKED = [
     "can I take an antihistamine, lips swelling",
     "what should i take for swollen lips after botox",
     "is it ok to use an inhaler for trouble breathing after the jabs?",
     "Can I take antihistamines for swollen lips after botox?",
+    "can i take benadryl before bed for swollen lips",
+    "can i take benadryl before bed or what can i use for swollen lips",
+    "can she take benadryl for swollen lips",
+    "what can i give my daughter for swollen lips",
+    "any meds for swollen lips?",
+    "can i take antihistamine for the worst ever lip swelling",
 ]
 
-# With a condition, or about the treatment itself, it stays a question.
+# With a condition, or about having the treatment, it stays a question.
 REMEDY_IF = [
     "can i take antihistamines if my lips swell after botox?",
     "can i take antihistamines to prevent swelling of the lips",
     "is it safe to take antihistamines before botox in case my throat swells",
-    "can i get botox with double vision",
     "can i take botox if i have trouble breathing sometimes",
-    "¿puedo tomar antihistamínicos si se me hinchan los labios?",
+    "is it ok to have botox with swollen eyelids from hayfever",
+    "is it ok to take botox with blurry vision from cataracts",
+    "can i take an antihistamine for swollen lips if it happens after botox",
+    "what should i take for swollen lips in case i react to the botox next week",
+    "can i use an antihistamine for lip swelling after my first botox next friday",
 ]
 
-# "everything"/"things" with a word that is not about the eyes is not vision.
+# "everything"/"things" is the eyes only when it is how they look.
 NOT_VISION = [
     "I'm nervous about things going wrong, what are the risks?",
     "everything went wrong with my booking, can someone call",
     "things went wrong with my card payment",
 ]
-VISION = ["everything is blurry since the botox", "things look fuzzy and doubled today"]
+VISION = [
+    "everything is blurry since the botox",
+    "things look fuzzy and doubled today",
+    "everything looks wonky since the botox",
+    "things look funny out of my left eye",
+    "everything is dark in my left eye",
+    "everything looks wrong when i turn my head, like theres two",
+]
+
+# "One side of my mouth is down" reads like "... is drooping" (a stroke sign);
+# "my mouth is down on one side" like "my mouth is drooping on one side" (urgent).
+ONE_SIDE_DOWN = ["one side of my mouth is down"]
+
+# A part of the face that is itself down is a droop; where a swelling sits, or a gaze, is not.
+PART_DOWN = [
+    "my left eye is a little bit down since yesterday",
+    "my eyebrow is still down 3 weeks later",
+]
+NOT_PART_DOWN = [
+    "the swelling around my eye is down now",
+    "swelling by my eye is down a bit",
+    "i keep my eyes looking down when i read",
+]
+
+# Puffy is a swelling of the lips, tongue or mouth; puffy eyes in the morning are not.
+PUFFY = [
+    "my tongue is puffy",
+    "puffy lips since this morning",
+    "puffy tongue and lips after the jabs",
+]
+NOT_PUFFY_EMERGENCY = [
+    "i have puffy eyes, can botox help?",
+    "i wake up with a puffy face every morning",
+    "ive got tonsillitis, inflamed throat, do i need to cancel",
+]
+
+# Spanish "sí" (yes) loses its accent: "sí se me ..." is not "if".
+SPANISH_YES = [
+    "sí se me está cerrando la garganta",
+    "si se me hinchó la cara y no puedo respirar bien",
+    "sí se me hincharon los labios, ayuda por favor",
+]
 
 
 def _ids(texts: list[str]) -> list:
     return [pytest.param(t, id=f"{i:02d}") for i, t in enumerate(texts, 1)]
 
 
-@pytest.mark.parametrize("text", _ids(WHEN_IT_ENDS + VISION))
-def test_asking_when_ones_own_sign_ends_is_an_emergency(text: str) -> None:
+def _outcome(text: str) -> str:
+    return screening.read(text, "faq/side_effects", semantic=False).outcome
+
+
+@pytest.mark.parametrize("text", _ids(WHEN_IT_ENDS + VISION + ONE_SIDE_DOWN + PUFFY + SPANISH_YES))
+def test_an_emergency_sign_here_now_is_an_emergency(text: str) -> None:
     result = assess(text)
     assert result.is_report and result.severity == "emergency", result
 
 
-@pytest.mark.parametrize("text", _ids(WILL_IT_HAPPEN + NOT_VISION))
-def test_a_sign_that_may_come_later_is_not_a_report(text: str) -> None:
-    assert not assess(text).is_report
+@pytest.mark.parametrize("text", _ids(NOT_ENDING_NOW + NOT_VISION + NOT_PART_DOWN))
+def test_a_sign_that_may_come_or_is_asked_about_is_not_a_report(text: str) -> None:
+    result = assess(text)
+    assert not (result.is_report and result.severity in ("emergency", "urgent")), result
+
+
+def test_a_mouth_down_on_one_side_reads_like_a_mouth_drooping_on_one_side() -> None:
+    down = assess("my mouth is down on one side and my arm feels funny")
+    drooping = assess("my mouth is drooping on one side and my arm feels funny")
+    assert down.is_report and down.severity == drooping.severity == "urgent", down
+
+
+@pytest.mark.parametrize("text", _ids(PART_DOWN))
+def test_a_part_of_the_face_that_is_down_is_a_droop(text: str) -> None:
+    result = assess(text)
+    assert result.is_report and result.rule == "droop", result
+
+
+@pytest.mark.parametrize("text", _ids(NOT_PUFFY_EMERGENCY))
+def test_puffy_eyes_or_a_sore_throat_are_not_an_emergency(text: str) -> None:
+    assert assess(text).severity != "emergency"
 
 
 @pytest.mark.parametrize("text", _ids(REMEDY_ASKED))
@@ -80,12 +162,12 @@ def test_asking_what_to_take_for_a_sign_gets_the_screening_question_first(text: 
     reading = screening.read(text, "faq/side_effects", semantic=False)
     assert reading.outcome == "screen", reading
     assert reading.is_report  # the dialogue acts on it as a report: screened before any answer
+    assert "what to take" in reading.reason()  # the clinic sees why
 
 
 @pytest.mark.parametrize("text", _ids(REMEDY_IF))
 def test_what_to_take_if_it_ever_happens_is_a_question(text: str) -> None:
-    reading = screening.read(text, "faq/side_effects", semantic=False)
-    assert reading.outcome == "non_report", reading
+    assert _outcome(text) == "non_report"
     assert not assess(text).asks_remedy
 
 
