@@ -519,7 +519,7 @@ class _Message:
         """
         starts, strong, weak = self._question_frames(sentence)
         if starts or (strong is not None and strong < hit.start):
-            return True
+            return not (hit.rule.level == "emergency" and self._sign_stands_apart(hit, sentence))
         if (
             strong is not None
             and hit.rule.level != "emergency"
@@ -529,6 +529,29 @@ class _Message:
         if weak is None:
             return False
         return weak < hit.start or hit.rule.level != "emergency"
+
+    def _sign_stands_apart(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'tell me what to do, cant breathe properly': the sign is its own clause.
+
+        A frame asks about what follows it in its clause ("want to know
+        what to do"); a sign standing bare after a comma, with nothing
+        general about it ("can happen", "a side effect", "normal") and no
+        question mark, is told. "what are the risks, like throat swelling?"
+        and "I read online, throat closing is a side effect" stay questions.
+        """
+        if sentence.question_mark:
+            return False
+        comma = self.norm.rfind(",", sentence.start, hit.start)
+        if comma < 0:
+            return False
+        lead = self.norm[comma + 1 : hit.start].strip()
+        if lead and not self.cues["sign_lead"].fullmatch(lead):
+            return False
+        general = self.cues["sign_said_generally"]
+        return not (
+            general.search(self.norm, sentence.start, comma)  # "what are the risks, ..."
+            or general.search(self.norm, hit.end, sentence.end)
+        )
 
     def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'can I take an antihistamine, lips swelling': what to take for a sign that may be here.

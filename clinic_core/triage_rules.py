@@ -65,6 +65,8 @@ CUE_NAMES = (
     "question_weak",
     "report",
     "asks_what_to_do",
+    "sign_lead",
+    "sign_said_generally",
     "ends_opening",
     "sign_ends",
     "sign_ends_not_now",

@@ -182,3 +182,34 @@ def test_what_to_take_if_it_ever_happens_is_a_question(text: str) -> None:
 def test_a_remedy_question_with_the_patients_own_sign_is_an_emergency(text: str) -> None:
     result = assess(text)
     assert result.is_report and result.severity == "emergency", result
+
+
+# A request or question, then the sign bare in its own clause: the sign is told.
+SIGN_APART = [
+    "want to know what to do, throat closing up",
+    "tell me what to do, cant breathe properly",
+    "need info fast, lips and tongue swelling",
+    "help me, throat closing",
+    "need advice, now lips swelling",
+]
+# The sign as an example of what is asked, or said of people in general.
+SIGN_IN_THE_QUESTION = [
+    "I read online, throat closing is a side effect",
+    "what are the risks, like throat swelling?",
+    "can botox cause allergic reactions, swelling of lips?",
+    "i read that botox can cause problems, trouble swallowing can happen",
+    "is botox safe, i heard people get trouble breathing",
+    "want to know the risks, trouble breathing and swallowing",
+    "what are the side effects, trouble swallowing etc",
+]
+
+
+@pytest.mark.parametrize("text", _ids(SIGN_APART))
+def test_a_sign_standing_in_its_own_clause_after_a_request_is_an_emergency(text: str) -> None:
+    result = assess(text)
+    assert result.is_report and result.severity == "emergency", result
+
+
+@pytest.mark.parametrize("text", _ids(SIGN_IN_THE_QUESTION))
+def test_a_sign_that_is_part_of_the_question_is_not_a_report(text: str) -> None:
+    assert not assess(text).is_report
