@@ -517,6 +517,12 @@ class _Message:
         next to it still makes it the patient's own (checked by the caller).
         A present-tense cue ("since yesterday", "now") makes it a report.
         """
+        if (
+            hit.rule.level == "expected"
+            and self.cues["asked_in_general"].search(self.norm, sentence.start, sentence.end)
+            and not self.cues["report"].search(self.masked, sentence.start, sentence.end)
+        ):
+            return True  # "how long do bruises usually last", not "... but today a bruise"
         starts, strong, weak = self._question_frames(sentence)
         if starts or (strong is not None and strong < hit.start):
             return not (hit.rule.level == "emergency" and self._sign_stands_apart(hit, sentence))

@@ -65,6 +65,7 @@ CUE_NAMES = (
     "question_weak",
     "report",
     "asks_what_to_do",
+    "asked_in_general",
     "sign_lead",
     "sign_said_generally",
     "ends_opening",

@@ -213,3 +213,34 @@ def test_a_sign_standing_in_its_own_clause_after_a_request_is_an_emergency(text:
 @pytest.mark.parametrize("text", _ids(SIGN_IN_THE_QUESTION))
 def test_a_sign_that_is_part_of_the_question_is_not_a_report(text: str) -> None:
     assert not assess(text).is_report
+
+
+# An expected effect asked about in general is a question; said to be here now, a report.
+IN_GENERAL = [
+    "how long do bruises usually last after botox",
+    "bruising and soreness at the sites, generally expected?",
+    "do people normally get a bit of redness where the needle goes",
+]
+HERE_NOW = [
+    "normally i dont bruise but today theres a big bruise on my forehead",
+    "i have a bruise, how long do they usually last",
+]
+
+
+@pytest.mark.parametrize("text", _ids(IN_GENERAL))
+def test_an_expected_effect_asked_about_in_general_is_a_question(text: str) -> None:
+    assert not assess(text).is_report
+
+
+@pytest.mark.parametrize("text", _ids(HERE_NOW))
+def test_an_expected_effect_here_now_stays_a_report(text: str) -> None:
+    result = assess(text)
+    assert result.is_report and result.severity == "expected", result
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["throat closing up, usually im fine with needles", "usually fine but my lips are swelling"],
+)
+def test_in_general_words_never_hide_a_red_flag(text: str) -> None:
+    assert assess(text).severity == "emergency"
