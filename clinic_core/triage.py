@@ -452,13 +452,18 @@ class _Message:
         match = self.cues[cue].search(self.norm, low, limit)
         return match is not None and match.start() < high
 
-    def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'I had a rash years ago': past history in the same clause."""
+    def _clause(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int]:
+        """The clause around a hit: from the last clause end before it to the next after it."""
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
         i = bisect.bisect_right(self.clause_ends, hit.end)
         ceiling = sentence.end
         if i < len(self.clause_ends):
             ceiling = min(self.clause_ends[i], ceiling)
+        return floor, ceiling
+
+    def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'I had a rash years ago': past history in the same clause."""
+        floor, ceiling = self._clause(hit, sentence)
         return any(start < ceiling and end > floor for start, end in self.history)
 
     def _owned(self, hit: _Hit, sentence: _Sentence) -> bool:
@@ -559,6 +564,23 @@ class _Message:
             or general.search(self.norm, hit.end, sentence.end)
         )
 
+    def _own_lasting_condition(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'i cant swallow pills, can i still have botox?': a condition, asked about to be treated.
+
+        A lasting condition ("pills", "through my nose at night", "asthma")
+        named in the sign's clause, in a message asking whether the patient
+        can be treated, is their history; a sign of now in the sentence
+        ("since yesterday", "today") keeps it a report, and so does a sign
+        in a clause of its own ("i have allergies, my lips are swelling").
+        """
+        cues = self.cues
+        floor, ceiling = self._clause(hit, sentence)
+        return (
+            cues["own_habit"].search(self.norm, floor, ceiling) is not None
+            and cues["own_eligibility"].search(self.norm) is not None
+            and not cues["report"].search(self.masked, sentence.start, sentence.end)
+        )
+
     def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'can I take an antihistamine, lips swelling': what to take for a sign that may be here.
 
@@ -592,7 +614,8 @@ class _Message:
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
-        hypothetical, history = self._hypothetical(hit, sentence), self._history(hit, sentence)
+        hypothetical = self._hypothetical(hit, sentence)
+        history = self._history(hit, sentence) or self._own_lasting_condition(hit, sentence)
         third_party = self._third_party(hit, sentence)
         ends = not third_party and self._asks_when_own_sign_ends(hit, sentence)
         current = ends or not (hypothetical or third_party or history)

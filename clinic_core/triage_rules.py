@@ -65,6 +65,8 @@ CUE_NAMES = (
     "question_weak",
     "report",
     "asks_what_to_do",
+    "own_habit",
+    "own_eligibility",
     "asked_in_general",
     "sign_lead",
     "sign_said_generally",
@@ -153,7 +155,9 @@ def _compile(
         raise RulesError(f"{where}: needs at least one pattern")
     body = "|".join(parts)
     # Anchored cues are used with .match(text, pos, endpos): they must start at pos.
-    prefix = r"[^\w.!?;\n]*" if anchored else r"(?<!\w)"
+    # A match starts at a word's start, or at punctuation the pattern names
+    # itself (clause_start's ", my": a comma right after a word).
+    prefix = r"[^\w.!?;\n]*" if anchored else r"(?:(?<!\w)|(?=[,;:]))"
     try:
         return re.compile(f"{prefix}(?:{body})(?!\\w)", re.IGNORECASE)
     except re.error as exc:

@@ -244,3 +244,36 @@ def test_an_expected_effect_here_now_stays_a_report(text: str) -> None:
 )
 def test_in_general_words_never_hide_a_red_flag(text: str) -> None:
     assert assess(text).severity == "emergency"
+
+
+# A lasting condition named to ask whether one can be treated is history ...
+OWN_CONDITION = [
+    "i cant swallow pills, can i still have botox?",
+    "i cant breathe through my nose at night, is botox ok for me",
+    "I can't swallow tablets. Can I still get botox?",
+    "no puedo tragar pastillas, ¿puedo ponerme botox?",
+]
+# ... but not a sign of now, nor a sign in a clause of its own.
+OWN_SIGN_NOW = [
+    "i cant swallow pills since botox yesterday, can i still take liquid meds",
+    "i cant swallow anything, can i still have my top up",
+    "i have allergies, my lips are swelling, can i still have botox tomorrow?",
+    "i have trouble breathing at night since the injections, can i get a top up",
+]
+# A comma before "my"/"I"/"now" starts a clause: a past episode before it is not this sign.
+PAST_THEN_NOW = [
+    "I had a rash years ago, my lips are swelling now",
+    "had botox years ago, my throat is closing",
+    "years ago i had hives, my throat feels tight",
+]
+
+
+@pytest.mark.parametrize("text", _ids(OWN_CONDITION))
+def test_a_lasting_condition_asked_about_for_treatment_is_not_a_report(text: str) -> None:
+    assert not assess(text).is_report
+
+
+@pytest.mark.parametrize("text", _ids(OWN_SIGN_NOW + PAST_THEN_NOW))
+def test_a_sign_of_now_beside_a_condition_or_past_episode_is_an_emergency(text: str) -> None:
+    result = assess(text)
+    assert result.is_report and result.severity == "emergency", result
