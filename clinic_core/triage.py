@@ -285,11 +285,11 @@ class _Message:
         self.third_party_ends = self._ends("third_party")
         self.first_person = sorted(m.start() for m in self._finditer("first_person", self.masked))
         self.history = self._spans("history")
-        exempt = self._spans("not_hypothetical")
+        self.not_hypothetical = self._spans("not_hypothetical")  # "not sure if", "wondering if"
         self.hypothetical_starts = sorted(
             start
             for start, _ in self._spans("hypothetical")
-            if not any(s <= start < e for s, e in exempt)
+            if not self._inside(start, self.not_hypothetical)
         )
         self.word_starts = [m.start() for m in _WORD.finditer(self.masked)]
         self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
@@ -331,6 +331,10 @@ class _Message:
         """The last position in [floor, pos], else floor."""
         i = bisect.bisect_right(positions, pos) - 1
         return max(floor, positions[i]) if i >= 0 else floor
+
+    @staticmethod
+    def _inside(pos: int, spans: list[tuple[int, int]]) -> bool:
+        return any(start <= pos < end for start, end in spans)
 
     @staticmethod
     def _any_between(positions: list[int], low: int, high: int) -> bool:
@@ -558,10 +562,9 @@ class _Message:
         lead = self.norm[comma + 1 : hit.start].strip()
         if lead and not self.cues["sign_lead"].fullmatch(lead):
             return False
-        general = self.cues["sign_said_generally"]
         return not (
-            general.search(self.norm, sentence.start, comma)  # "what are the risks, ..."
-            or general.search(self.norm, hit.end, sentence.end)
+            self.cues["sign_asked_about"].search(self.norm, sentence.start, comma)
+            or self.cues["sign_said_generally"].search(self.norm, hit.end, sentence.end)
         )
 
     def _own_lasting_condition(self, hit: _Hit, sentence: _Sentence) -> bool:
@@ -591,17 +594,19 @@ class _Message:
         """
         norm, cues = self.norm, self.cues
         remedy = _last_match(cues["asks_remedy"], norm, sentence.start, hit.start)
-        return remedy is not None and not cues["remedy_condition"].search(
-            norm, remedy.end(), sentence.end
-        )
+        if remedy is None:
+            return False
+        conditions = cues["remedy_condition"].finditer(norm, remedy.end(), sentence.end)
+        return all(self._inside(c.start(), self.not_hypothetical) for c in conditions)
 
     def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'how long will my double vision last?': only a sign one has can end.
 
         "will my" opens the question at most three words before the sign and
         an ending ("last", "go down", "wear off") follows it within three
-        words; a treatment to come or a condition anywhere in the sentence
-        ("... after a lip flip", "if I react") keeps it a question.
+        words (not after "and then", "that"...); a treatment or the sign still
+        to come anywhere in the message ("... after a lip flip", "if I
+        react", "like last time") keeps it a question.
         """
         norm, cues = self.norm, self.cues
         opening = _last_match(cues["ends_opening"], norm, sentence.start, hit.start)
@@ -609,7 +614,7 @@ class _Message:
             opening is not None
             and len(_WORD.findall(norm, opening.end(), hit.start)) <= 3
             and cues["sign_ends"].match(norm, hit.end, sentence.end) is not None
-            and not cues["sign_ends_not_now"].search(norm, sentence.start, sentence.end)
+            and not cues["sign_ends_not_now"].search(norm)
         )
 
     def verdict(self, hit: _Hit) -> _Verdict:

@@ -69,6 +69,7 @@ CUE_NAMES = (
     "own_eligibility",
     "asked_in_general",
     "sign_lead",
+    "sign_asked_about",
     "sign_said_generally",
     "ends_opening",
     "sign_ends",

@@ -45,7 +45,6 @@ NOT_ENDING_NOW = [
 
 # Asking what to take or use (or give) for a sign named after the question.
 REMEDY_ASKED = [
-    "can I take an antihistamine, lips swelling",
     "what should i take for swollen lips after botox",
     "is it ok to use an inhaler for trouble breathing after the jabs?",
     "Can I take antihistamines for swollen lips after botox?",
@@ -100,15 +99,17 @@ NOT_PART_DOWN = [
     "i keep my eyes looking down when i read",
 ]
 
-# Puffy is a swelling of the lips, tongue or mouth; puffy eyes in the morning are not.
+# A puffy tongue, or lips that are puffy, is a swelling; naturally puffy lips,
+# puffy eyes in the morning and a sore throat are not.
 PUFFY = [
     "my tongue is puffy",
-    "puffy lips since this morning",
-    "puffy tongue and lips after the jabs",
+    "my lips are puffy since this morning",
+    "puffy tongue after the jabs",
 ]
 NOT_PUFFY_EMERGENCY = [
     "i have puffy eyes, can botox help?",
     "i wake up with a puffy face every morning",
+    "i have naturally puffy lips, can a lip flip help?",
     "ive got tonsillitis, inflamed throat, do i need to cancel",
 ]
 
@@ -175,6 +176,7 @@ def test_what_to_take_if_it_ever_happens_is_a_question(text: str) -> None:
     "text",
     [
         "can i take ibuprofen? my lips are swelling up",
+        "can I take an antihistamine, lips swelling",  # the sign stands apart: told
         "is it ok to use my inhaler for trouble breathing after the jabs?",
         "¿puedo tomar un antihistamínico para los labios hinchados?",
     ],
