@@ -24,6 +24,9 @@ from scripts.eval_sets import evaluation_arguments, quiet_agent, read_jsonl
 
 ROOT = PROJECT_ROOT
 CONFIDENT = 0.9
+# A message this close (sentence-embedding cosine) to a training example is a
+# near paraphrase of it: the accuracy on the others says how strangers fare.
+NEAR_TRAINING = 0.9
 NOT_ANSWERED = ("nlu_fallback",)
 
 
@@ -129,11 +132,36 @@ def report(name: str, figures: Figures, show_misses: bool) -> str:
     return "\n".join(lines)
 
 
+def far_from_training(examples: list[Example]) -> list[bool]:
+    """Is each message further than NEAR_TRAINING from every training example?"""
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from clinic_core.sentence_encoder import shared_encoder
+
+    trained = [m.get("text") for m in load_data(str(ROOT / "data" / "nlu")).intent_examples]
+    encoder = shared_encoder()
+    nearest = (encoder.encode([e.text for e in examples]) @ encoder.encode(trained).T).max(axis=1)
+    return [bool(score < NEAR_TRAINING) for score in nearest]
+
+
+def far_report(examples: list[Example], predictions: list[Prediction]) -> str:
+    far = far_from_training(examples)
+    kept = [(e, p) for e, p, f in zip(examples, predictions, far, strict=True) if f]
+    figures = score([e for e, _ in kept], [p for _, p in kept])
+    return (
+        f"messages with no training example within cosine {NEAR_TRAINING}: "
+        f"{figures.total}/{len(examples)}; accuracy on them {figures.correct}/{figures.total}"
+        f" = {figures.accuracy:.1%}; confidently wrong {figures.confidently_wrong}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = evaluation_arguments(__doc__.split("\n")[0], argv)
     examples = load_set(f"nlu_{args.set}*.jsonl")
-    figures = score(examples, predict(examples, args.model))
+    predictions = predict(examples, args.model)
+    figures = score(examples, predictions)
     print(report(f"NLU {args.set} set", figures, args.misses))
+    print(far_report(examples, predictions))
     return 0
 
 

@@ -67,3 +67,16 @@ def test_no_evaluation_message_is_in_the_training_data() -> None:
     dev = {normalise(e.text) for e in evaluation.load_set("nlu_dev*.jsonl")}
     shared = len(blind & dev)
     assert shared == 0, "messages in both the blind and the dev set"
+
+
+def test_the_far_from_training_figure_leaves_out_near_paraphrases_of_training_examples() -> None:
+    Example = evaluation.Example
+    trained_text, label = examples(TRAINING_FILES)[0]
+    messages = [
+        Example(trained_text, label),  # a training example itself: near
+        Example("my cat knocked the fishbowl off the shelf again", "out_of_scope"),  # far
+    ]
+    assert evaluation.far_from_training(messages) == [False, True]
+    predictions = [evaluation.Prediction("wrong", 0.95), evaluation.Prediction("out_of_scope", 0.8)]
+    line = evaluation.far_report(messages, predictions)
+    assert "1/2; accuracy on them 1/1 = 100.0%; confidently wrong 0" in line
