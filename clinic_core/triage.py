@@ -466,9 +466,27 @@ class _Message:
         return floor, ceiling
 
     def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'I had a rash years ago': past history in the same clause."""
+        """'I had a rash years ago': past history in the same clause.
+
+        A history phrase opening the sentence before a comma ("Years ago,
+        my throat closed up") covers the clause after the comma too, unless
+        the sentence says now or that clause is told in the present
+        ("years ago I had hives, my throat feels tight").
+        """
         floor, ceiling = self._clause(hit, sentence)
-        return any(start < ceiling and end > floor for start, end in self.history)
+        if any(start < ceiling and end > floor for start, end in self.history):
+            return True
+        norm = self.norm
+        opening = next((span for span in self.history if span[0] >= sentence.start), None)
+        if opening is None or norm[sentence.start : opening[0]].strip(" ,"):
+            return False  # no history phrase opens the sentence
+        comma = opening[1] + len(norm[opening[1] :]) - len(norm[opening[1] :].lstrip(" "))
+        if norm[comma : comma + 1] != "," or self._any_between(self.clause_ends, comma + 1, floor):
+            return False  # no comma after it, or the sign is not in the clause right after it
+        return not (
+            self.cues["report"].search(self.masked, sentence.start, sentence.end)
+            or self.cues["present_state"].search(norm, floor, ceiling)
+        )
 
     def _owned(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'I' or 'my' right before or inside the symptom: "my lips are swelling"."""
@@ -526,12 +544,6 @@ class _Message:
         next to it still makes it the patient's own (checked by the caller).
         A present-tense cue ("since yesterday", "now") makes it a report.
         """
-        if (
-            hit.rule.level == "expected"
-            and self.cues["asked_in_general"].search(self.norm, sentence.start, sentence.end)
-            and not self.cues["report"].search(self.masked, sentence.start, sentence.end)
-        ):
-            return True  # "how long do bruises usually last", not "... but today a bruise"
         starts, strong, weak = self._question_frames(sentence)
         if starts or (strong is not None and strong < hit.start):
             return not (hit.rule.level == "emergency" and self._sign_stands_apart(hit, sentence))
@@ -565,23 +577,6 @@ class _Message:
         return not (
             self.cues["sign_asked_about"].search(self.norm, sentence.start, comma)
             or self.cues["sign_said_generally"].search(self.norm, hit.end, sentence.end)
-        )
-
-    def _own_lasting_condition(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'i cant swallow pills, can i still have botox?': a condition, asked about to be treated.
-
-        A lasting condition ("pills", "through my nose at night", "asthma")
-        named in the sign's clause, in a message asking whether the patient
-        can be treated, is their history; a sign of now in the sentence
-        ("since yesterday", "today") keeps it a report, and so does a sign
-        in a clause of its own ("i have allergies, my lips are swelling").
-        """
-        cues = self.cues
-        floor, ceiling = self._clause(hit, sentence)
-        return (
-            cues["own_habit"].search(self.norm, floor, ceiling) is not None
-            and cues["own_eligibility"].search(self.norm) is not None
-            and not cues["report"].search(self.masked, sentence.start, sentence.end)
         )
 
     def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
@@ -620,9 +615,9 @@ class _Message:
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
         hypothetical = self._hypothetical(hit, sentence)
-        history = self._history(hit, sentence) or self._own_lasting_condition(hit, sentence)
+        history = self._history(hit, sentence)
         third_party = self._third_party(hit, sentence)
-        ends = not third_party and self._asks_when_own_sign_ends(hit, sentence)
+        ends = not (third_party or hypothetical) and self._asks_when_own_sign_ends(hit, sentence)
         current = ends or not (hypothetical or third_party or history)
         owned = current and (ends or self._owned(hit, sentence) or self.confirms_own)
         reported = owned or (

@@ -135,7 +135,7 @@ def test_an_emergency_sign_here_now_is_an_emergency(text: str) -> None:
     assert result.is_report and result.severity == "emergency", result
 
 
-@pytest.mark.parametrize("text", _ids(NOT_ENDING_NOW + NOT_VISION + NOT_PART_DOWN))
+@pytest.mark.parametrize("text", _ids(NOT_ENDING_NOW + NOT_VISION))
 def test_a_sign_that_may_come_or_is_asked_about_is_not_a_report(text: str) -> None:
     result = assess(text)
     assert not (result.is_report and result.severity in ("emergency", "urgent")), result
@@ -145,6 +145,11 @@ def test_a_mouth_down_on_one_side_reads_like_a_mouth_drooping_on_one_side() -> N
     down = assess("my mouth is down on one side and my arm feels funny")
     drooping = assess("my mouth is drooping on one side and my arm feels funny")
     assert down.is_report and down.severity == drooping.severity == "urgent", down
+
+
+@pytest.mark.parametrize("text", _ids(NOT_PART_DOWN))
+def test_where_a_swelling_sits_or_a_gaze_is_not_a_droop(text: str) -> None:
+    assert assess(text).rule != "droop"
 
 
 @pytest.mark.parametrize("text", _ids(PART_DOWN))
@@ -217,45 +222,7 @@ def test_a_sign_that_is_part_of_the_question_is_not_a_report(text: str) -> None:
     assert not assess(text).is_report
 
 
-# An expected effect asked about in general is a question; said to be here now, a report.
-IN_GENERAL = [
-    "how long do bruises usually last after botox",
-    "bruising and soreness at the sites, generally expected?",
-    "do people normally get a bit of redness where the needle goes",
-]
-HERE_NOW = [
-    "normally i dont bruise but today theres a big bruise on my forehead",
-    "i have a bruise, how long do they usually last",
-]
-
-
-@pytest.mark.parametrize("text", _ids(IN_GENERAL))
-def test_an_expected_effect_asked_about_in_general_is_a_question(text: str) -> None:
-    assert not assess(text).is_report
-
-
-@pytest.mark.parametrize("text", _ids(HERE_NOW))
-def test_an_expected_effect_here_now_stays_a_report(text: str) -> None:
-    result = assess(text)
-    assert result.is_report and result.severity == "expected", result
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["throat closing up, usually im fine with needles", "usually fine but my lips are swelling"],
-)
-def test_in_general_words_never_hide_a_red_flag(text: str) -> None:
-    assert assess(text).severity == "emergency"
-
-
-# A lasting condition named to ask whether one can be treated is history ...
-OWN_CONDITION = [
-    "i cant swallow pills, can i still have botox?",
-    "i cant breathe through my nose at night, is botox ok for me",
-    "I can't swallow tablets. Can I still get botox?",
-    "no puedo tragar pastillas, ¿puedo ponerme botox?",
-]
-# ... but not a sign of now, nor a sign in a clause of its own.
+# A sign of now beside a condition, a request to be seen, or a past episode.
 OWN_SIGN_NOW = [
     "i cant swallow pills since botox yesterday, can i still take liquid meds",
     "i cant swallow anything, can i still have my top up",
@@ -268,11 +235,6 @@ PAST_THEN_NOW = [
     "had botox years ago, my throat is closing",
     "years ago i had hives, my throat feels tight",
 ]
-
-
-@pytest.mark.parametrize("text", _ids(OWN_CONDITION))
-def test_a_lasting_condition_asked_about_for_treatment_is_not_a_report(text: str) -> None:
-    assert not assess(text).is_report
 
 
 @pytest.mark.parametrize("text", _ids(OWN_SIGN_NOW + PAST_THEN_NOW))

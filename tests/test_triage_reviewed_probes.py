@@ -1,4 +1,4 @@
-"""Probes a reviewer wrote against this session's triage changes, frozen as tests.
+"""Probes three reviewers wrote against this session's triage changes, frozen as tests.
 
 Each failed on the first or second version of the change (or on the code
 before it) and is mended; they keep the mends from coming undone.
@@ -44,6 +44,30 @@ EMERGENCY = [
     "i see things weird since botox",
     "one side of my mouth is down",
     "how long will my double vision last?",
+    "hi its ms smith my throat is closing up can i get an appointment",
+    "having an allergy attack my throat is closing can i get seen",
+    "i have allergies my lips are swelling can i come in",
+    "i have asthma my chest is tight i cant breathe can i get seen",
+    "i dont think its a cold my throat is swelling shut can i get seen",
+    "bad allergies, lips and throat swelling up, can i get an antihistamine",
+    "tongue swelling, allergy i think, can i do anything",
+    "allergies i think, throat closing, can i come in",
+    "one side of my face is drooping, its down a bit",
+    "left side of my face drooped, its down.",
+    "can you help, throat closing up?",
+    "tell me what to do, omg throat closing",
+    "tell me what to do, throat closing, will it get worse",
+    "please advise, throat closing, would an antihistamine help",
+    "will my swollen lips ever go down, they swelled again",
+    "im getting really scared, how long will my swollen tongue last",
+    "will my double vision go away or would i need to see a doctor",
+    "will my swollen throat go down, asking in case i need to go to a&e",
+    "can my swollen lips go down on their own",
+    "could my blurry vision clear up by itself",
+    "i think im having a stroke",
+    "am i having a stroke",
+    "everythings double since the botox",
+    "years ago, i had a reaction, my throat closes up",
 ]
 
 # What to take for a red flag: the screening question first (or the emergency reply).
@@ -55,11 +79,21 @@ SCREENED = [
     "what is good for swollen lips",
     "can i have some medicine for swollen lips",
     "can I take an antihistamine, lips swelling",
+    "can i take benadryl for swollen lips, im scared",
+    "what can i take for swollen lips im really scared",
+    "what should i take for trouble breathing, im nervous",
+    "what can i take for swollen lips, worried its getting worse",
+    "what can i take for a swollen tongue as soon as possible",
+    "can i take antihistamine for swollen lips or do i need to go to hospital if it gets worse",
+    "whats good for a swollen tongue",
+    "does ice help swollen lips",
+    "will ice help with swollen lips",
 ]
 
 # Escalated to the clinic at least.
 ESCALATED = [
     "eyelid drooping, its down past my pupil",
+    "my eyelid is drooping, its down a bit",
 ]
 
 # Asked about, to come, or hearsay: no report (the answer carries the safety line).
@@ -83,6 +117,17 @@ NOT_A_REPORT = [
     "can i use the sauna after, i heard heat causes blurry vision",
     "do they use a numbing cream, worried about swollen lips",
     "can i take painkillers after botox, what are the risks, like throat swelling?",
+    "what if my lips swell, how long will my swollen lips last",
+    "hypothetically, how long will my double vision last",
+    "suppose i get double vision, how long will my double vision last",
+    "if my throat swells will my swollen throat go down on its own",
+    "before i book: will my double vision go away if it happens",
+    "what to expect after a lip flip, lips swelling",
+    "tell me about the lip flip, swollen lips after",
+    "i want to know about aftercare, lips swelling",
+    "how long will my lip swelling last after my lip flip next week",
+    "Years ago, my throat closed up after eating nuts. Is botox safe for me?",
+    "years ago, i couldnt breathe after penicillin, can i still have botox",
 ]
 
 # Resolved, habitual, or not the sign: never the emergency reply.
@@ -97,9 +142,9 @@ NOT_AN_EMERGENCY = [
     "i get a puffy mouth when i eat shellfish, can i have botox?",
     "my lips are down now thank god",
     "my lip is down, the swelling i mean",
-    "the swelling next to my eye is down now",
     "the bump beside my eye is down",
     "the bruising at my eye is down",
+    "the swelling on one side of my face is down",
 ]
 
 
