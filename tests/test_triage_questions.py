@@ -1,12 +1,12 @@
 """An emergency sign inside the patient's own question (clinic_core/triage.py).
 
 A question frame ("how long", "can I", "will my") usually makes a sign
-something asked about. Two questions say the sign is already here, or may
-be: when it will end ("how long will my double vision last?") and what to
-take for it ("can I take an antihistamine, lips swelling"). The first is the
-patient's own report; the second gets the screening question first. Every
-case below that is not a report was probed by a reviewer against the first
-version of this change.
+something asked about. Some questions say the sign is already here, or may
+be: when it will end ("how long will my double vision last?"), what to take
+for it ("can I take an antihistamine for swollen lips": screened first), a
+request followed by the sign in a clause of its own ("tell me what to do,
+cant breathe properly"). The cases that must stay questions come from
+three reviews of this change (more in tests/test_triage_reviewed_probes.py).
 """
 
 from __future__ import annotations
@@ -54,6 +54,14 @@ REMEDY_ASKED = [
     "what can i give my daughter for swollen lips",
     "any meds for swollen lips?",
     "can i take antihistamine for the worst ever lip swelling",
+]
+
+# A remedy asked with the patient's own sign, or the sign standing apart, is told.
+REMEDY_WITH_OWN_SIGN = [
+    "can i take ibuprofen? my lips are swelling up",
+    "can I take an antihistamine, lips swelling",
+    "is it ok to use my inhaler for trouble breathing after the jabs?",
+    "¿puedo tomar un antihistamínico para los labios hinchados?",
 ]
 
 # With a condition, or about having the treatment, it stays a question.
@@ -129,12 +137,6 @@ def _outcome(text: str) -> str:
     return screening.read(text, "faq/side_effects", semantic=False).outcome
 
 
-@pytest.mark.parametrize("text", _ids(WHEN_IT_ENDS + VISION + ONE_SIDE_DOWN + PUFFY + SPANISH_YES))
-def test_an_emergency_sign_here_now_is_an_emergency(text: str) -> None:
-    result = assess(text)
-    assert result.is_report and result.severity == "emergency", result
-
-
 @pytest.mark.parametrize("text", _ids(NOT_ENDING_NOW + NOT_VISION))
 def test_a_sign_that_may_come_or_is_asked_about_is_not_a_report(text: str) -> None:
     result = assess(text)
@@ -177,20 +179,6 @@ def test_what_to_take_if_it_ever_happens_is_a_question(text: str) -> None:
     assert not assess(text).asks_remedy
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "can i take ibuprofen? my lips are swelling up",
-        "can I take an antihistamine, lips swelling",  # the sign stands apart: told
-        "is it ok to use my inhaler for trouble breathing after the jabs?",
-        "¿puedo tomar un antihistamínico para los labios hinchados?",
-    ],
-)
-def test_a_remedy_question_with_the_patients_own_sign_is_an_emergency(text: str) -> None:
-    result = assess(text)
-    assert result.is_report and result.severity == "emergency", result
-
-
 # A request or question, then the sign bare in its own clause: the sign is told.
 SIGN_APART = [
     "want to know what to do, throat closing up",
@@ -209,12 +197,6 @@ SIGN_IN_THE_QUESTION = [
     "want to know the risks, trouble breathing and swallowing",
     "what are the side effects, trouble swallowing etc",
 ]
-
-
-@pytest.mark.parametrize("text", _ids(SIGN_APART))
-def test_a_sign_standing_in_its_own_clause_after_a_request_is_an_emergency(text: str) -> None:
-    result = assess(text)
-    assert result.is_report and result.severity == "emergency", result
 
 
 @pytest.mark.parametrize("text", _ids(SIGN_IN_THE_QUESTION))
@@ -237,7 +219,20 @@ PAST_THEN_NOW = [
 ]
 
 
-@pytest.mark.parametrize("text", _ids(OWN_SIGN_NOW + PAST_THEN_NOW))
-def test_a_sign_of_now_beside_a_condition_or_past_episode_is_an_emergency(text: str) -> None:
+EMERGENCIES = (
+    WHEN_IT_ENDS
+    + VISION
+    + ONE_SIDE_DOWN
+    + PUFFY
+    + SPANISH_YES
+    + REMEDY_WITH_OWN_SIGN
+    + SIGN_APART
+    + OWN_SIGN_NOW
+    + PAST_THEN_NOW
+)
+
+
+@pytest.mark.parametrize("text", _ids(EMERGENCIES))
+def test_an_emergency_sign_here_now_is_an_emergency(text: str) -> None:
     result = assess(text)
     assert result.is_report and result.severity == "emergency", result
