@@ -480,8 +480,8 @@ class _Message:
         opening = next((span for span in self.history if span[0] >= sentence.start), None)
         if opening is None or norm[sentence.start : opening[0]].strip(" ,"):
             return False  # no history phrase opens the sentence
-        comma = opening[1] + len(norm[opening[1] :]) - len(norm[opening[1] :].lstrip(" "))
-        if norm[comma : comma + 1] != "," or self._any_between(self.clause_ends, comma + 1, floor):
+        comma = _COMMA_NEXT.match(norm, opening[1], sentence.end)
+        if comma is None or self._any_between(self.clause_ends, comma.end(), floor):
             return False  # no comma after it, or the sign is not in the clause right after it
         return not (
             self.cues["report"].search(self.masked, sentence.start, sentence.end)
@@ -597,7 +597,8 @@ class _Message:
     def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'how long will my double vision last?': only a sign one has can end.
 
-        "will my" opens the question at most three words before the sign and
+        "will my" ("can/could/should my") opens the question at most three
+        words before the sign and
         an ending ("last", "go down", "wear off") follows it within three
         words (not after "and then", "that"...); a treatment or the sign still
         to come anywhere in the message ("... after a lip flip", "if I
@@ -634,6 +635,9 @@ class _Message:
             and self._asks_remedy_for(hit, sentence)
         )
         return _Verdict(self.negated(hit, sentence), current, reported, owned, asks_remedy)
+
+
+_COMMA_NEXT = re.compile(r" *,")  # a comma right after a phrase
 
 
 def _last_match(pattern: re.Pattern[str], text: str, start: int, end: int) -> re.Match[str] | None:
