@@ -97,6 +97,7 @@ _ABILITY_NEGATION = re.compile(
     r"\b(?:cant|cannot|can not|couldnt|unable|not able|been able|no longer able|barely|hardly)\b"
 )
 _WORD = re.compile(r"\w+")
+_COMMA_NEXT = re.compile(r" *,")  # a comma right after a phrase
 _INTERROGATIVE = re.compile(
     r"(?:how|what|why|when|which|does|do|is|are|can|could|will|would|lasts? how)\b"
 )
@@ -293,6 +294,64 @@ class _Message:
         )
         self.word_starts = [m.start() for m in _WORD.finditer(self.masked)]
         self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
+        self._now_by_sentence: dict[int, bool] = {}
+
+    # -- positions of the question cues, found once per message -------------
+    # (each hit's checks are then bisections: a long message full of signs
+    # stays linear in its length)
+
+    @functools.cached_property
+    def _norm_word_starts(self) -> list[int]:
+        return [m.start() for m in _WORD.finditer(self.norm)]
+
+    @functools.cached_property
+    def _commas(self) -> list[int]:
+        return [i for i, ch in enumerate(self.norm) if ch == ","]
+
+    @functools.cached_property
+    def _opening_ends(self) -> list[int]:
+        return self._ends("ends_opening")
+
+    @functools.cached_property
+    def _sign_still_to_come(self) -> bool:
+        return bool(self.cues["sign_ends_not_now"].search(self.norm))
+
+    @functools.cached_property
+    def _remedy_ends(self) -> list[int]:
+        return self._ends("asks_remedy")
+
+    @functools.cached_property
+    def _condition_starts(self) -> list[int]:
+        """Starts of remedy conditions, "not sure if" and "if it gets worse" left out."""
+        return [
+            start
+            for start, _ in self._spans("remedy_condition")
+            if not self._inside(start, self.not_hypothetical)
+        ]
+
+    @functools.cached_property
+    def _asked_about_ends(self) -> list[int]:
+        return self._ends("sign_asked_about")
+
+    @functools.cached_property
+    def _said_generally_starts(self) -> list[int]:
+        return sorted(start for start, _ in self._spans("sign_said_generally"))
+
+    @functools.cached_property
+    def _history_starts(self) -> list[int]:
+        return [start for start, _ in self.history]
+
+    def _sentence_says_now(self, sentence: _Sentence) -> bool:
+        if sentence.start not in self._now_by_sentence:
+            found = self.cues["report"].search(self.masked, sentence.start, sentence.end)
+            self._now_by_sentence[sentence.start] = found is not None
+        return self._now_by_sentence[sentence.start]
+
+    @staticmethod
+    def _last_in(positions: list[int], low: int, high: int) -> int | None:
+        """The last position p with low <= p <= high, if any."""
+        i = bisect.bisect_right(positions, high) - 1
+        return positions[i] if i >= 0 and positions[i] >= low else None
 
     @functools.cached_property
     def says_now(self) -> bool:
@@ -471,20 +530,25 @@ class _Message:
         A history phrase opening the sentence before a comma ("Years ago,
         my throat closed up") covers the clause after the comma too, unless
         the sentence says now or that clause is told in the present
-        ("years ago I had hives, my throat feels tight").
+        ("years ago, my throat feels tight"); `present_state` also holds
+        "went" and "gone", so "years ago, my throat went tight" errs
+        towards a report.
         """
         floor, ceiling = self._clause(hit, sentence)
         if any(start < ceiling and end > floor for start, end in self.history):
             return True
         norm = self.norm
-        opening = next((span for span in self.history if span[0] >= sentence.start), None)
-        if opening is None or norm[sentence.start : opening[0]].strip(" ,"):
-            return False  # no history phrase opens the sentence
-        comma = _COMMA_NEXT.match(norm, opening[1], sentence.end)
+        i = bisect.bisect_left(self._history_starts, sentence.start)
+        if i == len(self.history) or self.history[i][0] >= min(floor, sentence.end):
+            return False  # no history phrase before the sign's clause in this sentence
+        start, end = self.history[i]
+        if norm[sentence.start : start].strip(" ,"):
+            return False  # ... none opens the sentence
+        comma = _COMMA_NEXT.match(norm, end, sentence.end)
         if comma is None or self._any_between(self.clause_ends, comma.end(), floor):
             return False  # no comma after it, or the sign is not in the clause right after it
         return not (
-            self.cues["report"].search(self.masked, sentence.start, sentence.end)
+            self._sentence_says_now(sentence)
             or self.cues["present_state"].search(norm, floor, ceiling)
         )
 
@@ -568,15 +632,15 @@ class _Message:
         """
         if sentence.question_mark:
             return False
-        comma = self.norm.rfind(",", sentence.start, hit.start)
-        if comma < 0:
+        comma = self._last_in(self._commas, sentence.start, hit.start - 1)
+        if comma is None:
             return False
         lead = self.norm[comma + 1 : hit.start].strip()
         if lead and not self.cues["sign_lead"].fullmatch(lead):
             return False
         return not (
-            self.cues["sign_asked_about"].search(self.norm, sentence.start, comma)
-            or self.cues["sign_said_generally"].search(self.norm, hit.end, sentence.end)
+            self._any_between(self._asked_about_ends, sentence.start + 1, comma + 1)
+            or self._any_between(self._said_generally_starts, hit.end, sentence.end)
         )
 
     def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
@@ -587,15 +651,13 @@ class _Message:
         prevent swelling", "... in case I react next week"), which keeps it
         a question. The last remedy named before the sign is the one asked.
         """
-        norm, cues = self.norm, self.cues
-        remedy = _last_match(cues["asks_remedy"], norm, sentence.start, hit.start)
-        if remedy is None:
+        remedy_end = self._last_in(self._remedy_ends, sentence.start + 1, hit.start)
+        if remedy_end is None:
             return False
-        conditions = cues["remedy_condition"].finditer(norm, remedy.end(), sentence.end)
-        return all(self._inside(c.start(), self.not_hypothetical) for c in conditions)
+        return not self._any_between(self._condition_starts, remedy_end, sentence.end)
 
     def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'how long will my double vision last?': only a sign one has can end.
+        """'how long will my double vision last?': only a sign one has can end (any level).
 
         "will my" ("can/could/should my") opens the question at most three
         words before the sign and
@@ -604,14 +666,14 @@ class _Message:
         to come anywhere in the message ("... after a lip flip", "if I
         react", "like last time") keeps it a question.
         """
-        norm, cues = self.norm, self.cues
-        opening = _last_match(cues["ends_opening"], norm, sentence.start, hit.start)
-        return (
-            opening is not None
-            and len(_WORD.findall(norm, opening.end(), hit.start)) <= 3
-            and cues["sign_ends"].match(norm, hit.end, sentence.end) is not None
-            and not cues["sign_ends_not_now"].search(norm)
-        )
+        if self.cues["sign_ends"].match(self.norm, hit.end, sentence.end) is None:
+            return False  # cheapest first: no ending right after the sign
+        opening_end = self._last_in(self._opening_ends, sentence.start + 1, hit.start)
+        if opening_end is None:
+            return False
+        words = self._norm_word_starts
+        between = bisect.bisect_left(words, hit.start) - bisect.bisect_left(words, opening_end)
+        return between <= 3 and not self._sign_still_to_come
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
@@ -635,15 +697,6 @@ class _Message:
             and self._asks_remedy_for(hit, sentence)
         )
         return _Verdict(self.negated(hit, sentence), current, reported, owned, asks_remedy)
-
-
-_COMMA_NEXT = re.compile(r" *,")  # a comma right after a phrase
-
-
-def _last_match(pattern: re.Pattern[str], text: str, start: int, end: int) -> re.Match[str] | None:
-    """The last match of `pattern` in text[start:end], if any."""
-    matches = list(pattern.finditer(text, start, end))
-    return matches[-1] if matches else None
 
 
 def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
