@@ -124,15 +124,13 @@ def read(
     if assessment.is_report and assessment.severity == "emergency":
         return Reading(assessment, "emergency", False, "rules")
     if assessment.asks_remedy:
-        severity = assessment.severity if assessment.is_report else "unclear"
-        return Reading(assessment, severity, True, "rules")
+        return Reading(assessment, _severity_or_unclear(assessment), True, "rules")
     layer = red_flag_semantic.shared() if semantic else None
     match = layer.closest(text) if layer is not None and text else None
     if match is not None and triage.reads_as_own_current(text, match.start, match.end):
-        severity = assessment.severity if assessment.is_report else "unclear"
         return Reading(
             assessment,
-            severity,
+            _severity_or_unclear(assessment),
             True,
             "rules" if assessment.is_report else "semantic",
             match.flag,
@@ -148,6 +146,11 @@ def read(
     if classifier_intent == REPORT_INTENT and triage.reads_as_own_current(text):
         return Reading(assessment, "unclear", True, "classifier")
     return Reading(assessment, None, False, "rules")
+
+
+def _severity_or_unclear(assessment: triage.Assessment) -> str:
+    """A screened message's severity: the rules' own, or "unclear" when they read no report."""
+    return assessment.severity if assessment.is_report and assessment.severity else "unclear"
 
 
 def _question_about_mild_effect(

@@ -473,9 +473,11 @@ class _Message:
         describes it now.
         """
         cues, norm = self.cues, self.norm
-        low = max(sentence.start, norm.rfind(",", sentence.start, hit.start) + 1)
-        comma_after = norm.find(",", hit.end, sentence.end)
-        high = comma_after if comma_after >= 0 else sentence.end
+        comma_before = self._last_in(self._commas, sentence.start, hit.start - 1)
+        low = sentence.start if comma_before is None else comma_before + 1
+        i = bisect.bisect_left(self._commas, hit.end)
+        high = self._commas[i] if i < len(self._commas) else sentence.end
+        high = min(high, sentence.end)
         own_clause = max(low, self._last_before(self.clause_ends, sentence.start, hit.start))
         i = bisect.bisect_right(self._sentence_starts, hit.start) - 1
         before = self.sentences[max(i - 1, 0)].start  # "Help. My wife ..."

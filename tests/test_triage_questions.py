@@ -15,6 +15,7 @@ import pytest
 
 from clinic_core import screening
 from clinic_core.triage import assess, load_rules, normalise
+from tests.triage_cases import cases, outcome
 
 # Asking when one's own sign will end: it is here now.
 WHEN_IT_ENDS = [
@@ -129,15 +130,7 @@ SPANISH_YES = [
 ]
 
 
-def _ids(texts: list[str]) -> list:
-    return [pytest.param(t, id=f"{i:02d}") for i, t in enumerate(texts, 1)]
-
-
-def _outcome(text: str) -> str:
-    return screening.read(text, "faq/side_effects", semantic=False).outcome
-
-
-@pytest.mark.parametrize("text", _ids(NOT_ENDING_NOW + NOT_VISION))
+@pytest.mark.parametrize("text", cases(NOT_ENDING_NOW + NOT_VISION))
 def test_a_sign_that_may_come_or_is_asked_about_is_not_a_report(text: str) -> None:
     result = assess(text)
     assert not result.is_report, result
@@ -149,25 +142,25 @@ def test_a_mouth_down_on_one_side_reads_like_a_mouth_drooping_on_one_side() -> N
     assert down.is_report and down.severity == drooping.severity == "urgent", down
 
 
-@pytest.mark.parametrize("text", _ids(NOT_PART_DOWN))
+@pytest.mark.parametrize("text", cases(NOT_PART_DOWN))
 def test_where_a_swelling_sits_or_a_gaze_is_not_a_droop(text: str) -> None:
     (droop,) = (rule for rule in load_rules().symptoms if rule.id == "droop")
     norm = normalise(text).norm
     assert not any(pattern.search(norm) for pattern in droop.patterns)
 
 
-@pytest.mark.parametrize("text", _ids(PART_DOWN))
+@pytest.mark.parametrize("text", cases(PART_DOWN))
 def test_a_part_of_the_face_that_is_down_is_a_droop(text: str) -> None:
     result = assess(text)
     assert result.is_report and result.rule == "droop", result
 
 
-@pytest.mark.parametrize("text", _ids(NOT_PUFFY_EMERGENCY))
+@pytest.mark.parametrize("text", cases(NOT_PUFFY_EMERGENCY))
 def test_puffy_eyes_or_a_sore_throat_are_not_an_emergency(text: str) -> None:
     assert assess(text).severity != "emergency"
 
 
-@pytest.mark.parametrize("text", _ids(REMEDY_ASKED))
+@pytest.mark.parametrize("text", cases(REMEDY_ASKED))
 def test_asking_what_to_take_for_a_sign_gets_the_screening_question_first(text: str) -> None:
     reading = screening.read(text, "faq/side_effects", semantic=False)
     assert reading.outcome == "screen", reading
@@ -175,9 +168,9 @@ def test_asking_what_to_take_for_a_sign_gets_the_screening_question_first(text: 
     assert "what to take" in reading.reason()  # the clinic sees why
 
 
-@pytest.mark.parametrize("text", _ids(REMEDY_IF))
+@pytest.mark.parametrize("text", cases(REMEDY_IF))
 def test_what_to_take_if_it_ever_happens_is_a_question(text: str) -> None:
-    assert _outcome(text) == "non_report"
+    assert outcome(text) == "non_report"
     assert not assess(text).asks_remedy
 
 
@@ -201,7 +194,7 @@ SIGN_IN_THE_QUESTION = [
 ]
 
 
-@pytest.mark.parametrize("text", _ids(SIGN_IN_THE_QUESTION))
+@pytest.mark.parametrize("text", cases(SIGN_IN_THE_QUESTION))
 def test_a_sign_that_is_part_of_the_question_is_not_a_report(text: str) -> None:
     assert not assess(text).is_report
 
@@ -234,7 +227,7 @@ EMERGENCIES = (
 )
 
 
-@pytest.mark.parametrize("text", _ids(EMERGENCIES))
+@pytest.mark.parametrize("text", cases(EMERGENCIES))
 def test_an_emergency_sign_here_now_is_an_emergency(text: str) -> None:
     result = assess(text)
     assert result.is_report and result.severity == "emergency", result

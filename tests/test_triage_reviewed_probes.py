@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from clinic_core import screening
-
-
-def _outcome(text: str) -> str:
-    return screening.read(text, "faq/side_effects", semantic=False).outcome
-
+from tests.triage_cases import cases, outcome
 
 # The patient's own red flag, now: the emergency reply first.
 EMERGENCY = [
@@ -148,30 +143,26 @@ NOT_AN_EMERGENCY = [
 ]
 
 
-def _ids(texts: list[str]) -> list:
-    return [pytest.param(t, id=f"{i:02d}") for i, t in enumerate(texts, 1)]
-
-
-@pytest.mark.parametrize("text", _ids(EMERGENCY))
+@pytest.mark.parametrize("text", cases(EMERGENCY))
 def test_emergency(text: str) -> None:
-    assert _outcome(text) == "emergency"
+    assert outcome(text) == "emergency"
 
 
-@pytest.mark.parametrize("text", _ids(SCREENED))
+@pytest.mark.parametrize("text", cases(SCREENED))
 def test_screened_first(text: str) -> None:
-    assert _outcome(text) in ("screen", "emergency")
+    assert outcome(text) in ("screen", "emergency")
 
 
-@pytest.mark.parametrize("text", _ids(ESCALATED))
+@pytest.mark.parametrize("text", cases(ESCALATED))
 def test_escalated(text: str) -> None:
-    assert _outcome(text) in ("urgent", "screen", "emergency")
+    assert outcome(text) in ("urgent", "screen", "emergency")
 
 
-@pytest.mark.parametrize("text", _ids(NOT_A_REPORT))
+@pytest.mark.parametrize("text", cases(NOT_A_REPORT))
 def test_not_a_report(text: str) -> None:
-    assert _outcome(text) == "non_report"
+    assert outcome(text) == "non_report"
 
 
-@pytest.mark.parametrize("text", _ids(NOT_AN_EMERGENCY))
+@pytest.mark.parametrize("text", cases(NOT_AN_EMERGENCY))
 def test_not_an_emergency(text: str) -> None:
-    assert _outcome(text) != "emergency"
+    assert outcome(text) != "emergency"

@@ -1,0 +1,22 @@
+"""What the triage case lists share: readable ids, and the outcome a message gets."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from clinic_core import screening
+
+
+def cases(texts: list[str]) -> list:
+    """One pytest case per message, named by its first words."""
+    return [
+        pytest.param(text, id=f"{i:02d}-" + "-".join(re.findall(r"\w+", text.lower())[:6]))
+        for i, text in enumerate(texts, 1)
+    ]
+
+
+def outcome(text: str) -> str:
+    """The two triage layers' outcome, the classifier taken as reading an FAQ question."""
+    return screening.read(text, "faq/side_effects", semantic=False).outcome
