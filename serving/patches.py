@@ -20,6 +20,9 @@ effect.
   server if that fails).
 - serving/action_endpoint.py: the action server's connections are kept open
   (Rasa opens one per call), and closed by Rasa's own shutdown listener.
+- serving/graph_runs.py: the model graph's run plan (which nodes, in which
+  order) is made once per set of targets and the nodes are called in that
+  order, instead of planning every run and scheduling it through dask.
 - serving/state_history.py: the dialogue states the policies read are
   computed once per event of a conversation, not replayed from its first
   event for every prediction (the same states: tests compare with Rasa's).
@@ -46,6 +49,7 @@ from serving import (
     action_endpoint,
     action_results,
     api_guard,
+    graph_runs,
     local_actions,
     model_loading,
     replays,
@@ -73,6 +77,7 @@ def check_rasa_version(installed: str | None = None) -> None:
 MODULES = (
     action_results,
     model_loading,
+    graph_runs,
     local_actions,
     action_endpoint,
     state_history,
