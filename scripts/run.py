@@ -190,6 +190,16 @@ SHARED_SETTINGS = (
 )
 
 
+# One thread each for numpy's and scipy's OpenBLAS and for OpenMP in every service.
+# After each call their extra threads spin, waiting for more work: under load the
+# Rasa process burnt a second core that way (`make bench` setup, 8 concurrent
+# conversations: 31 ms of CPU per FAQ turn, 13 ms with one thread) and starved
+# the action server, the database and nginx of it.  The matrices here are one
+# message's, too small to gain from a second thread (a message's NLU alone took
+# 18.5 ms with two threads, 21.5 ms with one).  A value set by the caller is kept.
+ONE_THREAD_PER_MATH_LIBRARY = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+
+
 def environment() -> dict[str, str]:
     """The services' environment: the caller's, with every shared setting resolved
     from the one settings object (clinic_core/settings.py), which also checks it."""
@@ -210,6 +220,8 @@ def environment() -> dict[str, str]:
         env.setdefault(variable, str(config.value(variable)))
     env["DATA_DIR"] = str(config.data_dir)
     env["RASA_TELEMETRY_ENABLED"] = "false"
+    for variable, value in ONE_THREAD_PER_MATH_LIBRARY.items():
+        env.setdefault(variable, value)
     # The action server has no authentication of its own: loopback only.
     env["SANIC_HOST"] = "127.0.0.1"
     return env

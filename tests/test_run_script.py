@@ -136,6 +136,37 @@ def _start_quick(
     return process, ports
 
 
+def _environment_of(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+
+
+def test_every_service_does_its_maths_on_one_thread(
+    tmp_path: Path, trained_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """numpy's OpenBLAS and OpenMP threads spin after each call: one thread each, so a
+    Rasa process under load does not burn a second core that way (scripts/run.py)."""
+    import signal
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    process, _ports = _start_quick(tmp_path, trained_model)
+    try:
+        services = children_of(process.pid)
+        assert len(services) >= 4
+        for pid in services:
+            environment = _environment_of(pid)
+            assert environment.get("OPENBLAS_NUM_THREADS") == "1", pid
+            assert environment.get("OMP_NUM_THREADS") == "1", pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
 def _all_gone(pids: list[int], ports: dict[str, int], seconds: float) -> tuple[list, list]:
     import time
 
