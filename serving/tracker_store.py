@@ -35,6 +35,15 @@ With `event_outbox: true` (the production profile) it also installs the
 outbox that `clinic_core/event_relay.py` publishes every stored event from,
 in the same transaction as the event.
 
+Every database call runs on one thread of its own, never on the event loop:
+Rasa's SQL store queries and commits inside its coroutines, so while one
+conversation's turn waited for its commit (SQLite syncs its log to disk on
+every commit) no other conversation could be answered (`make bench`, 8
+concurrent conversations: the commit alone was 14 % of the Rasa process's
+time, most of it waiting).  One thread, because SQLite has one writer at a
+time and the event loop did one call at a time before; the cache itself is
+only read and changed on the event loop.
+
 It is a documented extension point (a tracker store class named in the
 endpoints file), not a patch; the class is Rasa's, with three methods
 extended.
@@ -42,12 +51,14 @@ extended.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
@@ -85,6 +96,24 @@ WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes
 # hands it out), and a file has no server whose restart a pre-ping would detect.
 # Restoring a backup needs the assistant stopped (scripts/backup.py checks).
 _SQLITE_FILE_POOL: dict[str, Any] = {"poolclass": sa.pool.QueuePool, "pool_pre_ping": False}
+
+T = TypeVar("T")
+
+
+def finish_now(coroutine: Coroutine[Any, Any, T]) -> T:
+    """The result of a coroutine that never waits for anything, run outside any event loop.
+
+    Rasa's SQL store reads and writes in `async def` methods whose bodies are
+    synchronous (`_retrieve`, and `save` without an event broker): run so, on the
+    database thread, they do exactly what they do on the event loop.
+    """
+    try:
+        coroutine.send(None)
+    except StopIteration as finished:
+        return finished.value
+    coroutine.close()
+    raise RuntimeError("a tracker store call waited for something outside the database")
+
 
 # Conversations kept per process: the ones being talked in now.  A tracker of
 # a ten-turn conversation is about half a megabyte in memory.
@@ -128,8 +157,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._fingerprint_statement = sa.select(
             sa.func.count(events.c.id), sa.func.max(events.c.id)
         ).where(events.c.sender_id == sa.bindparam("sender_id"))
-        # Conversations whose save began from the tracker handed out, with its stored count.
+        # Conversations whose save began from the tracker handed out, with its stored
+        # count (used on the database thread only).
         self._saving_from: dict[str, int] = {}
+        self._database_thread = ThreadPoolExecutor(1, thread_name_prefix="tracker-store")
+
+    async def _off_loop(self, work: Callable[[], T]) -> T:
+        """`work()` on the store's database thread, the event loop free meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self._database_thread, work)
 
     def _make_engine_safe(self) -> None:
         """Rasa's engine, made again with the project's options (clinic_core/storage.py):
@@ -169,26 +204,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             self._fingerprint(session, sender_id) == entry.fingerprint
         )
 
-    def _current(self, sender_id: str) -> _Entry | None:
-        """The cached entry if it still equals the database; a stale one is dropped."""
-        entry = self._cache.get(sender_id)
-        if entry is None:
-            return None
+    def _still_current(self, entry: _Entry, sender_id: str) -> bool:
+        """The entry still equals the database (on the database thread)."""
+        if len(entry.tracker.events) != entry.stored_events:
+            return False  # a turn appended events and did not save them
         with self.session_scope() as session:
-            current = len(entry.tracker.events) == entry.stored_events and self._unchanged_since(
-                session, entry, sender_id
-            )
-        if not current:
-            self._cache.pop(sender_id, None)
-            return None
-        return entry
+            return self._unchanged_since(session, entry, sender_id)
 
-    async def _load(self, sender_id: str) -> _Entry | None:
+    def _load_now(self, sender_id: str) -> _Entry | None:
         """Rasa's own load, with the conversation's fingerprint read just before it
-        (a write in between makes the entry look stale, never current)."""
+        (a write in between makes the entry look stale, never current); on the
+        database thread."""
         with self.session_scope() as session:
             fingerprint = self._fingerprint(session, sender_id)
-        tracker = await super().retrieve(sender_id)
+        tracker = finish_now(SQLTrackerStore.retrieve(self, sender_id))
         if tracker is None:
             return None
         return _Entry(tracker, len(tracker.events), fingerprint, self.domain)
@@ -198,15 +227,18 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation for a turn: its tracker is handed out, never shared.
 
-        A cached tracker leaves the cache until it is saved, so a second request
-        for the same conversation meanwhile (the first one still running) gets its
-        own tracker from the database, exactly as with Rasa's store.
+        A cached tracker leaves the cache (before the database is asked whether it
+        is current) until it is saved, so a second request for the same
+        conversation meanwhile (the first one still running) gets its own tracker
+        from the database, exactly as with Rasa's store.
         """
-        entry = self._current(sender_id)
-        if entry is not None:
-            del self._cache[sender_id]
-        else:
-            entry = await self._load(sender_id)
+        entry = self._cache.pop(sender_id, None)
+        if entry is not None and not await self._off_loop(
+            lambda: self._still_current(entry, sender_id)
+        ):
+            entry = None
+        if entry is None:
+            entry = await self._off_loop(lambda: self._load_now(sender_id))
             if entry is None:
                 return None
         self._hand_out(entry)
@@ -214,13 +246,17 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     async def peek(self, sender_id: str) -> DialogueStateTracker | None:
         """The conversation, for reading only (the caller must not change it)."""
-        entry = self._current(sender_id)
-        if entry is None:
-            entry = await self._load(sender_id)
-            if entry is None:
-                return None
-            self._keep(entry)
-        return entry.tracker
+        entry = self._cache.get(sender_id)
+        if entry is not None:
+            if await self._off_loop(lambda: self._still_current(entry, sender_id)):
+                return entry.tracker
+            if self._cache.get(sender_id) is entry:
+                del self._cache[sender_id]
+        loaded = await self._off_loop(lambda: self._load_now(sender_id))
+        if loaded is None:
+            return None
+        self._keep(loaded)
+        return loaded.tracker
 
     def _handed_out(self, tracker: DialogueStateTracker) -> _Entry | None:
         entry = self._out.get(tracker.sender_id)
@@ -238,23 +274,47 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """Rasa's save; the tracker is cached again only if this save provably made the
         database hold exactly its events (the quick path, and nobody else wrote)."""
         sender_id = tracker.sender_id
-        self._saving_from.pop(sender_id, None)
         handed_out = self._handed_out(tracker)
         try:
-            await super().save(tracker)
+            if self.event_broker is not None:
+                # Rasa's own, on the event loop, where its broker publishes (no Rasa
+                # process of this project has one: clinic_core/event_relay.py publishes).
+                await super().save(tracker)
+                saved_from = None
+            else:
+                saved_from = await self._off_loop(lambda: self._save_now(tracker))
         finally:
-            saved_from = self._saving_from.pop(sender_id, None)
-            if handed_out is not None:
+            if handed_out is not None and self._out.get(sender_id) is handed_out:
                 del self._out[sender_id]
         self._cache.pop(sender_id, None)
         if saved_from is None or handed_out is None:
             return  # Rasa's count-based save: equal counts need not be equal events
         try:
-            self._keep_saved(tracker, handed_out, saved_from)
+            saved = await self._off_loop(
+                lambda: self._entry_after_save(tracker, handed_out, saved_from)
+            )
         except Exception as error:  # noqa: BLE001 - the events are stored; only the cache is lost
             logger.warning("Could not cache a saved conversation (%s).", type(error).__name__)
+            return
+        if saved is not None:
+            self._keep(saved)
 
-    def _keep_saved(self, tracker: DialogueStateTracker, before: _Entry, saved_from: int) -> None:
+    def _save_now(self, tracker: DialogueStateTracker) -> int | None:
+        """Rasa's save (no broker), on the database thread; the stored count it began
+        from when it took the quick path (`_additional_events`), else None."""
+        sender_id = tracker.sender_id
+        self._saving_from.pop(sender_id, None)
+        try:
+            finish_now(SQLTrackerStore.save(self, tracker))
+        finally:
+            saved_from = self._saving_from.pop(sender_id, None)
+        return saved_from
+
+    def _entry_after_save(
+        self, tracker: DialogueStateTracker, before: _Entry, saved_from: int
+    ) -> _Entry | None:
+        """The cache entry for a tracker just saved, if the database now holds exactly
+        its events (or its latest session's); on the database thread."""
         sender_id = tracker.sender_id
         added = len(tracker.events) - saved_from
         new_session = any(
@@ -264,22 +324,23 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         with self.session_scope() as session:
             fingerprint = self._fingerprint(session, sender_id)
             if fingerprint[0] != before.fingerprint[0] + added:
-                return  # someone else wrote too: the next turn loads
+                return None  # someone else wrote too: the next turn loads
             stored = (
                 self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
                 if new_session
                 else len(tracker.events)
             )
         if stored == len(tracker.events):
-            self._keep(_Entry(tracker, stored, fingerprint, self.domain))
-        elif 0 < stored < len(tracker.events):
+            return _Entry(tracker, stored, fingerprint, self.domain)
+        if 0 < stored < len(tracker.events):
             # A new session began in this turn: a load returns only the latest session,
             # the last `stored` events, which is what Rasa's own save assumes too.
             session_only = list(tracker.events)[-stored:]
             loaded_form = DialogueStateTracker.from_events(
                 sender_id, session_only, self.domain.slots
             )
-            self._keep(_Entry(loaded_form, stored, fingerprint, self.domain))
+            return _Entry(loaded_form, stored, fingerprint, self.domain)
+        return None
 
     # The cache ------------------------------------------------------------------------
 

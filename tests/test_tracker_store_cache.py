@@ -319,3 +319,48 @@ def test_an_sqlite_file_keeps_its_connections_open(tmp_path: Path) -> None:
     finally:
         store.engine.dispose()
         other.engine.dispose()
+
+
+def test_the_event_loop_answers_others_while_a_save_waits_for_the_database(
+    tmp_path: Path,
+) -> None:
+    """A save that waits (here for another writer's lock on the SQLite file) does not
+    stop the event loop: other conversations are served meanwhile.  On the event loop
+    itself, the wait would block the very callback that releases the lock, and the
+    save would fail after SQLite's 30-second lock timeout."""
+    import sqlite3
+
+    path = tmp_path / "c.db"
+    store = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path))
+    try:
+        started(store, "waiting")
+
+        async def scenario() -> tuple[float, int]:
+            writer = sqlite3.connect(path, isolation_level=None)
+            writer.execute("BEGIN IMMEDIATE")  # holds the write lock
+            loop = asyncio.get_running_loop()
+            loop.call_later(0.5, writer.execute, "COMMIT")
+            ticks = 0
+
+            async def other_conversations() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.02)
+                    ticks += 1
+
+            ticker = asyncio.ensure_future(other_conversations())
+            handed = await store.retrieve("waiting")
+            turn(handed, "while another writer holds the lock")
+            started_at = time.monotonic()
+            await store.save(handed)
+            waited = time.monotonic() - started_at
+            ticker.cancel()
+            writer.close()
+            return waited, ticks
+
+        waited, ticks = run(scenario())
+        assert 0.4 < waited < 5
+        assert ticks >= 10
+        assert stored_rows(store, "waiting").count("user") == 2
+    finally:
+        store.engine.dispose()
