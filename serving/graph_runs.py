@@ -11,18 +11,24 @@ scheduling 3 %, for a plan that never changes while the model is loaded.
 
 Here the plan (which nodes, in which order, fed by which nodes) is made
 once per runner and set of targets, and the nodes are called in that order
-in the calling thread, exactly as dask's synchronous scheduler calls them:
-each node receives its dependencies' `(name, output)` pairs, an input is
-passed as the `(name, value)` pair Rasa's runner gives it, and a dependency
+in the calling thread, as dask's synchronous scheduler calls them: each
+node receives its dependencies' `(name, output)` pairs, an input is passed
+as the `(name, value)` pair Rasa's runner gives it (an input given under a
+node's name stands for that node, as in a dask graph), and a dependency
 that is neither a node nor an input is passed as its bare name (as dask
-passes an unknown key). A RuntimeError becomes Rasa's GraphRunError, as in
-Rasa's runner; any other error goes through unchanged.
+passes an unknown key). Errors go through unchanged: Rasa's node wraps
+whatever its component or a hook raises in a GraphComponentException, which
+Rasa's runner passes on too (its own RuntimeError branch is for dask's
+errors).
 
 The order is a depth-first order of the schema (dependencies before the
-node that needs them, in the schema's order), one of the orders dask may
-choose: no node of the graph reads what a node it does not depend on
-writes. Tests compare the predictions of both runners on the training
-conversations and messages. Installed by serving/patches.py, after its
+node that needs them, in the schema's order). Dask may choose another
+order among nodes that do not depend on each other (it does for the
+policies, each of which reads the conversation and none of which writes
+anything another reads); the NLU pipeline is a chain, run in the same
+order. Tests compare the predictions of both runners, each on its own
+loaded model (so that no cache one run fills answers the other), on the
+training conversations and messages. Installed by serving/patches.py, after its
 Rasa version check.
 """
 
@@ -71,9 +77,12 @@ def run_planned(
     if plan is None:
         plan = plans[run_targets] = plan_for(runner._graph_schema, run_targets)
 
+    planned = runner.__dict__.setdefault("_clinic_planned_nodes", {})
+    if run_targets not in planned:
+        planned[run_targets] = frozenset(name for name, _ in plan)
     results: dict[str, Any] = {}
     for input_name, input_value in (inputs or {}).items():
-        if isinstance(input_value, str) and input_value in runner._graph_schema.nodes:
+        if isinstance(input_value, str) and input_value in planned[run_targets]:
             raise GraphRunError(
                 f"Input value '{input_value}' clashes with a node name. Make sure "
                 f"that none of the input names passed to the `run` method are the "
@@ -81,11 +90,9 @@ def run_planned(
             )
         results[input_name] = (input_name, input_value)
     nodes = runner._instantiated_nodes
-    try:
-        for name, needs in plan:
+    for name, needs in plan:
+        if name not in results:  # an input given under a node's name stands for it
             results[name] = nodes[name](*(results.get(need, need) for need in needs))
-    except RuntimeError as error:
-        raise GraphRunError("Error running runner.") from error
     return dict(results.get(target, target) for target in run_targets)
 
 

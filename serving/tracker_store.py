@@ -35,14 +35,17 @@ With `event_outbox: true` (the production profile) it also installs the
 outbox that `clinic_core/event_relay.py` publishes every stored event from,
 in the same transaction as the event.
 
-Every database call runs on one thread of its own, never on the event loop:
+Every database call of a turn (load, check, save) runs on one thread of the
+store's own, never on the event loop:
 Rasa's SQL store queries and commits inside its coroutines, so while one
 conversation's turn waited for its commit (SQLite syncs its log to disk on
 every commit) no other conversation could be answered (`make bench`, 8
 concurrent conversations: the commit alone was 14 % of the Rasa process's
 time, most of it waiting).  One thread, because SQLite has one writer at a
 time and the event loop did one call at a time before; the cache itself is
-only read and changed on the event loop.
+only read and changed on the event loop.  (Rasa's own readers of whole
+conversations, `retrieve_full_tracker` and `keys` for the HTTP API, and a
+save with an event broker, still query on the loop.)
 
 It is a documented extension point (a tracker store class named in the
 endpoints file), not a patch; the class is Rasa's, with three methods
@@ -157,14 +160,31 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._fingerprint_statement = sa.select(
             sa.func.count(events.c.id), sa.func.max(events.c.id)
         ).where(events.c.sender_id == sa.bindparam("sender_id"))
-        # Conversations whose save began from the tracker handed out, with its stored
-        # count (used on the database thread only).
+        # Used on the database thread only: the entry a tracker being saved was handed
+        # out with, and the stored count its save began from (the quick path).
+        self._save_basis: dict[str, _Entry] = {}
         self._saving_from: dict[str, int] = {}
         self._database_thread = ThreadPoolExecutor(1, thread_name_prefix="tracker-store")
 
     async def _off_loop(self, work: Callable[[], T]) -> T:
-        """`work()` on the store's database thread, the event loop free meanwhile."""
-        return await asyncio.get_running_loop().run_in_executor(self._database_thread, work)
+        """`work()` on the store's database thread, the event loop free meanwhile.
+
+        A turn cancelled meanwhile (Sanic cancels a request whose client went
+        away) still waits for the work to finish before the cancellation goes
+        on: otherwise the conversation's lock would be released while its save
+        is still to be committed, and another Rasa process could load the
+        conversation without that turn, then store its own turn over it.
+        """
+        done = asyncio.get_running_loop().run_in_executor(self._database_thread, work)
+        try:
+            return await asyncio.shield(done)
+        except asyncio.CancelledError:
+            while not done.done():
+                try:
+                    await asyncio.wait({done})
+                except asyncio.CancelledError:
+                    continue
+            raise
 
     def _make_engine_safe(self) -> None:
         """Rasa's engine, made again with the project's options (clinic_core/storage.py):
@@ -214,13 +234,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def _load_now(self, sender_id: str) -> _Entry | None:
         """Rasa's own load, with the conversation's fingerprint read just before it
         (a write in between makes the entry look stale, never current); on the
-        database thread."""
+        database thread.  The entry names the domain read before the load: a model
+        replaced during the load makes it stale, never current."""
+        domain = self.domain
         with self.session_scope() as session:
             fingerprint = self._fingerprint(session, sender_id)
         tracker = finish_now(SQLTrackerStore.retrieve(self, sender_id))
         if tracker is None:
             return None
-        return _Entry(tracker, len(tracker.events), fingerprint, self.domain)
+        return _Entry(tracker, len(tracker.events), fingerprint, domain)
 
     # Rasa's methods, extended -----------------------------------------------------------
 
@@ -248,9 +270,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """The conversation, for reading only (the caller must not change it)."""
         entry = self._cache.get(sender_id)
         if entry is not None:
-            if await self._off_loop(lambda: self._still_current(entry, sender_id)):
-                return entry.tracker
-            if self._cache.get(sender_id) is entry:
+            current = await self._off_loop(lambda: self._still_current(entry, sender_id))
+            if self._cache.get(sender_id) is entry:  # not handed to a turn meanwhile
+                if current:
+                    return entry.tracker
                 del self._cache[sender_id]
         loaded = await self._off_loop(lambda: self._load_now(sender_id))
         if loaded is None:
@@ -263,8 +286,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         return entry if entry is not None and entry.tracker is tracker else None
 
     def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
-        """The events to store: those appended since the tracker matched the database."""
-        entry = self._handed_out(tracker)
+        """The events to store: those appended since the tracker matched the database.
+
+        Called by Rasa's save, on the database thread: the entry the tracker was
+        handed out with comes from `_save_now`, never from the loop's records."""
+        entry = self._save_basis.get(tracker.sender_id)
+        if entry is not None and entry.tracker is not tracker:
+            entry = None
         if entry is not None and self._unchanged_since(session, entry, tracker.sender_id):
             self._saving_from[tracker.sender_id] = entry.stored_events
             return itertools.islice(tracker.events, entry.stored_events, None)
@@ -282,7 +310,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 await super().save(tracker)
                 saved_from = None
             else:
-                saved_from = await self._off_loop(lambda: self._save_now(tracker))
+                saved_from = await self._off_loop(lambda: self._save_now(tracker, handed_out))
         finally:
             if handed_out is not None and self._out.get(sender_id) is handed_out:
                 del self._out[sender_id]
@@ -299,14 +327,17 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         if saved is not None:
             self._keep(saved)
 
-    def _save_now(self, tracker: DialogueStateTracker) -> int | None:
+    def _save_now(self, tracker: DialogueStateTracker, handed_out: _Entry | None) -> int | None:
         """Rasa's save (no broker), on the database thread; the stored count it began
         from when it took the quick path (`_additional_events`), else None."""
         sender_id = tracker.sender_id
         self._saving_from.pop(sender_id, None)
+        if handed_out is not None:
+            self._save_basis[sender_id] = handed_out
         try:
             finish_now(SQLTrackerStore.save(self, tracker))
         finally:
+            self._save_basis.pop(sender_id, None)
             saved_from = self._saving_from.pop(sender_id, None)
         return saved_from
 
@@ -314,8 +345,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self, tracker: DialogueStateTracker, before: _Entry, saved_from: int
     ) -> _Entry | None:
         """The cache entry for a tracker just saved, if the database now holds exactly
-        its events (or its latest session's); on the database thread."""
+        its events (or its latest session's); on the database thread.  It names the
+        domain the tracker was loaded with: a model replaced since makes it stale."""
         sender_id = tracker.sender_id
+        domain = before.domain
         added = len(tracker.events) - saved_from
         new_session = any(
             isinstance(event, SessionStarted)
@@ -331,15 +364,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 else len(tracker.events)
             )
         if stored == len(tracker.events):
-            return _Entry(tracker, stored, fingerprint, self.domain)
+            return _Entry(tracker, stored, fingerprint, domain)
         if 0 < stored < len(tracker.events):
             # A new session began in this turn: a load returns only the latest session,
             # the last `stored` events, which is what Rasa's own save assumes too.
             session_only = list(tracker.events)[-stored:]
-            loaded_form = DialogueStateTracker.from_events(
-                sender_id, session_only, self.domain.slots
-            )
-            return _Entry(loaded_form, stored, fingerprint, self.domain)
+            loaded_form = DialogueStateTracker.from_events(sender_id, session_only, domain.slots)
+            return _Entry(loaded_form, stored, fingerprint, domain)
         return None
 
     # The cache ------------------------------------------------------------------------

@@ -364,3 +364,55 @@ def test_the_event_loop_answers_others_while_a_save_waits_for_the_database(
         assert stored_rows(store, "waiting").count("user") == 2
     finally:
         store.engine.dispose()
+
+
+def test_a_turn_cancelled_while_saving_keeps_the_lock_until_its_events_are_stored(
+    tmp_path: Path,
+) -> None:
+    """Sanic cancels a turn whose client went away.  If that happens while the save
+    waits on the database thread, the turn must not end (and release the
+    conversation's lock) before the save is committed: another process would load
+    the conversation without that turn, then store its own turn over it."""
+    import sqlite3
+    import threading
+
+    from rasa.core.lock_store import InMemoryLockStore
+
+    path = tmp_path / "c.db"
+    one = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path))
+    two = CachedSQLTrackerStore(domain=DOMAIN, dialect="sqlite", db=str(path))
+    try:
+        started(one, "cancelled")
+
+        async def scenario() -> None:
+            locks = InMemoryLockStore()  # stands for the production profile's Redis lock
+            writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            writer.execute("BEGIN IMMEDIATE")  # e.g. a backup holding the write lock
+            threading.Timer(1.0, lambda: writer.execute("COMMIT")).start()
+
+            async def first_process_turn() -> None:
+                async with locks.lock("cancelled", lock_lifetime=60, wait_time_in_seconds=0.01):
+                    tracker = await one.retrieve("cancelled")
+                    turn(tracker, "cancelled while saving")
+                    await one.save(tracker)
+
+            task = asyncio.ensure_future(first_process_turn())
+            await asyncio.sleep(0.2)
+            task.cancel()  # the patient's connection dropped
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            async with locks.lock("cancelled", lock_lifetime=60, wait_time_in_seconds=0.01):
+                tracker = await two.retrieve("cancelled")
+                turn(tracker, "next turn, other process")
+                await asyncio.sleep(1.5)  # its turn takes a while (an action...)
+                await two.save(tracker)
+            writer.close()
+
+        run(scenario())
+        users = [
+            event.text for event in plain_load(one, "cancelled").events if event.type_name == "user"
+        ]
+        assert users == ["first", "cancelled while saving", "next turn, other process"]
+    finally:
+        one.engine.dispose()
+        two.engine.dispose()
