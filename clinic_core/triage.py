@@ -309,8 +309,12 @@ class _Message:
         return [i for i, ch in enumerate(self.norm) if ch == ","]
 
     @functools.cached_property
-    def _opening_ends(self) -> list[int]:
-        return self._ends("ends_opening")
+    def _end_openings(self) -> list[tuple[int, int]]:
+        return sorted(self._spans("ends_opening"))
+
+    @functools.cached_property
+    def _duration_openings(self) -> list[tuple[int, int]]:
+        return sorted(self._spans("duration_opening"))
 
     @functools.cached_property
     def _sign_still_to_come(self) -> bool:
@@ -658,31 +662,57 @@ class _Message:
             return False
         return not self._any_between(self._condition_starts, remedy_end, sentence.end)
 
-    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> int | None:
         """'how long will my double vision last?': only a sign one has can end (any level).
 
-        "will my" ("can/could/should my") opens the question at most three
-        words before the sign and
-        an ending ("last", "go down", "wear off") follows it within three
-        words (not after "and then", "that"...); a treatment or the sign still
-        to come anywhere in the message ("... after a lip flip", "if I
-        react", "like last time") keeps it a question.
+        At most three words before the sign, either "how long / when will my
+        (I)" asks for the ending itself ("how long will my lips be swollen",
+        "when will i stop seeing double"), or "will my" ("can/could/should
+        my") opens the question and an ending ("last", "go down", "stop")
+        comes between it and the sign ("will my lips stop swelling") or
+        follows the sign within three words (not after "and then", "that"...).
+        A treatment or the sign still to come anywhere in the message ("...
+        after a lip flip", "if I react", "like last time") keeps it a question.
+        Returns where the question opens, or None.
         """
-        if self.cues["sign_ends"].match(self.norm, hit.end, sentence.end) is None:
-            return False  # cheapest first: no ending right after the sign
-        opening_end = self._last_in(self._opening_ends, sentence.start + 1, hit.start)
-        if opening_end is None:
-            return False
+        if self._sign_still_to_come:
+            return None
         words = self._norm_word_starts
-        between = bisect.bisect_left(words, hit.start) - bisect.bisect_left(words, opening_end)
-        return between <= 3 and not self._sign_still_to_come
+        sign_word = bisect.bisect_left(words, hit.start)
+
+        def opening_close_before_sign(openings: list[tuple[int, int]]) -> tuple[int, int] | None:
+            i = bisect.bisect_right(openings, (hit.start, hit.start)) - 1
+            while i >= 0 and openings[i][1] > hit.start:
+                i -= 1
+            if i < 0 or openings[i][0] < sentence.start:
+                return None
+            words_between = sign_word - bisect.bisect_left(words, openings[i][1])
+            return openings[i] if words_between <= 3 else None
+
+        duration = opening_close_before_sign(self._duration_openings)
+        if duration is not None:
+            return duration[0]
+        opening = opening_close_before_sign(self._end_openings)
+        if opening is None:
+            return None
+        ending_follows = self.cues["sign_ends"].match(self.norm, hit.end, sentence.end)
+        ending_between = self.cues["ending_before_sign"].search(self.norm, opening[1], hit.end)
+        return opening[0] if ending_follows or ending_between else None
+
+    def _hypothetical_before(self, position: int, sentence: _Sentence) -> bool:
+        """A hypothetical frame opens in the sentence before `position`."""
+        i = bisect.bisect_left(self.hypothetical_starts, position) - 1
+        return i >= 0 and self.hypothetical_starts[i] >= sentence.start
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
         hypothetical = self._hypothetical(hit, sentence)
         history = self._history(hit, sentence)
         third_party = self._third_party(hit, sentence)
-        ends = not (third_party or hypothetical) and self._asks_when_own_sign_ends(hit, sentence)
+        # The question's own future ("how long will I have...", "will my lips...")
+        # is no hypothetical: only a frame opened before the question is.
+        opening = None if third_party else self._asks_when_own_sign_ends(hit, sentence)
+        ends = opening is not None and not self._hypothetical_before(opening, sentence)
         current = ends or not (hypothetical or third_party or history)
         owned = current and (ends or self._owned(hit, sentence) or self.confirms_own)
         reported = owned or (

@@ -70,6 +70,8 @@ CUE_NAMES = (
     "sign_said_generally",
     "ends_opening",
     "sign_ends",
+    "ending_before_sign",
+    "duration_opening",
     "sign_ends_not_now",
     "asks_remedy",
     "remedy_condition",

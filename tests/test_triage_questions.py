@@ -25,6 +25,12 @@ WHEN_IT_ENDS = [
     "will my blurry double vision ever go away",
     "will my swollen lips and tongue go down",
     "should my blurry vision clear up on its own??",
+    # the ending asked first, or between "will my" and the sign
+    "how long will my lips be swollen",
+    "how long will i have double vision",
+    "when will i stop seeing double",
+    "will my lips stop swelling",
+    "how long should my lips be swollen after botox",
 ]
 
 # The same words about a sign that may come, or a sign named beside another question.
@@ -42,6 +48,12 @@ NOT_ENDING_NOW = [
     "how long would my swollen lips last if i got a reaction",
     "will my face swelling go down before my wedding if i get botox next week",
     "will my sisters double vision go away",
+    "how long would i have double vision if it happened",
+    "what if my lips swell, how long will my lips be swollen",
+    "my friend asked how long will i have double vision after botox",
+    "how long will i have a droopy eyelid if i get one",
+    "how long does swelling last after botox",
+    "how long will the swelling last",
 ]
 
 # Asking what to take or use (or give) for a sign named after the question.
