@@ -317,6 +317,10 @@ class _Message:
         return sorted(self._spans("duration_opening"))
 
     @functools.cached_property
+    def _when_openings(self) -> list[tuple[int, int]]:
+        return sorted(self._spans("when_opening"))
+
+    @functools.cached_property
     def _sign_still_to_come(self) -> bool:
         return bool(self.cues["sign_ends_not_now"].search(self.norm))
 
@@ -662,47 +666,67 @@ class _Message:
             return False
         return not self._any_between(self._condition_starts, remedy_end, sentence.end)
 
-    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> int | None:
+    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int] | None:
         """'how long will my double vision last?': only a sign one has can end (any level).
 
-        At most three words before the sign, either "how long / when will my
-        (I)" asks for the ending itself ("how long will my lips be swollen",
-        "when will i stop seeing double"), or "will my" ("can/could/should
-        my") opens the question and an ending ("last", "go down", "stop")
-        comes between it and the sign ("will my lips stop swelling") or
-        follows the sign within three words (not after "and then", "that"...).
-        A treatment or the sign still to come anywhere in the message ("...
-        after a lip flip", "if I react", "like last time") keeps it a question.
-        Returns where the question opens, or None.
+        At most three words before the sign, either "how long (how much
+        longer) will my / will I / do I have" asks for the ending itself ("how
+        long will my lips be swollen", "how long will i have double vision"),
+        or "will my" ("can/could/should my"), "when / how soon will my", "when
+        will I stop" opens the question and an ending ("last", "go down",
+        "stop") comes between its start and the sign ("will my lips stop
+        swelling") or follows the sign within three words (not after "and
+        then", "that"...). Watching for, worrying about, getting or the risk
+        of the sign between the opening and the sign ("how long should i
+        watch for double vision") is no ending asked; nor is a treatment or the
+        sign still to come anywhere in the message ("... after a lip flip",
+        "if I react", "worst case", "before I book"). Returns the opening's
+        span, or None.
         """
         if self._sign_still_to_come:
             return None
         words = self._norm_word_starts
         sign_word = bisect.bisect_left(words, hit.start)
 
-        def opening_close_before_sign(openings: list[tuple[int, int]]) -> tuple[int, int] | None:
+        def opening_before_sign(openings: list[tuple[int, int]]) -> tuple[int, int] | None:
+            """The last opening that ends before the sign, in its sentence, at most
+            three words from it, with nothing between saying the sign is only watched for."""
             i = bisect.bisect_right(openings, (hit.start, hit.start)) - 1
             while i >= 0 and openings[i][1] > hit.start:
                 i -= 1
             if i < 0 or openings[i][0] < sentence.start:
                 return None
-            words_between = sign_word - bisect.bisect_left(words, openings[i][1])
-            return openings[i] if words_between <= 3 else None
+            start, end = openings[i]
+            if sign_word - bisect.bisect_left(words, end) > 3:
+                return None
+            if self.cues["duration_not_sign"].search(self.norm, end, hit.start):
+                return None
+            return start, end
 
-        duration = opening_close_before_sign(self._duration_openings)
+        duration = opening_before_sign(self._duration_openings)
         if duration is not None:
-            return duration[0]
-        opening = opening_close_before_sign(self._end_openings)
-        if opening is None:
-            return None
-        ending_follows = self.cues["sign_ends"].match(self.norm, hit.end, sentence.end)
-        ending_between = self.cues["ending_before_sign"].search(self.norm, opening[1], hit.end)
-        return opening[0] if ending_follows or ending_between else None
+            return duration
+        ending_follows = self.cues["sign_ends"].match(self.norm, hit.end, sentence.end) is not None
+        for openings in (self._when_openings, self._end_openings):
+            opening = opening_before_sign(openings)
+            if opening is None:
+                continue
+            # From the opening's start: "when will i stop" holds its own ending.
+            ending = self.cues["ending_before_sign"].search(self.norm, opening[0], hit.end)
+            if ending_follows or ending is not None:
+                return opening
+        return None
 
-    def _hypothetical_before(self, position: int, sentence: _Sentence) -> bool:
-        """A hypothetical frame opens in the sentence before `position`."""
-        i = bisect.bisect_left(self.hypothetical_starts, position) - 1
-        return i >= 0 and self.hypothetical_starts[i] >= sentence.start
+    def _hypothetical_outside(
+        self, opening: tuple[int, int], hit: _Hit, sentence: _Sentence
+    ) -> bool:
+        """A hypothetical frame opens in the sentence before the sign, other than the
+        question's own "will I / will my" inside the opening."""
+        low = bisect.bisect_left(self.hypothetical_starts, sentence.start)
+        high = bisect.bisect_left(self.hypothetical_starts, hit.start)
+        return any(
+            not opening[0] <= start < opening[1] for start in self.hypothetical_starts[low:high]
+        )
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
@@ -710,10 +734,11 @@ class _Message:
         history = self._history(hit, sentence)
         third_party = self._third_party(hit, sentence)
         # The question's own future ("how long will I have...", "will my lips...")
-        # is no hypothetical: only a frame opened before the question is.
+        # is no hypothetical; any other frame before the sign still is, and a
+        # past episode stays past.
         opening = None if third_party else self._asks_when_own_sign_ends(hit, sentence)
-        ends = opening is not None and not self._hypothetical_before(opening, sentence)
-        current = ends or not (hypothetical or third_party or history)
+        ends = opening is not None and not self._hypothetical_outside(opening, hit, sentence)
+        current = (ends and not history) or not (hypothetical or third_party or history)
         owned = current and (ends or self._owned(hit, sentence) or self.confirms_own)
         reported = owned or (
             current

@@ -72,6 +72,8 @@ CUE_NAMES = (
     "sign_ends",
     "ending_before_sign",
     "duration_opening",
+    "when_opening",
+    "duration_not_sign",
     "sign_ends_not_now",
     "asks_remedy",
     "remedy_condition",

@@ -25,12 +25,24 @@ WHEN_IT_ENDS = [
     "will my blurry double vision ever go away",
     "will my swollen lips and tongue go down",
     "should my blurry vision clear up on its own??",
-    # the ending asked first, or between "will my" and the sign
+    # the ending asked first, or between "will my" and the sign (the second
+    # triage review's probes of the tenth session)
     "how long will my lips be swollen",
     "how long will i have double vision",
     "when will i stop seeing double",
     "will my lips stop swelling",
-    "how long should my lips be swollen after botox",
+    "how long will my tongue be swollen for",
+    "how long will i have trouble swallowing",
+    "how long will i keep choking on water",
+    "how long will i have trouble breathing? it started an hour ago",
+    "how long will my throat feel tight",
+    "how long will i be slurring my words",
+    "how much longer will my lips be swollen",
+    "how long am i going to have blurry vision",
+    "how long do i have to put up with double vision",
+    "when will my eyes stop being blurry",
+    "will my face stop swelling soon",
+    "how long will my lips be swollen? i had a lip flip 2 hours ago and theyre massive",
 ]
 
 # The same words about a sign that may come, or a sign named beside another question.
@@ -54,6 +66,20 @@ NOT_ENDING_NOW = [
     "how long will i have a droopy eyelid if i get one",
     "how long does swelling last after botox",
     "how long will the swelling last",
+    # watching for, worrying about, getting or the risk of a sign; treatment to come
+    "when should i worry about double vision",
+    "when do i call you about trouble breathing",
+    "how long should i watch for double vision after botox",
+    "how soon do i get double vision after botox",
+    "when will i get double vision, if at all",
+    "when should i take benadryl for swollen lips",
+    "how long will i have double vision if im unlucky",
+    "worst case scenario? how long will my lips be swollen",
+    "how long until my risk of double vision goes away",
+    "how long will my lips be swollen after the lip flip",
+    "first time getting botox how long will my face be swollen",
+    "before i book how long will my lips be swollen for",
+    "how long will i have swollen lips, i always get them after dental work",
 ]
 
 # Asking what to take or use (or give) for a sign named after the question.
