@@ -266,3 +266,21 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def project_importer(with_test_stories: bool = True) -> Any:
+    """The project's training data (and the whole test conversations), as Rasa reads them."""
+    from rasa.shared.importers.importer import TrainingDataImporter
+
+    folders = [ROOT / "data"] + ([ROOT / "tests" / "stories"] if with_test_stories else [])
+    return TrainingDataImporter.load_from_config(
+        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(f) for f in folders]
+    )
+
+
+def project_conversations(importer: Any, domain: Any) -> list[list[Any]]:
+    """Every rule, story and test conversation, as the events of one tracker each."""
+    from rasa.shared.core.generator import TrainingDataGenerator
+
+    generator = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0)
+    return [list(tracker.events) for tracker in generator.generate()]

@@ -26,13 +26,11 @@ from rasa.engine.graph import (
 from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.shared.core.events import ActionExecuted, UserUttered
-from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.importers.importer import TrainingDataImporter
 
 from serving import graph_runs
+from tests.support import project_conversations, project_importer
 
-ROOT = Path(__file__).resolve().parent.parent
 RASAS_RUN = graph_runs._original_run
 
 
@@ -63,9 +61,7 @@ def both_runs(
 
 def test_every_training_message_is_read_alike(nlu_agent: Any, planned_agent: Any) -> None:
     target = nlu_agent.processor.model_metadata.nlu_target
-    importer = TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"), str(ROOT / "domain.yml"), [str(ROOT / "data")]
-    )
+    importer = project_importer(with_test_stories=False)
     # Every third message (sorted): every intent and topic, in a third of the time.
     texts = sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[::3]
     assert len(texts) > 500
@@ -83,22 +79,16 @@ def test_every_training_message_is_read_alike(nlu_agent: Any, planned_agent: Any
 def test_every_conversation_step_is_predicted_alike(nlu_agent: Any, planned_agent: Any) -> None:
     target = nlu_agent.processor.model_metadata.core_target
     domain = nlu_agent.processor.domain
-    importer = TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"),
-        str(ROOT / "domain.yml"),
-        [str(ROOT / "data"), str(ROOT / "tests" / "stories")],
-    )
-    generator = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0)
     predicted = 0
-    for story in generator.generate():
+    for number, events in enumerate(project_conversations(project_importer(), domain)):
         tracker = DialogueStateTracker.from_events("steps", [], domain.slots)
-        for event in story.events:
+        for event in events:
             tracker.update(event)
             if not isinstance(event, UserUttered | ActionExecuted):
                 continue
             inputs = {PLACEHOLDER_TRACKER: tracker}
             planned, rasas = both_runs(planned_agent, nlu_agent, inputs, target)
-            assert planned == rasas, (story.sender_id, event)
+            assert planned == rasas, (number, event)
             predicted += 1
     assert predicted > 500
 

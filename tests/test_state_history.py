@@ -9,7 +9,6 @@ so are hand-made conversations with reverts, restarts and new sessions.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,30 +24,19 @@ from rasa.shared.core.events import (
     UserUtteranceReverted,
     UserUttered,
 )
-from rasa.shared.core.generator import TrainingDataGenerator
 from rasa.shared.core.trackers import DialogueStateTracker
-from rasa.shared.importers.importer import TrainingDataImporter
 
 from serving import state_history
+from tests.support import project_conversations, project_importer
 
-ROOT = Path(__file__).resolve().parent.parent
 RASA_STATES = state_history._original_states_for_tracker_history
 
 
 @pytest.fixture(scope="module")
 def project() -> tuple[Domain, list[list[Event]]]:
-    importer = TrainingDataImporter.load_from_config(
-        str(ROOT / "config.yml"),
-        str(ROOT / "domain.yml"),
-        [
-            str(ROOT / "data"),
-            str(ROOT / "tests" / "stories"),
-        ],  # rules, stories, whole conversations
-    )
+    importer = project_importer()  # rules, stories, whole conversations
     domain = importer.get_domain()
-    generator = TrainingDataGenerator(importer.get_stories(), domain, augmentation_factor=0)
-    conversations = [list(tracker.events) for tracker in generator.generate()]
-    return domain, conversations
+    return domain, project_conversations(importer, domain)
 
 
 def ways_of_asking(domain: Domain) -> list[dict[str, Any]]:
