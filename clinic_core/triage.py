@@ -321,6 +321,15 @@ class _Message:
         return sorted(self._spans("when_opening"))
 
     @functools.cached_property
+    def _duration_still_to_come(self) -> bool:
+        """The message says the treatment is still to come, or asks generally
+        ("worst case", "before i book", "vs filler"): "how long / when" asks no ending."""
+        return bool(self.cues["duration_not_now"].search(self.norm))
+
+    def _inside_when_opening(self, position: int) -> bool:
+        return any(start <= position < end for start, end in self._when_openings)
+
+    @functools.cached_property
     def _sign_still_to_come(self) -> bool:
         return bool(self.cues["sign_ends_not_now"].search(self.norm))
 
@@ -703,13 +712,14 @@ class _Message:
                 return None
             return start, end
 
-        duration = opening_before_sign(self._duration_openings)
+        later = self._duration_still_to_come
+        duration = None if later else opening_before_sign(self._duration_openings)
         if duration is not None:
             return duration
         ending_follows = self.cues["sign_ends"].match(self.norm, hit.end, sentence.end) is not None
-        for openings in (self._when_openings, self._end_openings):
+        for openings in ((() if later else self._when_openings), self._end_openings):
             opening = opening_before_sign(openings)
-            if opening is None:
+            if opening is None or (later and self._inside_when_opening(opening[0])):
                 continue
             # From the opening's start: "when will i stop" holds its own ending.
             ending = self.cues["ending_before_sign"].search(self.norm, opening[0], hit.end)

@@ -75,6 +75,7 @@ CUE_NAMES = (
     "when_opening",
     "duration_not_sign",
     "sign_ends_not_now",
+    "duration_not_now",
     "asks_remedy",
     "remedy_condition",
     "history",

@@ -43,6 +43,12 @@ WHEN_IT_ENDS = [
     "when will my eyes stop being blurry",
     "will my face stop swelling soon",
     "how long will my lips be swollen? i had a lip flip 2 hours ago and theyre massive",
+    "how long will i be having trouble swallowing like this? started after neck botox",
+    "will my lips stop swelling, im considering going to a&e",
+    # a booking or a top-up named beside the patient's own sign (a third review)
+    "will my swollen lip settle? i have my follow up appointment booked for thursday",
+    "will my throat swelling go down? can i still have my top up next week",
+    "will my swollen lips last long? i was booked in for my lip flip yesterday",
 ]
 
 # The same words about a sign that may come, or a sign named beside another question.
@@ -80,6 +86,10 @@ NOT_ENDING_NOW = [
     "first time getting botox how long will my face be swollen",
     "before i book how long will my lips be swollen for",
     "how long will i have swollen lips, i always get them after dental work",
+    "how long will my lips be swollen after botox vs filler",
+    "how long will my lips be swollen after botox? thinking of booking",
+    "how long will my lips be swollen if i have an allergic reaction",
+    "how long will my lips be swollen after the procedure, just so i can plan",
 ]
 
 # Asking what to take or use (or give) for a sign named after the question.
