@@ -34,6 +34,7 @@ Rasa version check.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.engine.exceptions import GraphRunError
@@ -42,6 +43,13 @@ from rasa.engine.runner.dask import DaskGraphRunner
 
 # A run's plan: each node to call, in order, with the names of what it needs.
 Plan = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    steps: Plan
+    nodes: frozenset[str]  # the nodes the run calls (an input may not be named like one)
+
 
 _original_run = DaskGraphRunner.run
 
@@ -72,25 +80,20 @@ def run_planned(
 ) -> dict[str, Any]:
     """`DaskGraphRunner.run`, from a plan made once per set of targets."""
     run_targets = tuple(targets if targets else runner._graph_schema.target_names)
-    plans: dict[tuple[str, ...], Plan] = runner.__dict__.setdefault("_clinic_plans", {})
-    plan = plans.get(run_targets)
-    if plan is None:
-        plan = plans[run_targets] = plan_for(runner._graph_schema, run_targets)
+    plans: dict[tuple[str, ...], _Planned] = runner.__dict__.setdefault("_clinic_plans", {})
+    planned = plans.get(run_targets)
+    if planned is None:
+        steps = plan_for(runner._graph_schema, run_targets)
+        planned = plans[run_targets] = _Planned(steps, frozenset(name for name, _ in steps))
 
-    planned = runner.__dict__.setdefault("_clinic_planned_nodes", {})
-    if run_targets not in planned:
-        planned[run_targets] = frozenset(name for name, _ in plan)
     results: dict[str, Any] = {}
     for input_name, input_value in (inputs or {}).items():
-        if isinstance(input_value, str) and input_value in planned[run_targets]:
-            raise GraphRunError(
-                f"Input value '{input_value}' clashes with a node name. Make sure "
-                f"that none of the input names passed to the `run` method are the "
-                f"same as node names in the graph schema."
-            )
+        if isinstance(input_value, str) and input_value in planned.nodes:
+            # Rasa's runner refuses this too: the value would be read as that node's output.
+            raise GraphRunError(f"The input {input_name!r} names the graph node {input_value!r}.")
         results[input_name] = (input_name, input_value)
     nodes = runner._instantiated_nodes
-    for name, needs in plan:
+    for name, needs in planned.steps:
         if name not in results:  # an input given under a node's name stands for it
             results[name] = nodes[name](*(results.get(need, need) for need in needs))
     return dict(results.get(target, target) for target in run_targets)

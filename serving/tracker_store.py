@@ -36,16 +36,16 @@ outbox that `clinic_core/event_relay.py` publishes every stored event from,
 in the same transaction as the event.
 
 Every database call of a turn (load, check, save) runs on one thread of the
-store's own, never on the event loop:
-Rasa's SQL store queries and commits inside its coroutines, so while one
-conversation's turn waited for its commit (SQLite syncs its log to disk on
-every commit) no other conversation could be answered (`make bench`, 8
-concurrent conversations: the commit alone was 14 % of the Rasa process's
-time, most of it waiting).  One thread, because SQLite has one writer at a
-time and the event loop did one call at a time before; the cache itself is
-only read and changed on the event loop.  (Rasa's own readers of whole
-conversations, `retrieve_full_tracker` and `keys` for the HTTP API, and a
-save with an event broker, still query on the loop.)
+store's own, never on the event loop: Rasa's SQL store queries and commits
+inside its coroutines, so while one conversation's turn waited for its
+commit (SQLite syncs its log to disk on every commit) no other conversation
+could be answered (`make bench`, 8 concurrent conversations: the commit
+alone was 14 % of the Rasa process's time, most of it waiting).  One
+thread, because SQLite has one writer at a time and the event loop did one
+call at a time before; the cache itself is only read and changed on the
+event loop.  (Rasa's own readers of whole conversations, `retrieve_full_tracker`
+and `keys` for the HTTP API, and a save with an event broker, still query on
+the loop.)
 
 It is a documented extension point (a tracker store class named in the
 endpoints file), not a patch; the class is Rasa's, with three methods

@@ -145,7 +145,7 @@ def test_inputs_are_passed_as_rasa_passes_them(tmp_path: Path) -> None:
         runner, inputs, ["a", "b"]
     )
     assert graph_runs.run_planned(runner, inputs, ["a", "b"]) == {"a": 6, "b": 2 + 6 + 5}
-    with pytest.raises(GraphRunError, match="clashes"):
+    with pytest.raises(GraphRunError, match="names the graph node"):
         graph_runs.run_planned(runner, {"__number__": "a"}, ["a"])
     # Only a node of the run clashes, as in Rasa's runner ("b" is not needed for "a").
     assert graph_runs.run_planned(runner, {"__number__": "b"}, ["a"]) == RASAS_RUN(
