@@ -689,8 +689,9 @@ class _Message:
         of the sign between the opening and the sign ("how long should i
         watch for double vision") is no ending asked; nor is a treatment or the
         sign still to come anywhere in the message ("... after a lip flip",
-        "if I react", "worst case", "before I book"). Returns the opening's
-        span, or None.
+        "if I react"); the "how long / when" openings also give way to a
+        message that asks generally or plans ("worst case", "before I book",
+        "vs filler": `duration_not_now`). Returns the opening's span, or None.
         """
         if self._sign_still_to_come:
             return None

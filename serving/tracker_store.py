@@ -290,9 +290,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
         Called by Rasa's save, on the database thread: the entry the tracker was
         handed out with comes from `_save_now`, never from the loop's records."""
-        entry = self._save_basis.get(tracker.sender_id)
-        if entry is not None and entry.tracker is not tracker:
-            entry = None
+        entry = self._save_basis.get(tracker.sender_id)  # handed out with this very tracker
         if entry is not None and self._unchanged_since(session, entry, tracker.sender_id):
             self._saving_from[tracker.sender_id] = entry.stored_events
             return itertools.islice(tracker.events, entry.stored_events, None)
