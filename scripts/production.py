@@ -105,9 +105,13 @@ def nginx_config(env: dict[str, str]) -> str:
         )
 
     def upstreams(ports: list[int]) -> str:
-        return "\n".join(
-            f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports
-        )
+        # max_fails=0: a process that refuses a connection is never marked as
+        # failed for a while.  Marking it saves nothing on loopback (a refused
+        # connect costs microseconds and the request goes on to the next
+        # process), and once every process had refused (start-up, both
+        # restarting) nginx would answer "no live upstreams" for fail_timeout
+        # even after one listens again.
+        return "\n".join(f"        server 127.0.0.1:{port} max_fails=0;" for port in ports)
 
     values = {
         "NGINX_DIR": str(nginx_dir),

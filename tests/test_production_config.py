@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from scripts import production
+from tests.support import free_port, free_port_block
+from tests.support import http as request
 
 pytestmark = pytest.mark.integration
 
@@ -90,3 +95,84 @@ def test_nginx_accepts_the_generated_configuration(tmp_path: Path) -> None:
         text=True,
     )
     assert check.returncode == 0, check.stderr
+
+
+class _Answering(http.server.BaseHTTPRequestHandler):
+    """Stands in for a Rasa process: answers every request with 200 and its port."""
+
+    def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = str(self.server.server_address[1]).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_rasa_process_that_comes_up_is_used_at_once_even_after_every_one_was_down(
+    tmp_path: Path,
+) -> None:
+    """While no Rasa process listens yet (start-up, or both restarting), a patient's
+    message fails; the first message once one listens must reach it.  nginx's
+    `max_fails` would instead mark every process as failed for `fail_timeout`
+    and answer "no live upstreams" (502) for those seconds, which the website
+    widget retries but an SMS or messaging platform may not."""
+    base = free_port_block(5)
+    env = profile_env(
+        tmp_path,
+        BIND_HOST="127.0.0.1",
+        RASA_PORT=str(free_port()),
+        ACTIONS_PORT=str(free_port()),
+        STAFF_PORT=str(free_port()),
+        PRIVATE_PORT_BASE=str(base),
+    )
+    try:
+        path = production.write_nginx_config(env)
+    except FileNotFoundError as error:
+        from tests.support import service_missing
+
+        service_missing("nginx", error)
+    nginx = subprocess.Popen(
+        [env["NGINX_BIN"], "-c", str(path), "-p", str(path.parent), "-g", "daemon off;"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{env['RASA_PORT']}/webhooks/rest/webhook"
+    server = None
+    try:
+        deadline = time.monotonic() + 10
+        while http_get_status(f"http://127.0.0.1:{env['RASA_PORT']}/nginx-health") != 200:
+            assert time.monotonic() < deadline, "nginx did not start"
+            time.sleep(0.05)
+        for sender in ("a", "b", "c"):  # every process refused: the patient gets an error
+            assert request("POST", url, {"sender": sender, "message": "hi"})[0] == 502
+        server = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", production.rasa_ports(env)[1]), _Answering
+        )
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        for sender in ("a", "b", "c", "d"):  # whichever process they stick to
+            status, body = request(
+                "POST",
+                url,
+                {"sender": sender, "message": "hi"},
+                headers={"X-Conversation-Id": sender},
+                timeout=5,
+            )
+            assert (status, str(body)) == (200, str(production.rasa_ports(env)[1]))
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        nginx.terminate()
+        nginx.wait(timeout=10)
+
+
+def http_get_status(url: str) -> int | None:
+    try:
+        return request("GET", url, timeout=2)[0]
+    except OSError:
+        return None
