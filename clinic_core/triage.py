@@ -220,7 +220,34 @@ def normalise(text: str) -> _Text:
             out_chars.extend(chars[i : j + 1])
             out_index.extend(index[i : j + 1])
         i = j + 1
-    return _Text(text, "".join(out_chars), tuple(out_index))
+    return _fix_words(_Text(text, "".join(out_chars), tuple(out_index)))
+
+
+# Shorthand typed for a question word, spelled out so that every cue that reads
+# questions ("how long...", "how soon...") knows it: "hw long will my lips be swollen".
+_WORD_FIXES = {"hw": "how"}
+_FIXED_WORD = re.compile(r"(?<!\w)(?:" + "|".join(_WORD_FIXES) + r")(?!\w)")
+
+
+def _fix_words(text: _Text) -> _Text:
+    """`text` with `_WORD_FIXES` applied; an added letter maps to its word's last character."""
+    if not _FIXED_WORD.search(text.norm):
+        return text
+    chars: list[str] = []
+    index: list[int] = []
+    done = 0
+    for match in _FIXED_WORD.finditer(text.norm):
+        chars.append(text.norm[done : match.start()])
+        index.extend(text.index[done : match.start()])
+        fixed = _WORD_FIXES[match.group()]
+        chars.append(fixed)
+        last = text.index[match.end() - 1]
+        index.extend(text.index[match.start() : match.end()][: len(fixed)])
+        index.extend([last] * (len(fixed) - (match.end() - match.start())))
+        done = match.end()
+    chars.append(text.norm[done:])
+    index.extend(text.index[done:])
+    return _Text(text.original, "".join(chars), tuple(index))
 
 
 @dataclass(frozen=True)
