@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clinic_core.triage_questions import QuestionReading
 from clinic_core.triage_rules import (
     DEFAULT_RULES_PATH,
     LANGUAGE_REPLIES,
@@ -98,9 +99,6 @@ _ABILITY_NEGATION = re.compile(
 )
 _WORD = re.compile(r"\w+")
 _COMMA_NEXT = re.compile(r" *,")  # a comma right after a phrase
-_INTERROGATIVE = re.compile(
-    r"(?:how|what|why|when|which|does|do|is|are|can|could|will|would|lasts? how)\b"
-)
 _TEMPORAL_OPENING = re.compile(
     r"(?:when|whenever|every time|each time|as soon as|if) (?:i|im|my)\b"
 )
@@ -292,11 +290,15 @@ class _Verdict:
     asks_remedy: bool = False  # not reported, but what to take for it is asked
 
 
-class _Message:
+class _Message(QuestionReading):
     """A normalised message with every cue located once, to judge each hit.
 
     All cue positions are computed up front so that judging a hit costs a
     few bisections, even for a 10,000-character message full of symptoms.
+    Whether a sentence asks about a hit rather than reports it (and a
+    carer's emergency happening now) is judged by `QuestionReading`
+    (`clinic_core/triage_questions.py`); this class reads the sentences,
+    negation, history and whose sign it is, and gives the verdict.
     """
 
     NEGATION_REACH = 150  # characters before a hit searched for its negation
@@ -320,66 +322,9 @@ class _Message:
             if not self._inside(start, self.not_hypothetical)
         )
         self.word_starts = [m.start() for m in _WORD.finditer(self.masked)]
+        # QuestionReading's cache of each sentence's question frames:
         self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
         self._now_by_sentence: dict[int, bool] = {}
-
-    # -- positions of the question cues, found once per message -------------
-    # (each hit's checks are then bisections: a long message full of signs
-    # stays linear in its length)
-
-    @functools.cached_property
-    def _norm_word_starts(self) -> list[int]:
-        return [m.start() for m in _WORD.finditer(self.norm)]
-
-    @functools.cached_property
-    def _commas(self) -> list[int]:
-        return [i for i, ch in enumerate(self.norm) if ch == ","]
-
-    @functools.cached_property
-    def _end_openings(self) -> list[tuple[int, int]]:
-        return sorted(self._spans("ends_opening"))
-
-    @functools.cached_property
-    def _duration_openings(self) -> list[tuple[int, int]]:
-        return sorted(self._spans("duration_opening"))
-
-    @functools.cached_property
-    def _when_openings(self) -> list[tuple[int, int]]:
-        return sorted(self._spans("when_opening"))
-
-    @functools.cached_property
-    def _duration_still_to_come(self) -> bool:
-        """The message says the treatment is still to come, or asks generally
-        ("worst case", "before i book", "vs filler"): "how long / when" asks no ending."""
-        return bool(self.cues["duration_not_now"].search(self.norm))
-
-    def _inside_when_opening(self, position: int) -> bool:
-        return any(start <= position < end for start, end in self._when_openings)
-
-    @functools.cached_property
-    def _sign_still_to_come(self) -> bool:
-        return bool(self.cues["sign_ends_not_now"].search(self.norm))
-
-    @functools.cached_property
-    def _remedy_ends(self) -> list[int]:
-        return self._ends("asks_remedy")
-
-    @functools.cached_property
-    def _condition_starts(self) -> list[int]:
-        """Starts of remedy conditions, "not sure if" and "if it gets worse" left out."""
-        return [
-            start
-            for start, _ in self._spans("remedy_condition")
-            if not self._inside(start, self.not_hypothetical)
-        ]
-
-    @functools.cached_property
-    def _asked_about_ends(self) -> list[int]:
-        return self._ends("sign_asked_about")
-
-    @functools.cached_property
-    def _said_generally_starts(self) -> list[int]:
-        return sorted(start for start, _ in self._spans("sign_said_generally"))
 
     @functools.cached_property
     def _history_starts(self) -> list[int]:
@@ -390,12 +335,6 @@ class _Message:
             found = self.cues["report"].search(self.masked, sentence.start, sentence.end)
             self._now_by_sentence[sentence.start] = found is not None
         return self._now_by_sentence[sentence.start]
-
-    @staticmethod
-    def _last_in(positions: list[int], low: int, high: int) -> int | None:
-        """The last position p with low <= p <= high, if any."""
-        i = bisect.bisect_right(positions, high) - 1
-        return positions[i] if i >= 0 and positions[i] >= low else None
 
     @functools.cached_property
     def says_now(self) -> bool:
@@ -501,66 +440,6 @@ class _Message:
             return False  # "my daughter had botox and now she can't swallow"
         return not self._any_between(self.first_person, other_end, hit.start)
 
-    def _someone_here_now(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """A named person's emergency sign happening now: the writer is with them.
-
-        Whoever writes, the advice is the same (call emergency services), so
-        a carer's "my husband's lips are swelling, what do we do?" is read
-        like the patient's own. Someone general ("people", "you"), a question,
-        worry or future ("will she have trouble breathing now?"), the past
-        ("... for a week last month, now she wants it again"), a habit or a
-        lasting condition ("can't swallow pills") and a question whether
-        they can be treated stay theirs. The cues are read in the sign's
-        clause (between commas), so a "now" or a "last month" elsewhere in
-        the sentence does not decide it; a clause that is the sign alone,
-        after the person is named ("my wife had botox today, swollen lips"),
-        describes it now.
-        """
-        cues, norm = self.cues, self.norm
-        comma_before = self._last_in(self._commas, sentence.start, hit.start - 1)
-        low = sentence.start if comma_before is None else comma_before + 1
-        i = bisect.bisect_left(self._commas, hit.end)
-        high = self._commas[i] if i < len(self._commas) else sentence.end
-        high = min(high, sentence.end)
-        own_clause = max(low, self._last_before(self.clause_ends, sentence.start, hit.start))
-        i = bisect.bisect_right(self._sentence_starts, hit.start) - 1
-        before = self.sentences[max(i - 1, 0)].start  # "Help. My wife ..."
-        after = self.sentences[min(i + 1, len(self.sentences) - 1)].end  # "... Help!"
-        if not self._starts_in("named_other", sentence.start, hit.start, sentence.end):
-            return False
-        if (
-            self._starts_in("other_not_now", low, hit.start, high)
-            or self._starts_in("other_past", own_clause, high, high)
-            or self._starts_in("other_habit", own_clause, high, high)
-            or cues["other_eligibility"].search(norm, sentence.start, after)
-        ):
-            return False
-        if self._starts_in("other_now", low, high, high):
-            return True
-        if self._starts_in("other_state", low, high, high) and cues["other_treated"].search(
-            norm, sentence.start, sentence.end
-        ):
-            return True  # "my wife had botox, she has trouble breathing"
-        if (
-            low > sentence.start
-            and not norm[low : hit.start].strip()
-            and not cues["other_episode"].search(norm, sentence.start, sentence.end)
-            and not cues["question_strong"].search(norm, hit.end, sentence.end)
-            and not cues["question_weak"].search(norm, hit.end, sentence.end)
-        ):
-            return True  # the clause is the sign alone: "had botox today, swollen lips"
-        return bool(cues["other_needs_help"].search(norm, before, after))
-
-    def _starts_in(self, cue: str, low: int, high: int, limit: int) -> bool:
-        """Does a whole match of `cue` within [low, limit) start before `high`?
-
-        Matching up to `limit` rather than `high` keeps words whole: a word
-        cut at `high` ("now" in "nowadays") is not a match, and a pattern that
-        looks ahead past `high` ("el" before "no puede") still sees it.
-        """
-        match = self.cues[cue].search(self.norm, low, limit)
-        return match is not None and match.start() < high
-
     def _clause(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int]:
         """The clause around a hit: from the last clause end before it to the next after it."""
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
@@ -607,164 +486,6 @@ class _Message:
         last_two = self.word_starts[max(0, i - 2)] if i else hit.start
         before = self.norm[max(sentence.start, last_two) : hit.start]
         return bool(self.cues["this_symptom"].search(before))
-
-    def _states_now(self, hit: _Hit) -> bool:
-        """An emergency sign described as a present state: "swallowing is hard", "feels tight".
-
-        A general question names the sign ("is trouble swallowing a side
-        effect?", "can it make it hard to breathe?"); a present-tense state
-        inside a question ("is it normal that swallowing is hard") is the
-        patient's own, asked about.
-        """
-        if self.cues["hearsay"].search(self.norm, self.sentence(hit.start).start, hit.start):
-            return False  # "I heard that swallowing is hard after...", "what does it mean when"
-        return bool(self.cues["present_state"].search(self.norm, hit.start, hit.end))
-
-    def _asks(self, sentence: _Sentence) -> bool:
-        """A question mark, or a spoken question tag ("... is that a thing")."""
-        if sentence.question_mark:
-            return True
-        text = self.norm[sentence.start : sentence.end].rstrip(" \t!.")
-        tag = self.cues["question_tag"].search(text)
-        return bool(tag) and tag.end() >= len(text) - 1
-
-    def _question_frames(self, sentence: _Sentence) -> tuple[bool, int | None, int | None]:
-        """(starts like a question, first strong frame, first weak frame) - cached."""
-        if sentence.start not in self._questions:
-            norm, start, end = self.norm, sentence.start, sentence.end
-            strong = self.cues["question_strong"].search(norm, start, end)
-            weak = self.cues["question_weak"].search(norm, start, end)
-            report = self.cues["report"].search(self.masked, start, end) or self.cues[
-                "asks_what_to_do"
-            ].search(norm, start, end)
-            self._questions[start] = (
-                bool(self.cues["question_start"].match(norm, start, end)) and not report,
-                strong.start() if strong and not report else None,
-                weak.start() if weak and self._asks(sentence) and not report else None,
-            )
-        return self._questions[sentence.start]
-
-    def _general_question(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'can botox cause trouble swallowing?', 'is it normal to bruise?'.
-
-        For an emergency sign a frame counts only before it: in "lips
-        swelling, is it normal?" the patient reports first and asks after.
-        Any other symptom named in a sentence with a question frame is asked
-        about ("swelling after botox, how long does it stay"); "my" or "I"
-        next to it still makes it the patient's own (checked by the caller).
-        A present-tense cue ("since yesterday", "now") makes it a report.
-        """
-        starts, strong, weak = self._question_frames(sentence)
-        if starts or (strong is not None and strong < hit.start):
-            return not (hit.rule.level == "emergency" and self._sign_stands_apart(hit, sentence))
-        if (
-            strong is not None
-            and hit.rule.level != "emergency"
-            and _INTERROGATIVE.match(self.norm, strong)
-        ):
-            return True
-        if weak is None:
-            return False
-        return weak < hit.start or hit.rule.level != "emergency"
-
-    def _sign_stands_apart(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'tell me what to do, cant breathe properly': the sign is its own clause.
-
-        A frame asks about what follows it in its clause ("want to know
-        what to do"); a sign standing bare after a comma, with nothing
-        general about it ("can happen", "a side effect", "normal") and no
-        question mark, is told. "what are the risks, like throat swelling?"
-        and "I read online, throat closing is a side effect" stay questions.
-        """
-        if sentence.question_mark:
-            return False
-        comma = self._last_in(self._commas, sentence.start, hit.start - 1)
-        if comma is None:
-            return False
-        lead = self.norm[comma + 1 : hit.start].strip()
-        if lead and not self.cues["sign_lead"].fullmatch(lead):
-            return False
-        return not (
-            self._any_between(self._asked_about_ends, sentence.start + 1, comma + 1)
-            or self._any_between(self._said_generally_starts, hit.end, sentence.end)
-        )
-
-    def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """'can I take an antihistamine, lips swelling': what to take for a sign that may be here.
-
-        Nobody asks what to take for swelling lips nobody has; asked before
-        a treatment the sign comes with a condition ("if my lips swell", "to
-        prevent swelling", "... in case I react next week"), which keeps it
-        a question. The last remedy named before the sign is the one asked.
-        """
-        remedy_end = self._last_in(self._remedy_ends, sentence.start + 1, hit.start)
-        if remedy_end is None:
-            return False
-        return not self._any_between(self._condition_starts, remedy_end, sentence.end)
-
-    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int] | None:
-        """'how long will my double vision last?': only a sign one has can end (any level).
-
-        At most three words before the sign, either "how long (how much
-        longer) will my / will I / do I have" asks for the ending itself ("how
-        long will my lips be swollen", "how long will i have double vision"),
-        or "will my" ("can/could/should my"), "when / how soon will my", "when
-        will I stop" opens the question and an ending ("last", "go down",
-        "stop") comes between its start and the sign ("will my lips stop
-        swelling") or follows the sign within three words (not after "and
-        then", "that"...). Watching for, worrying about, getting or the risk
-        of the sign between the opening and the sign ("how long should i
-        watch for double vision") is no ending asked; nor is a treatment or the
-        sign still to come anywhere in the message ("... after a lip flip",
-        "if I react"); the "how long / when" openings also give way to a
-        message that asks generally or plans ("worst case", "before I book",
-        "vs filler": `duration_not_now`). Returns the opening's span, or None.
-        """
-        if self._sign_still_to_come:
-            return None
-        words = self._norm_word_starts
-        sign_word = bisect.bisect_left(words, hit.start)
-
-        def opening_before_sign(openings: list[tuple[int, int]]) -> tuple[int, int] | None:
-            """The last opening that ends before the sign, in its sentence, at most
-            three words from it, with nothing between saying the sign is only watched for."""
-            i = bisect.bisect_right(openings, (hit.start, hit.start)) - 1
-            while i >= 0 and openings[i][1] > hit.start:
-                i -= 1
-            if i < 0 or openings[i][0] < sentence.start:
-                return None
-            start, end = openings[i]
-            if sign_word - bisect.bisect_left(words, end) > 3:
-                return None
-            if self.cues["duration_not_sign"].search(self.norm, end, hit.start):
-                return None
-            return start, end
-
-        later = self._duration_still_to_come
-        duration = None if later else opening_before_sign(self._duration_openings)
-        if duration is not None:
-            return duration
-        ending_follows = self.cues["sign_ends"].match(self.norm, hit.end, sentence.end) is not None
-        for openings in ((() if later else self._when_openings), self._end_openings):
-            opening = opening_before_sign(openings)
-            if opening is None or (later and self._inside_when_opening(opening[0])):
-                continue
-            # From the opening's start: "when will i stop" holds its own ending.
-            ending = self.cues["ending_before_sign"].search(self.norm, opening[0], hit.end)
-            if ending_follows or ending is not None:
-                return opening
-        return None
-
-    def _hypothetical_outside(
-        self, opening: tuple[int, int], hit: _Hit, sentence: _Sentence
-    ) -> bool:
-        """A hypothetical frame opens in the sentence before the sign, other than the
-        question's own "will I / will my" inside the opening."""
-        low = bisect.bisect_left(self.hypothetical_starts, sentence.start)
-        high = bisect.bisect_left(self.hypothetical_starts, hit.start)
-        return any(
-            not opening[0] <= start < opening[1] for start in self.hypothetical_starts[low:high]
-        )
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
