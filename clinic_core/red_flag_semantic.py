@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from clinic_core import triage
 from clinic_core.sentence_encoder import SentenceEncoder, shared_encoder
 from clinic_core.settings import PROJECT_ROOT
 
@@ -50,8 +51,12 @@ def _pieces(text: str) -> list[tuple[int, int]]:
     """Sentences, and the clauses of sentences with several, as (start, end) spans.
 
     Never the whole message across sentences: each piece is judged (report or
-    question?) in its own sentence.
+    question?) in its own sentence.  A clause run on without a comma ("can i
+    book an appointment i went floppy this morning") is cut where the triage
+    reader sees it start: within the whole sentence the booking words would
+    make its meaning the harmless "I want to book an appointment".
     """
+    run_ons = triage.run_on_clause_starts(text)
     spans: list[tuple[int, int]] = []
     for sentence in _SENTENCES.finditer(text):
         start, end = sentence.span()
@@ -59,6 +64,12 @@ def _pieces(text: str) -> list[tuple[int, int]]:
             continue
         spans.append((start, end))
         cuts = [start] + [m.end() for m in _CLAUSE_BREAK.finditer(text, start, end)] + [end]
+        # A run-on clause on its own, never the question before it ("can i
+        # swallow tablets" alone would read as a report of a swallowing problem).
+        for cut in (p for p in run_ons if start < p < end):
+            stop = min((c for c in cuts + run_ons if cut < c <= end), default=end)
+            if len(text[cut:stop].split()) >= 2:
+                spans.append((cut, stop))
         if len(cuts) > 2:
             for a, b in zip(cuts, cuts[1:], strict=False):
                 if len(text[a:b].split()) >= 2:

@@ -426,7 +426,16 @@ class _Message(QuestionReading):
             return False
         cue_start = self.hypothetical_starts[i]
         boundary = self._last_before(self.scope_ends, sentence.start, hit.start)
-        return boundary <= cue_start  # no "but ..." between the frame and the symptom
+        if boundary > cue_start:
+            return False  # a "but ..." between the frame and the symptom
+        # A request or a question ("could i come in asap", "does botox make you
+        # dizzy") is over where the patient starts telling without a comma
+        # ("... asap im choking on my food", "... i blacked out earlier"); a
+        # supposition ("what if", "in case") is not (`run_on_ends_frame`).
+        if self.cues["run_on_ends_frame"].match(self.norm, cue_start):
+            run_on = self._run_on_clause_before(hit, sentence)
+            return run_on is None or run_on <= cue_start
+        return True
 
     def _third_party(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'my sister's eyelid is drooping' - unless "I"/"my" comes after the other person."""
@@ -732,6 +741,17 @@ def _asks_about(message: _Message, sentence: _Sentence) -> bool:
     opening = message.norm[sentence.start : sentence.end].lstrip(" ,")
     starts = starts and not _TEMPORAL_OPENING.match(opening)  # "when I read, ..." tells
     return starts or strong is not None or (weak is not None) or message._asks(sentence)
+
+
+def run_on_clause_starts(text: str) -> list[int]:
+    """Where `text` starts a clause without a comma: "I" right after a word that
+    cannot lead into it ("can i book an appointment i went floppy"), as
+    positions in `text` (the meaning layer cuts its pieces there too)."""
+    prepared = normalise(_as_text(text))
+    if not prepared.norm.strip():
+        return []
+    message = _Message(prepared, load_rules())
+    return [prepared.index[position] for position in message._run_on_starts]
 
 
 def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> bool:

@@ -80,6 +80,39 @@ class QuestionReading:
         return [i for i, ch in enumerate(self.norm) if ch == ","]
 
     @functools.cached_property
+    def _run_on_starts(self) -> list[int]:
+        """Where a clause starts without a comma: "I" (`run_on_lead`) right after a
+        word that cannot lead into it (not in `run_on_not_after`)."""
+        words, norm = self._norm_word_starts, self.norm
+        starts = []
+        for start, _ in self._spans("run_on_lead"):
+            i = bisect.bisect_left(words, start)
+            if i == 0 or i >= len(words) or words[i] != start:
+                continue
+            previous = _WORD.match(norm, words[i - 1])
+            if previous is None or norm[previous.end() : start].strip(" "):
+                continue  # a comma, a full stop or another mark between: not a run-on
+            if not self.cues["run_on_not_after"].fullmatch(previous.group()):
+                starts.append(start)
+        return starts
+
+    def _run_on_clause_before(self, hit: _Hit, sentence: _Sentence) -> int | None:
+        """The start of the run-on clause the sign is told in ("... i blacked out"),
+        when only an "I" lead stands between that start and the sign and the
+        clause tells no past episode (`run_on_past`)."""
+        start = self._last_in(self._run_on_starts, sentence.start + 1, hit.start)
+        if start is None:
+            return None
+        lead = self.norm[start : hit.start].strip()
+        if lead and not self.cues["run_on_lead"].fullmatch(lead):
+            return None
+        i = bisect.bisect_right(self._run_on_starts, hit.start)
+        end = self._run_on_starts[i] if i < len(self._run_on_starts) else sentence.end
+        if self.cues["run_on_past"].search(self.norm, start, min(end, sentence.end)):
+            return None  # a past episode told ("... i passed out last time")
+        return start
+
+    @functools.cached_property
     def _end_openings(self) -> list[tuple[int, int]]:
         return sorted(self._spans("ends_opening"))
 
@@ -262,17 +295,24 @@ class QuestionReading:
         general about it ("can happen", "a side effect", "normal") and no
         question mark, is told. "what are the risks, like throat swelling?"
         and "I read online, throat closing is a side effect" stay questions.
+        Without the comma, a clause the patient starts with "I" after
+        the question ("does botox make you dizzy i blacked out earlier")
+        stands apart the same way.
         """
         if sentence.question_mark:
             return False
+        boundary = None  # where the sign's own clause starts
         comma = self._last_in(self._commas, sentence.start, hit.start - 1)
-        if comma is None:
-            return False
-        lead = self.norm[comma + 1 : hit.start].strip()
-        if lead and not self.cues["sign_lead"].fullmatch(lead):
+        if comma is not None:
+            lead = self.norm[comma + 1 : hit.start].strip()
+            if not lead or self.cues["sign_lead"].fullmatch(lead):
+                boundary = comma + 1
+        if boundary is None:
+            boundary = self._run_on_clause_before(hit, sentence)
+        if boundary is None:
             return False
         return not (
-            self._any_between(self._asked_about_ends, sentence.start + 1, comma + 1)
+            self._any_between(self._asked_about_ends, sentence.start + 1, boundary)
             or self._any_between(self._said_generally_starts, hit.end, sentence.end)
         )
 

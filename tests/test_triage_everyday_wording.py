@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pytest
 
+from clinic_core import screening
 from tests.triage_cases import cases, outcome
 
 EMERGENCY = [
@@ -86,6 +87,72 @@ NOT_AN_EMERGENCY = [
     "half my face fell asleep on my arm lol",
     "hw long does lip swelling last after botox",
 ]
+
+
+# A clause run on without a comma after a question or a request: told, not asked.
+RUN_ON_EMERGENCY = [
+    "does botox make you dizzy i blacked out earlier",
+    "could i book in asap im choking on my food since the injections",
+    "can i come in today i cant swallow properly",
+    "would i be able to come in today i cant breathe properly",
+    # from the review of this change
+    "could i come in i fainted this morning",
+    "hi can i book im getting double vision",
+    "do you know if i can book i fainted",
+    "could i come in i feel like my throat is closing",
+]
+# ... and what stays a question or a supposition.
+RUN_ON_NOT_A_REPORT = [
+    "what if i get botox tomorrow my throat closes",
+    "if i get botox tomorrow my throat closes what do i do",
+    "will i be ok if i get botox tomorrow my throat closes",
+    "does botox cause trouble breathing i read it can",
+    "can botox make you choke i heard it can",
+    "can botox make half my face droop?",
+    "does botox affect my breathing",
+    # from the review of this change: suppositions worded as questions, past episodes
+    "what happens if i get botox i cant swallow",
+    "what would happen if i had botox i couldnt breathe",
+    "what do i do if i get botox i cant breathe",
+    "will i pass out i passed out last time",
+    "does botox make you dizzy i blacked out once",
+    "can botox make you faint i fainted at my last appointment",
+]
+# Words the rules do not know, run on after a booking request: the meaning
+# layer reads the clause on its own and asks the screening question.
+RUN_ON_SCREENED = [
+    "can i book an appointment i went floppy this morning",
+    "can i book an appointment i see two tellies now",
+    "earliest appointment please i cant finish a sentence today",
+]
+RUN_ON_NOT_SCREENED = [
+    "can i book an appointment i want my forehead done",
+    "how long does botox last i want it for my wedding",
+    # from the review of this change: the question before the clause is not a piece
+    "can i swallow tablets i had botox yesterday",
+    "can i drink through a straw i had botox today",
+    "can i use my inhaler i have an appointment today",
+]
+
+
+@pytest.mark.parametrize("text", cases(RUN_ON_EMERGENCY))
+def test_a_run_on_clause_after_a_question_is_told(text: str) -> None:
+    assert outcome(text) == "emergency"
+
+
+@pytest.mark.parametrize("text", cases(RUN_ON_NOT_A_REPORT))
+def test_a_run_on_supposition_or_question_stays_asked(text: str) -> None:
+    assert outcome(text) == "non_report"
+
+
+@pytest.mark.parametrize("text", cases(RUN_ON_SCREENED))
+def test_a_run_on_clause_in_words_the_rules_do_not_know_is_screened(text: str) -> None:
+    assert screening.read(text, "book_appointment", classifier_confidence=0.95).screen
+
+
+@pytest.mark.parametrize("text", cases(RUN_ON_NOT_SCREENED))
+def test_a_harmless_run_on_clause_is_not_screened(text: str) -> None:
+    assert not screening.read(text, "book_appointment", classifier_confidence=0.95).is_report
 
 
 @pytest.mark.parametrize("text", cases(EMERGENCY))
