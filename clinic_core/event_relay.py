@@ -46,8 +46,6 @@ from clinic_core import settings, storage
 
 logger = logging.getLogger(__name__)
 
-# The exchange Rasa's Pika broker declares; consumers bind their queues to it.
-EXCHANGE = "rasa-exchange"
 OUTBOX_TABLE = "event_outbox"
 # Two arbitrary numbers naming this project's advisory locks.
 _INSTALL_LOCK = 0x0C11_1C01
@@ -195,8 +193,10 @@ class Publisher:
         # by RabbitMQ: raise, so that it stays in the outbox, instead of counting it
         # as published.
         channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+        # Rasa's Pika broker declares "rasa-exchange" (the default); consumers
+        # bind their queues to it.
         self._exchange = await channel.declare_exchange(
-            EXCHANGE, aio_pika.ExchangeType.FANOUT, durable=True
+            config.rabbitmq_exchange, aio_pika.ExchangeType.FANOUT, durable=True
         )
         queue = await channel.declare_queue(config.rabbitmq_queue, durable=True)
         await queue.bind(self._exchange, "")

@@ -187,6 +187,9 @@ class Settings(BaseModel):
     rabbitmq_user: str = _var("guest", "RABBITMQ_USER", "RabbitMQ login")
     rabbitmq_password: SecretStr = _var(SecretStr("guest"), "RABBITMQ_PASSWORD", "its password")
     rabbitmq_queue: str = _var("clinic_events", "RABBITMQ_QUEUE", "queue of every event")
+    rabbitmq_exchange: str = _var(
+        "rasa-exchange", "RABBITMQ_EXCHANGE", "fanout exchange of every event (Rasa's name)"
+    )
     tls_cert_file: Path | None = _var(None, "TLS_CERT_FILE", "nginx's TLS certificate")
     tls_key_file: Path | None = _var(None, "TLS_KEY_FILE", "nginx's TLS key")
     ticket_lock_lifetime: float = _var(

@@ -44,6 +44,7 @@ def queue_name() -> Iterator[str]:
         async with connection:
             channel = await connection.channel()
             await channel.queue_delete(name)
+            await channel.exchange_delete(exchange_of(name))
 
     asyncio.run(delete())
 
@@ -61,9 +62,20 @@ def store_on(url: str) -> CachedSQLTrackerStore:
     )
 
 
+def exchange_of(queue: str) -> str:
+    return f"{queue}_exchange"
+
+
 def relay_settings(url: str, queue: str, rabbitmq_port: int = RABBITMQ[1]) -> settings.Settings:
     return settings.load(
-        {"TRACKER_STORE_URL": url, "RABBITMQ_QUEUE": queue, "RABBITMQ_PORT": str(rabbitmq_port)}
+        {
+            "TRACKER_STORE_URL": url,
+            "RABBITMQ_QUEUE": queue,
+            # Its own exchange: a queue someone else bound to the shared one would
+            # take the messages a test expects RabbitMQ to return.
+            "RABBITMQ_EXCHANGE": exchange_of(queue),
+            "RABBITMQ_PORT": str(rabbitmq_port),
+        }
     )
 
 

@@ -13,7 +13,7 @@ from scripts.ports import free_port_block
 
 
 def production_isolation(env: dict[str, str]) -> dict[str, str]:
-    """This run's own database, Redis keys, queue and private ports.
+    """This run's own database, Redis keys, queue, exchange and private ports.
 
     The profile's defaults are the clinic's real database and queue, and
     fixed loopback ports a test run may be using at the same time.
@@ -24,12 +24,13 @@ def production_isolation(env: dict[str, str]) -> dict[str, str]:
         "POSTGRES_DB": f"bench_{tag}",
         "REDIS_KEY_PREFIX": f"bench{tag}",
         "RABBITMQ_QUEUE": f"bench_events_{tag}",
+        "RABBITMQ_EXCHANGE": f"bench_events_{tag}_exchange",
         "PRIVATE_PORT_BASE": str(free_port_block(private)),  # below the ephemeral range
     }
 
 
 def clean_production_state(env: dict[str, str]) -> None:
-    """Drop this run's database, Redis keys and queue; say so when one cannot be."""
+    """Drop this run's database, Redis keys, queue and exchange; say so when one cannot be."""
     if not env.get("POSTGRES_DB", "").startswith("bench_"):
         return  # never anything the bench did not name itself
     try:
@@ -40,7 +41,7 @@ def clean_production_state(env: dict[str, str]) -> None:
     steps = (
         ("database " + full["POSTGRES_DB"], lambda: drop_database(production, full)),
         ("Redis keys " + full["REDIS_KEY_PREFIX"] + "*", lambda: delete_redis_keys(full)),
-        ("queue " + full["RABBITMQ_QUEUE"], lambda: asyncio.run(delete_queue(full))),
+        ("queue and exchange " + full["RABBITMQ_QUEUE"], lambda: asyncio.run(delete_queue(full))),
     )
     for what, step in steps:
         try:
@@ -99,3 +100,5 @@ async def delete_queue(full: dict[str, str]) -> None:
     async with connection:
         channel = await connection.channel()
         await channel.queue_delete(full["RABBITMQ_QUEUE"])
+        if full["RABBITMQ_EXCHANGE"].startswith("bench_"):  # never the shared one
+            await channel.exchange_delete(full["RABBITMQ_EXCHANGE"])
