@@ -58,23 +58,25 @@ def _pieces(text: str) -> list[tuple[int, int]]:
     """
     run_ons = triage.run_on_clause_starts(text)
     spans: list[tuple[int, int]] = []
+    run_on_spans: list[tuple[int, int]] = []
     for sentence in _SENTENCES.finditer(text):
         start, end = sentence.span()
         if not text[start:end].strip():
             continue
         spans.append((start, end))
         cuts = [start] + [m.end() for m in _CLAUSE_BREAK.finditer(text, start, end)] + [end]
-        # A run-on clause on its own, never the question before it ("can i
-        # swallow tablets" alone would read as a report of a swallowing problem).
-        for cut in (p for p in run_ons if start < p < end):
-            stop = min((c for c in cuts + run_ons if cut < c <= end), default=end)
-            if len(text[cut:stop].split()) >= 2:
-                spans.append((cut, stop))
         if len(cuts) > 2:
             for a, b in zip(cuts, cuts[1:], strict=False):
                 if len(text[a:b].split()) >= 2:
                     spans.append((a, b))
-    return spans[:MAX_CHUNKS]
+        # A run-on clause on its own, never the question before it ("can i
+        # swallow tablets" alone would read as a report of a swallowing problem).
+        for cut in (p for p in run_ons if start < p < end):
+            stop = min((c for c in cuts + run_ons if cut < c <= end), default=end)
+            if len(text[cut:stop].split()) >= 2 and (cut, stop) not in spans:
+                run_on_spans.append((cut, stop))
+    # Within the cap, the sentences and their clauses come first.
+    return (spans + run_on_spans)[:MAX_CHUNKS]
 
 
 class RedFlagSemantics:

@@ -100,6 +100,10 @@ RUN_ON_EMERGENCY = [
     "hi can i book im getting double vision",
     "do you know if i can book i fainted",
     "could i come in i feel like my throat is closing",
+    # from the second review
+    "could i come in i think im having a reaction",
+    "could i come in today i honestly cant breathe",
+    "could i come in i passed out twice",
 ]
 # ... and what stays a question or a supposition.
 RUN_ON_NOT_A_REPORT = [
@@ -117,6 +121,14 @@ RUN_ON_NOT_A_REPORT = [
     "will i pass out i passed out last time",
     "does botox make you dizzy i blacked out once",
     "can botox make you faint i fainted at my last appointment",
+    # from the second review: eligibility with a condition, fainting elsewhere
+    "could i have botox i have double vision from a squint",
+    "would i be able to have botox i have trouble swallowing since my stroke",
+    "could botox make it worse im wheezy with my asthma",
+    "does botox cause blurred vision i have blurred vision from my diabetes",
+    "will i faint i fainted when i had my tattoo",
+    "will i pass out i passed out getting my ears pierced",
+    "does botox make you faint i fainted at the doctors",
 ]
 # Words the rules do not know, run on after a booking request: the meaning
 # layer reads the clause on its own and asks the screening question.
@@ -133,21 +145,16 @@ RUN_ON_NOT_SCREENED = [
     "can i drink through a straw i had botox today",
     "can i use my inhaler i have an appointment today",
 ]
-
-
-@pytest.mark.parametrize("text", cases(RUN_ON_EMERGENCY))
-def test_a_run_on_clause_after_a_question_is_told(text: str) -> None:
-    assert outcome(text) == "emergency"
-
-
-@pytest.mark.parametrize("text", cases(RUN_ON_NOT_A_REPORT))
-def test_a_run_on_supposition_or_question_stays_asked(text: str) -> None:
-    assert outcome(text) == "non_report"
+# Run-on clauses in words the rules do not know, after "could i": screened too.
+RUN_ON_SCREENED += [
+    "could i come in today i can barely breathe",
+]
 
 
 @pytest.mark.parametrize("text", cases(RUN_ON_SCREENED))
 def test_a_run_on_clause_in_words_the_rules_do_not_know_is_screened(text: str) -> None:
-    assert screening.read(text, "book_appointment", classifier_confidence=0.95).screen
+    reading = screening.read(text, "book_appointment", classifier_confidence=0.95)
+    assert reading.screen or reading.is_emergency
 
 
 @pytest.mark.parametrize("text", cases(RUN_ON_NOT_SCREENED))
@@ -155,12 +162,12 @@ def test_a_harmless_run_on_clause_is_not_screened(text: str) -> None:
     assert not screening.read(text, "book_appointment", classifier_confidence=0.95).is_report
 
 
-@pytest.mark.parametrize("text", cases(EMERGENCY))
+@pytest.mark.parametrize("text", cases(EMERGENCY + RUN_ON_EMERGENCY))
 def test_emergency(text: str) -> None:
     assert outcome(text) == "emergency"
 
 
-@pytest.mark.parametrize("text", cases(NOT_A_REPORT))
+@pytest.mark.parametrize("text", cases(NOT_A_REPORT + RUN_ON_NOT_A_REPORT))
 def test_not_a_report(text: str) -> None:
     assert outcome(text) == "non_report"
 
