@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from clinic_core.triage_questions import QuestionReading
+from clinic_core.triage_questions import QuestionReading, run_on_starts
 from clinic_core.triage_rules import (
     DEFAULT_RULES_PATH,
     LANGUAGE_REPLIES,
@@ -750,8 +750,8 @@ def run_on_clause_starts(text: str) -> list[int]:
     prepared = normalise(_as_text(text))
     if not prepared.norm.strip():
         return []
-    message = _Message(prepared, load_rules())
-    return [prepared.index[position] for position in message._run_on_starts]
+    starts = run_on_starts(prepared.norm, load_rules().cues)
+    return [prepared.index[position] for position in starts]
 
 
 def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> bool:

@@ -33,6 +33,29 @@ _INTERROGATIVE = re.compile(
 )
 
 
+def run_on_starts(
+    norm: str, cues: Mapping[str, re.Pattern[str]], word_starts: list[int] | None = None
+) -> list[int]:
+    """Where `norm` starts a clause without a comma: "I" (`run_on_lead`) right
+    after a word that cannot lead into it (not in `run_on_not_after`).
+
+    A function of the text and the cues alone, so that the meaning layer can
+    find the clauses without the whole reading of the message."""
+    words = word_starts if word_starts is not None else [m.start() for m in _WORD.finditer(norm)]
+    starts = []
+    for lead in cues["run_on_lead"].finditer(norm):
+        start = lead.start()
+        i = bisect.bisect_left(words, start)
+        if i == 0 or i >= len(words) or words[i] != start:
+            continue
+        previous = _WORD.match(norm, words[i - 1])
+        if previous is None or norm[previous.end() : start].strip(" "):
+            continue  # a comma, a full stop or another mark between: not a run-on
+        if not cues["run_on_not_after"].fullmatch(previous.group()):
+            starts.append(start)
+    return starts
+
+
 class QuestionReading:
     """The question judgements on one hit of a message, and the cue positions they use.
 
@@ -81,20 +104,7 @@ class QuestionReading:
 
     @functools.cached_property
     def _run_on_starts(self) -> list[int]:
-        """Where a clause starts without a comma: "I" (`run_on_lead`) right after a
-        word that cannot lead into it (not in `run_on_not_after`)."""
-        words, norm = self._norm_word_starts, self.norm
-        starts = []
-        for start, _ in self._spans("run_on_lead"):
-            i = bisect.bisect_left(words, start)
-            if i == 0 or i >= len(words) or words[i] != start:
-                continue
-            previous = _WORD.match(norm, words[i - 1])
-            if previous is None or norm[previous.end() : start].strip(" "):
-                continue  # a comma, a full stop or another mark between: not a run-on
-            if not self.cues["run_on_not_after"].fullmatch(previous.group()):
-                starts.append(start)
-        return starts
+        return run_on_starts(self.norm, self.cues, self._norm_word_starts)
 
     def _run_on_clause_before(self, hit: _Hit, sentence: _Sentence) -> int | None:
         """The start of the run-on clause the sign is told in ("... i blacked out"),
