@@ -47,18 +47,23 @@ event loop.  (Rasa's own readers of whole conversations, `retrieve_full_tracker`
 and `keys` for the HTTP API, and a save with an event broker, still query on
 the loop.)
 
+Its save (without an event broker) stores exactly the rows Rasa's save
+stores, in one insert statement instead of the ORM's unit of work, and reads
+the fingerprint for the cache in the same database session, after the commit.
+
 It is a documented extension point (a tracker store class named in the
-endpoints file), not a patch; the class is Rasa's, with three methods
-extended.
+endpoints file), not a patch; the class is Rasa's, with its `retrieve` and
+`save` extended.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -67,6 +72,7 @@ import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore, create_engine_kwargs
 from rasa.shared.core.events import SessionStarted
 from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from clinic_core import event_relay, storage
 
@@ -136,6 +142,19 @@ class _Entry:
     domain: Domain | None
 
 
+def _event_row(sender_id: str, event: Any) -> dict[str, Any]:
+    """The events table's row for an event, column for column as Rasa's save writes it."""
+    data = event.as_dict()
+    return {
+        "sender_id": sender_id,
+        "type_name": event.type_name,
+        "timestamp": data.get("timestamp"),
+        "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+        "action_name": data.get("name"),
+        "data": json.dumps(data),
+    }
+
+
 class CachedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that reuses the tracker it last stored or loaded, when still current."""
 
@@ -160,10 +179,6 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         self._fingerprint_statement = sa.select(
             sa.func.count(events.c.id), sa.func.max(events.c.id)
         ).where(events.c.sender_id == sa.bindparam("sender_id"))
-        # Used on the database thread only: the entry a tracker being saved was handed
-        # out with, and the stored count its save began from (the quick path).
-        self._save_basis: dict[str, _Entry] = {}
-        self._saving_from: dict[str, int] = {}
         self._database_thread = ThreadPoolExecutor(1, thread_name_prefix="tracker-store")
 
     async def _off_loop(self, work: Callable[[], T]) -> T:
@@ -285,20 +300,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         entry = self._out.get(tracker.sender_id)
         return entry if entry is not None and entry.tracker is tracker else None
 
-    def _additional_events(self, session: Session, tracker: DialogueStateTracker) -> Iterator:
-        """The events to store: those appended since the tracker matched the database.
-
-        Called by Rasa's save, on the database thread: the entry the tracker was
-        handed out with comes from `_save_now`, never from the loop's records."""
-        entry = self._save_basis.get(tracker.sender_id)  # handed out with this very tracker
-        if entry is not None and self._unchanged_since(session, entry, tracker.sender_id):
-            self._saving_from[tracker.sender_id] = entry.stored_events
-            return itertools.islice(tracker.events, entry.stored_events, None)
-        return super()._additional_events(session, tracker)
-
     async def save(self, tracker: DialogueStateTracker) -> None:
-        """Rasa's save; the tracker is cached again only if this save provably made the
-        database hold exactly its events (the quick path, and nobody else wrote)."""
+        """Store the turn's events; the tracker is cached again only if this save
+        provably made the database hold exactly its events (the quick path, and
+        nobody else wrote)."""
         sender_id = tracker.sender_id
         handed_out = self._handed_out(tracker)
         try:
@@ -306,64 +311,77 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 # Rasa's own, on the event loop, where its broker publishes (no Rasa
                 # process of this project has one: clinic_core/event_relay.py publishes).
                 await super().save(tracker)
-                saved_from = None
+                saved = None
             else:
-                saved_from = await self._off_loop(lambda: self._save_now(tracker, handed_out))
+                saved = await self._off_loop(lambda: self._save_now(tracker, handed_out))
         finally:
             if handed_out is not None and self._out.get(sender_id) is handed_out:
                 del self._out[sender_id]
         self._cache.pop(sender_id, None)
-        if saved_from is None or handed_out is None:
-            return  # Rasa's count-based save: equal counts need not be equal events
-        try:
-            saved = await self._off_loop(
-                lambda: self._entry_after_save(tracker, handed_out, saved_from)
-            )
-        except Exception as error:  # noqa: BLE001 - the events are stored; only the cache is lost
-            logger.warning("Could not cache a saved conversation (%s).", type(error).__name__)
-            return
         if saved is not None:
             self._keep(saved)
 
-    def _save_now(self, tracker: DialogueStateTracker, handed_out: _Entry | None) -> int | None:
-        """Rasa's save (no broker), on the database thread; the stored count it began
-        from when it took the quick path (`_additional_events`), else None."""
+    def _save_now(self, tracker: DialogueStateTracker, before: _Entry | None) -> _Entry | None:
+        """The turn's new events stored, then the cache entry for the tracker if it
+        may be cached; on the database thread, in one database session.
+
+        The rows are exactly those Rasa's save stores (`_event_row`), inserted in
+        one statement rather than through the ORM's unit of work (`make bench`:
+        the ORM's flush was most of a save).  Which events are new: those after
+        the ones the tracker was handed out with when nobody wrote since (the
+        quick path), else Rasa's own count of the latest session's stored
+        events.  What the cache needs is read after the commit, so that a
+        failure there loses only the cache, never the turn.
+        """
         sender_id = tracker.sender_id
-        self._saving_from.pop(sender_id, None)
-        if handed_out is not None:
-            self._save_basis[sender_id] = handed_out
-        try:
-            finish_now(SQLTrackerStore.save(self, tracker))
-        finally:
-            self._save_basis.pop(sender_id, None)
-            saved_from = self._saving_from.pop(sender_id, None)
-        return saved_from
+        with self.session_scope() as session:
+            quick = before is not None and self._unchanged_since(session, before, sender_id)
+            if quick:
+                first_new = before.stored_events
+            else:
+                first_new = self._event_query(
+                    session, sender_id, fetch_events_from_all_sessions=False
+                ).count()
+            rows = [
+                _event_row(sender_id, event)
+                for event in itertools.islice(tracker.events, first_new, None)
+            ]
+            if rows:
+                session.execute(self.SQLEvent.__table__.insert(), rows)
+            session.commit()
+            if before is None or not quick:
+                return None  # Rasa's count-based save: equal counts need not be equal events
+            try:
+                return self._entry_after_save(session, tracker, before, first_new + len(rows))
+            except Exception as error:  # noqa: BLE001 - the events are stored; only the cache is lost
+                logger.warning("Could not cache a saved conversation (%s).", type(error).__name__)
+                return None
 
     def _entry_after_save(
-        self, tracker: DialogueStateTracker, before: _Entry, saved_from: int
+        self, session: Session, tracker: DialogueStateTracker, before: _Entry, stored_now: int
     ) -> _Entry | None:
-        """The cache entry for a tracker just saved, if the database now holds exactly
-        its events (or its latest session's); on the database thread.  It names the
+        """The cache entry for a tracker whose first `stored_now` events are now stored,
+        if the database holds exactly those (or its latest session's).  It names the
         domain the tracker was loaded with: a model replaced since makes it stale."""
         sender_id = tracker.sender_id
         domain = before.domain
-        added = len(tracker.events) - saved_from
+        if len(tracker.events) != stored_now:
+            return None  # appended to since: not what was stored
+        fingerprint = self._fingerprint(session, sender_id)
+        if fingerprint[0] != before.fingerprint[0] + stored_now - before.stored_events:
+            return None  # someone else wrote too: the next turn loads
         new_session = any(
             isinstance(event, SessionStarted)
-            for event in itertools.islice(tracker.events, saved_from, None)
+            for event in itertools.islice(tracker.events, before.stored_events, None)
         )
-        with self.session_scope() as session:
-            fingerprint = self._fingerprint(session, sender_id)
-            if fingerprint[0] != before.fingerprint[0] + added:
-                return None  # someone else wrote too: the next turn loads
-            stored = (
-                self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
-                if new_session
-                else len(tracker.events)
-            )
-        if stored == len(tracker.events):
+        stored = (
+            self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+            if new_session
+            else stored_now
+        )
+        if stored == stored_now:
             return _Entry(tracker, stored, fingerprint, domain)
-        if 0 < stored < len(tracker.events):
+        if 0 < stored < stored_now:
             # A new session began in this turn: a load returns only the latest session,
             # the last `stored` events, which is what Rasa's own save assumes too.
             session_only = list(tracker.events)[-stored:]

@@ -7,6 +7,7 @@ stand for two Rasa processes of the production profile.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -288,6 +289,159 @@ def test_a_save_over_another_process_write_is_not_cached(new_store: Factory) -> 
     assert [e.as_dict() for e in again.events] == [
         e.as_dict() for e in plain_load(ours, "m").events
     ]
+
+
+def stored_columns(store: SQLTrackerStore, sender: str) -> list[tuple[Any, ...]]:
+    """Every column of the conversation's rows but the id, in the order of their ids."""
+    events = store.SQLEvent.__table__
+    query = (
+        sa.select(
+            events.c.type_name,
+            events.c.timestamp,
+            events.c.intent_name,
+            events.c.action_name,
+            events.c.data,
+        )
+        .where(events.c.sender_id == sender)
+        .order_by(events.c.id)
+    )
+    with store.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(query)]
+
+
+def rich_turn(tracker: DialogueStateTracker, now: float) -> None:
+    """A turn with every column filled: an intent, an action, a slot, an answer."""
+    parse = {
+        "intent": {"name": "greet", "confidence": 0.97},
+        "intent_ranking": [{"name": "greet", "confidence": 0.97}],
+        "entities": [],
+        "text": "héllo, is that normal?",
+    }
+    tracker.update(
+        UserUttered("héllo, is that normal?", parse["intent"], parse_data=parse, timestamp=now)
+    )
+    tracker.update(SlotSet("name", "Ana", timestamp=now + 0.001))
+    tracker.update(ActionExecuted("utter_greet", timestamp=now + 0.002))
+    tracker.update(BotUttered("hi", {"buttons": [{"title": "Yes"}]}, timestamp=now + 0.003))
+    tracker.update(ActionExecuted("action_listen", timestamp=now + 0.004))
+
+
+def test_a_save_stores_exactly_the_rows_rasas_save_stores(new_store: Factory) -> None:
+    """The insert statement writes what Rasa's ORM save writes, column for column and
+    in event order, on a conversation's first save and on a cached tracker's turn."""
+    store = new_store()
+    now = time.time()
+    ours = started(store, "rows-ours")
+    rasas = DialogueStateTracker.from_events("rows-rasa", [e for e in ours.events], DOMAIN.slots)
+    run(SQLTrackerStore.save(store, rasas))
+    assert run(store.retrieve("rows-ours")) is ours  # handed to the turn
+    rich_turn(ours, now)
+    rich_turn(rasas, now)
+    run(store.save(ours))
+    assert "rows-ours" in store._cache  # the quick path was taken
+    run(SQLTrackerStore.save(store, rasas))
+    ours_rows = stored_columns(store, "rows-ours")
+    assert ours_rows == stored_columns(store, "rows-rasa")
+    assert [row[0] for row in ours_rows][-5:] == ["user", "slot", "action", "bot", "action"]
+    assert ours_rows[-5][2] == "greet" and ours_rows[-3][3] == "utter_greet"
+
+
+def store_listen_event(store: SQLTrackerStore, sender: str) -> None:
+    """Another process's write: one event row, committed."""
+    elsewhere = ActionExecuted("action_listen").as_dict()
+    with store.engine.begin() as connection:
+        connection.execute(
+            store.SQLEvent.__table__.insert(),
+            {
+                "sender_id": sender,
+                "type_name": "action",
+                "timestamp": elsewhere["timestamp"],
+                "action_name": "action_listen",
+                "data": json.dumps(elsewhere),
+            },
+        )
+
+
+def test_a_write_committed_while_a_turn_is_saved_is_not_cached(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stores an event after this save found the conversation unchanged
+    and before it inserts: the fingerprint read in the save's own transaction counts
+    it, so the next turn loads what the database holds instead of trusting the cache."""
+    ours, theirs = new_store(), new_store()
+    started(ours, "n")
+    mine = run(ours.retrieve("n"))
+    checked = ours._unchanged_since
+
+    def then_another_process_writes(session: Any, entry: Any, sender_id: str) -> bool:
+        unchanged = checked(session, entry, sender_id)
+        store_listen_event(theirs, "n")
+        return unchanged
+
+    monkeypatch.setattr(ours, "_unchanged_since", then_another_process_writes)
+    turn(mine, "written here")
+    run(ours.save(mine))
+    monkeypatch.undo()
+    assert "n" not in ours._cache
+    again = run(ours.retrieve("n"))
+    assert again is not mine
+    assert [e.as_dict() for e in again.events] == [
+        e.as_dict() for e in plain_load(ours, "n").events
+    ]
+    assert stored_rows(ours, "n").count("user") == 2
+
+
+def test_a_write_committed_right_after_a_save_is_not_cached(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stores an event between this save's commit and its reading of
+    the fingerprint: the count tells, and the next turn loads."""
+    ours, theirs = new_store(), new_store()
+    started(ours, "o")
+    mine = run(ours.retrieve("o"))
+    entry_after_save = ours._entry_after_save
+
+    def another_process_writes_first(*args: Any) -> Any:
+        store_listen_event(theirs, "o")
+        return entry_after_save(*args)
+
+    monkeypatch.setattr(ours, "_entry_after_save", another_process_writes_first)
+    turn(mine, "written here")
+    run(ours.save(mine))
+    monkeypatch.undo()
+    assert "o" not in ours._cache
+    again = run(ours.retrieve("o"))
+    assert again is not mine
+    assert [e.as_dict() for e in again.events] == [
+        e.as_dict() for e in plain_load(ours, "o").events
+    ]
+
+
+def test_a_failure_reading_for_the_cache_loses_only_the_cache(new_store: Factory) -> None:
+    """The turn is committed before what the cache needs is read: a failure there (a
+    query timed out) stores the turn all the same and caches nothing."""
+    store = new_store()
+    started(store, "p")
+    mine = run(store.retrieve("p"))
+    fingerprints: list[str] = []
+
+    def second_fingerprint_fails(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT COUNT(EVENTS.ID)"):
+            fingerprints.append(statement)
+            if len(fingerprints) == 2:
+                raise RuntimeError("statement timeout")
+
+    sa.event.listen(store.engine, "before_cursor_execute", second_fingerprint_fails)
+    try:
+        turn(mine, "stored anyway")
+        run(store.save(mine))
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", second_fingerprint_fails)
+    assert len(fingerprints) == 2  # the check before the insert, then the cache's read
+    assert "p" not in store._cache
+    assert stored_rows(store, "p").count("user") == 2
+    again = run(store.retrieve("p"))
+    assert [e.as_dict() for e in again.events] == [e.as_dict() for e in mine.events]
 
 
 def test_an_sqlite_file_keeps_its_connections_open(tmp_path: Path) -> None:
