@@ -433,9 +433,32 @@ class _Message(QuestionReading):
         # ("... asap im choking on my food", "... i blacked out earlier"); a
         # supposition ("what if", "in case") is not (`run_on_ends_frame`).
         if self.cues["run_on_ends_frame"].match(self.norm, cue_start):
+            # ... and where a clause after a comma tells ("could i come in today,
+            # my throat feels tight"), as it already did after "can i".
+            if self._told_after_comma(cue_start, hit, sentence):
+                return False
             run_on = self._run_on_clause_before(hit, sentence)
             return run_on is None or run_on <= cue_start
         return True
+
+    def _told_after_comma(self, frame_start: int, hit: _Hit, sentence: _Sentence) -> bool:
+        """The sign is told in a clause of its own after a comma that follows the frame:
+        nothing in it up to the sign supposes or passes on hearsay (`comma_clause_not_told`:
+        "could i die, my throat might close up"; "..., i heard my throat could swell"),
+        and the sign's clause tells no past episode or condition with its own cause
+        (`run_on_past`: "..., i have blurred vision from my diabetes")."""
+        comma = self._last_in(self._commas, frame_start + 1, hit.start - 1)
+        if comma is None:
+            return False
+        if self.cues["comma_clause_not_told"].search(self.norm, comma, hit.end):
+            return False
+        # The past is looked for up to where the sign's own clause ends ("my lips are
+        # swelling like they did last time" is told now).
+        _, clause_end = self._clause(hit, sentence)
+        following = self.cues["clause_ends_before_past"].search(self.norm, hit.end, clause_end)
+        if following is not None:
+            clause_end = following.start()
+        return not self.cues["run_on_past"].search(self.norm, comma, clause_end)
 
     def _third_party(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'my sister's eyelid is drooping' - unless "I"/"my" comes after the other person."""

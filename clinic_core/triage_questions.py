@@ -37,23 +37,32 @@ def run_on_starts(
     norm: str, cues: Mapping[str, re.Pattern[str]], word_starts: list[int] | None = None
 ) -> list[int]:
     """Where `norm` starts a clause without a comma: "I" (`run_on_lead`) right
-    after a word that cannot lead into it (not in `run_on_not_after`).
+    after a word that cannot lead into it (not in `run_on_not_after`), or "my"
+    and its noun followed by a verb that tells (`run_on_my_clause`: "could i
+    come in asap my lips are swelling") after a word that cannot lead into
+    "my" either (nor in `run_on_my_not_after`: "come in my", "for my").
 
     A function of the text and the cues alone, so that the meaning layer can
     find the clauses without the whole reading of the message."""
     words = word_starts if word_starts is not None else [m.start() for m in _WORD.finditer(norm)]
-    starts = []
-    for lead in cues["run_on_lead"].finditer(norm):
-        start = lead.start()
-        i = bisect.bisect_left(words, start)
-        if i == 0 or i >= len(words) or words[i] != start:
-            continue
-        previous = _WORD.match(norm, words[i - 1])
-        if previous is None or norm[previous.end() : start].strip(" "):
-            continue  # a comma, a full stop or another mark between: not a run-on
-        if not cues["run_on_not_after"].fullmatch(previous.group()):
-            starts.append(start)
-    return starts
+    starts = set()
+    for cue, not_after in (
+        ("run_on_lead", ("run_on_not_after",)),
+        ("run_on_my_clause", ("run_on_not_after", "run_on_my_not_after")),
+    ):
+        for lead in cues[cue].finditer(norm):
+            start = lead.start()
+            i = bisect.bisect_left(words, start)
+            if i == 0 or i >= len(words) or words[i] != start:
+                continue
+            previous = _WORD.match(norm, words[i - 1])
+            if previous is None or norm[previous.end() : start].strip(" "):
+                continue  # a comma, a full stop or another mark between: not a run-on
+            if cue == "run_on_my_clause" and cues["run_on_my_after"].fullmatch(previous.group()):
+                starts.add(start)  # "... today and my throat feels tight"
+            elif not any(cues[name].fullmatch(previous.group()) for name in not_after):
+                starts.add(start)
+    return sorted(starts)
 
 
 class QuestionReading:
@@ -115,7 +124,9 @@ class QuestionReading:
             return None
         lead = self.norm[start : hit.start].strip()
         if lead and not self.cues["run_on_lead"].fullmatch(lead):
-            return None
+            told_in_my_words = self.cues["run_on_my_clause"].match(self.norm, start)
+            if told_in_my_words is None or hit.start > told_in_my_words.end() + 1:
+                return None  # more than the clause's own opening words before the sign
         i = bisect.bisect_right(self._run_on_starts, hit.start)
         end = self._run_on_starts[i] if i < len(self._run_on_starts) else sentence.end
         if self.cues["run_on_past"].search(self.norm, start, min(end, sentence.end)):
