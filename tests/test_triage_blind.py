@@ -7,7 +7,8 @@ message goes through the whole NLU pipeline, exactly as a patient's would.
 
 Floors: every emergency gets the emergency reply or the screening question
 first; no question, hypothetical, third-party, negated or past message
-raises an emergency.
+raises an emergency. The request-framed blind set (written in the twelfth
+session) has a floor and a ceiling at its measured figures instead.
 """
 
 from __future__ import annotations
@@ -66,18 +67,53 @@ def test_no_evaluation_message_is_in_the_training_data_rules_or_descriptions() -
     sources = [p for p in (ROOT / "data").rglob("*.yml")]
     sources += [ROOT / "clinic" / "triage-rules.yml", ROOT / "clinic" / "red-flag-descriptions.yml"]
     corpus = _words(" ".join(p.read_text(encoding="utf-8") for p in sources))
+    # A blind message is not in the reader's own tests either (a dev message may be).
+    probes = sorted((ROOT / "tests").glob("test_triage*.py"))
+    with_probes = corpus + " " + _words(" ".join(p.read_text(encoding="utf-8") for p in probes))
     blind = evaluation.load_set("triage_blind*.jsonl")
     dev = evaluation.load_set("triage_dev*.jsonl")
+    requests = evaluation.load_set("request_blind*.jsonl")
     # Failures name the set and position only: a blind message must not be shown.
-    for name, examples in (("blind", blind), ("dev", dev)):
+    for name, examples, text in (
+        ("blind", blind, with_probes),
+        ("dev", dev, corpus),
+        ("request blind", requests, with_probes),
+    ):
         found = [
             i
             for i, e in enumerate(examples)
-            if len(_words(e.text).split()) >= 4 and _words(e.text) in corpus
+            if len(_words(e.text).split()) >= 4 and _words(e.text) in text
         ]
-        assert not found, f"{name} messages at positions {found} appear in data/ or the rules"
+        assert not found, f"{name} messages at positions {found} appear in data/, rules or probes"
     overlap = len({_words(e.text) for e in blind} & {_words(e.text) for e in dev})
     assert overlap == 0, "messages in both the blind and the dev set"
+    overlap = len({_words(e.text) for e in requests} & {_words(e.text) for e in blind + dev})
+    assert overlap == 0, "messages in both the request set and another set"
+
+
+@pytest.fixture(scope="module")
+def request_figures(parse):
+    """The request-framed blind set (tests/eval/request_blind.jsonl, twelfth session:
+    a request or a question first, then what is happening), through the pipeline."""
+    load_script("eval_sets").quiet_logs()
+    examples = evaluation.load_set("request_blind*.jsonl")
+    outcomes = [evaluation.outcome_of(parse(e.text)) for e in examples]
+    figures = evaluation.score(examples, outcomes)
+    report = ROOT / "results" / "triage-request-blind.txt"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(evaluation.report("request blind set", examples, figures, False) + "\n")
+    return figures
+
+
+def test_request_framed_emergencies_keep_their_floor(request_figures) -> None:
+    """Measured once at 68 of 80 (66 before the twelfth session's change); a floor a
+    little below, raised as the figure rises."""
+    assert request_figures.recall("emergency") >= 0.83
+
+
+def test_request_framed_look_alikes_keep_their_ceiling(request_figures) -> None:
+    """5 of 40 look-alikes got the emergency reply, before and after the change."""
+    assert len(request_figures.non_report_emergencies) <= 5
 
 
 def test_the_descriptions_file_is_well_formed() -> None:
