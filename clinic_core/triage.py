@@ -531,7 +531,15 @@ class _Message(QuestionReading):
         ends = opening is not None and not self._hypothetical_outside(opening, hit, sentence)
         current = (ends and not history) or not (hypothetical or third_party or history)
         owned = current and (ends or self._owned(hit, sentence) or self.confirms_own)
-        reported = owned or (
+        # A named person's emergency happening now is told, even in a sentence that
+        # opened with a request ("can i have a call back, my mum just collapsed").
+        someone_now = (
+            current
+            and not owned
+            and hit.rule.level == "emergency"
+            and self._someone_here_now(hit, sentence)
+        )
+        reported = owned or someone_now or (
             current
             and (
                 not self._general_question(hit, sentence)

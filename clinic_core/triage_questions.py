@@ -218,6 +218,7 @@ class QuestionReading:
             self._starts_in("other_not_now", low, hit.start, high)
             or self._starts_in("other_past", own_clause, high, high)
             or self._starts_in("other_habit", own_clause, high, high)
+            or cues["run_on_past"].search(norm, own_clause, high)  # "since his concussion"
             or cues["other_eligibility"].search(norm, sentence.start, after)
         ):
             return False

@@ -9,8 +9,10 @@ after "can i", or where a clause in "my" words runs on without a comma
 ("could i come in asap my lips are swelling").  A supposition, an
 eligibility question, a new "if", a fear or hearsay after the comma, and
 a past episode or a condition with its own cause go on being what they
-were.  Each emergency below was not even a report before; the
-reviewers' probes are marked.
+were.  Someone the writer is with, whose emergency is happening now, is
+told about the same way ("can i have a call back, my mum has collapsed";
+"could i bring my husband in he cant breathe").  Each emergency below
+was not even a report before; the reviewers' probes are marked.
 """
 
 from __future__ import annotations
@@ -57,6 +59,26 @@ TOLD_AFTER_A_COMMA = [
     "could i get this looked at, my throat is closing",
     "is it possible to be seen today, my throat feels tight",
     "any chance of getting seen today, my throat is closing up",
+]
+# Someone the writer is with, after a request: their emergency is told too.
+SOMEONE_ELSE_NOW = [
+    "could i have a call back, my mum just collapsed after her botox",
+    "could i get some advice, my husbands throat is closing",
+    "can i have a call back, my mum just collapsed after her botox",
+    "could i bring my husband in he cant breathe properly after his botox",
+    # from the review of this part: a perfect tense, "hes", "shes"
+    "can i speak to a nurse, my mum has collapsed",
+    "please could i get a call back my wife has collapsed",
+    "can i have a callback hes collapsed",
+    "can i bring my wife in straight away she's fainted",
+]
+# ... and someone else's sign that is not happening now, or has its own cause.
+SOMEONE_ELSE_NOT_NOW = [
+    "does botox make you dizzy, my friend just told me she fainted after hers",
+    "is it normal to faint after botox, my sister fainted earlier this year",
+    "could botox make me choke she is choking on her food a lot lately",
+    "could i bring my son in he is struggling to swallow since his tonsils out",
+    "could i bring my son along tomorrow he is seeing double since his concussion last week",
 ]
 TOLD_IN_MY_WORDS = [
     "could i come in today my throat feels tight",
@@ -121,17 +143,21 @@ NOT_TOLD_IN_MY_WORDS = [
     "can i use my inhaler is that ok",
     # from the second review: "my" after "leave", an adverb in place of a verb
     "could botox leave my throat really tight",
+    "can my husband have botox, his throat was tight years ago",
+    "will my wife be ok, she is nervous her throat will close",
     "does botox ever leave my vision really blurry",
     "could it leave my eyelids really droopy",
 ]
 
 
-@pytest.mark.parametrize("text", cases(TOLD_AFTER_A_COMMA + TOLD_IN_MY_WORDS))
+@pytest.mark.parametrize("text", cases(TOLD_AFTER_A_COMMA + TOLD_IN_MY_WORDS + SOMEONE_ELSE_NOW))
 def test_a_sign_told_after_a_polite_request_is_an_emergency(text: str) -> None:
     assert outcome(text) == "emergency"
 
 
-@pytest.mark.parametrize("text", cases(STILL_NOT_TOLD + NOT_TOLD_IN_MY_WORDS))
+@pytest.mark.parametrize(
+    "text", cases(STILL_NOT_TOLD + NOT_TOLD_IN_MY_WORDS + SOMEONE_ELSE_NOT_NOW)
+)
 def test_a_sign_still_asked_or_supposed_is_not_a_report(text: str) -> None:
     assert outcome(text) == "non_report"
 
