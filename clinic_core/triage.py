@@ -539,11 +539,15 @@ class _Message(QuestionReading):
             and hit.rule.level == "emergency"
             and self._someone_here_now(hit, sentence)
         )
-        reported = owned or someone_now or (
-            current
-            and (
-                not self._general_question(hit, sentence)
-                or (hit.rule.level == "emergency" and self._states_now(hit))
+        reported = (
+            owned
+            or someone_now
+            or (
+                current
+                and (
+                    not self._general_question(hit, sentence)
+                    or (hit.rule.level == "emergency" and self._states_now(hit))
+                )
             )
         )
         # A carer asking what to give is screened too ("can she take benadryl for swollen lips").

@@ -38,9 +38,10 @@ def run_on_starts(
 ) -> list[int]:
     """Where `norm` starts a clause without a comma: "I" (`run_on_lead`) right
     after a word that cannot lead into it (not in `run_on_not_after`), or "my"
-    and its noun followed by a verb that tells (`run_on_my_clause`: "could i
-    come in asap my lips are swelling") after a word that cannot lead into
-    "my" either (nor in `run_on_my_not_after`: "come in my", "for my").
+    (her, his, he, she...) and a verb that tells (`run_on_my_clause`: "could
+    i come in asap my lips are swelling", "... he cant breathe") after a word
+    that cannot lead into "my" either (nor in `run_on_my_not_after`: "for
+    my", "leave my"), or after "and"/"so"/"then" (`run_on_my_after`).
 
     A function of the text and the cues alone, so that the meaning layer can
     find the clauses without the whole reading of the message."""
@@ -116,9 +117,10 @@ class QuestionReading:
         return run_on_starts(self.norm, self.cues, self._norm_word_starts)
 
     def _run_on_clause_before(self, hit: _Hit, sentence: _Sentence) -> int | None:
-        """The start of the run-on clause the sign is told in ("... i blacked out"),
-        when only an "I" lead stands between that start and the sign and the
-        clause tells no past episode (`run_on_past`)."""
+        """The start of the run-on clause the sign is told in ("... i blacked out",
+        "... my lips are swelling"), when only the clause's own opening words
+        stand between that start and the sign (an "I" lead, or "my" + noun +
+        verb) and the clause tells no past episode (`run_on_past`)."""
         start = self._last_in(self._run_on_starts, sentence.start + 1, hit.start)
         if start is None:
             return None
@@ -218,7 +220,7 @@ class QuestionReading:
             self._starts_in("other_not_now", low, hit.start, high)
             or self._starts_in("other_past", own_clause, high, high)
             or self._starts_in("other_habit", own_clause, high, high)
-            or cues["run_on_past"].search(norm, own_clause, high)  # "since his concussion"
+            or cues["cause_of_its_own"].search(norm, own_clause, high)  # "since his concussion"
             or cues["other_eligibility"].search(norm, sentence.start, after)
         ):
             return False

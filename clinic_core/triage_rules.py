@@ -75,6 +75,7 @@ CUE_NAMES = (
     "clause_ends_before_past",
     "run_on_ends_frame",
     "run_on_past",
+    "cause_of_its_own",
     "sign_asked_about",
     "sign_said_generally",
     "ends_opening",

@@ -99,7 +99,7 @@ WAL_SIZE_LIMIT = 16 * 1024 * 1024  # bytes
 
 
 # SQLAlchemy 1.4 opens and closes a new connection for every session on an SQLite
-# file (three per turn here: `make bench` measured a tenth of an FAQ turn in
+# file (three per turn then, two now: `make bench` measured a tenth of an FAQ turn in
 # connecting, setting the journal mode and closing).  A pool keeps them open, as
 # SQLAlchemy 2.0 does by default; each is used by one thread at a time (the pool
 # hands it out), and a file has no server whose restart a pre-ping would detect.
@@ -112,9 +112,9 @@ T = TypeVar("T")
 def finish_now(coroutine: Coroutine[Any, Any, T]) -> T:
     """The result of a coroutine that never waits for anything, run outside any event loop.
 
-    Rasa's SQL store reads and writes in `async def` methods whose bodies are
-    synchronous (`_retrieve`, and `save` without an event broker): run so, on the
-    database thread, they do exactly what they do on the event loop.
+    Rasa's SQL store reads in an `async def` method whose body is synchronous
+    (`retrieve`, through `_retrieve`): run so, on the database thread, it does
+    exactly what it does on the event loop.
     """
     try:
         coroutine.send(None)
@@ -366,7 +366,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         domain = before.domain
         if len(tracker.events) != stored_now:
-            return None  # appended to since: not what was stored
+            return None  # shorter than when it was handed out: not what the database holds
         fingerprint = self._fingerprint(session, sender_id)
         if fingerprint[0] != before.fingerprint[0] + stored_now - before.stored_events:
             return None  # someone else wrote too: the next turn loads

@@ -362,15 +362,12 @@ def store_listen_event(store: SQLTrackerStore, sender: str) -> None:
         )
 
 
-def a_turn_saved_is_not_cached(
-    store: CachedSQLTrackerStore, mine: DialogueStateTracker, patched: pytest.MonkeyPatch
-) -> None:
-    """A turn saved while another process wrote: not cached, and the next turn
-    loads exactly what the database holds."""
+def save_turn_and_expect_reload(store: CachedSQLTrackerStore, mine: DialogueStateTracker) -> None:
+    """Save a turn while another process writes (the caller's patch): it is not
+    cached, and the next turn loads exactly what the database holds."""
     sender = mine.sender_id
     turn(mine, "written here")
     run(store.save(mine))
-    patched.undo()
     assert sender not in store._cache
     again = run(store.retrieve(sender))
     assert again is not mine
@@ -383,20 +380,23 @@ def test_a_write_committed_while_a_turn_is_saved_is_not_cached(
     new_store: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process stores an event after this save found the conversation unchanged
-    and before it inserts: the fingerprint read in the save's own transaction counts
-    it, so the next turn loads what the database holds instead of trusting the cache."""
+    and before it inserts: the fingerprint read after the commit counts it, so the
+    next turn loads what the database holds instead of trusting the cache."""
     ours, theirs = new_store(), new_store()
     started(ours, "n")
     mine = run(ours.retrieve("n"))
     checked = ours._unchanged_since
+    written: list[bool] = []
 
     def then_another_process_writes(session: Any, entry: Any, sender_id: str) -> bool:
         unchanged = checked(session, entry, sender_id)
-        store_listen_event(theirs, "n")
+        if not written:  # once, during the save
+            store_listen_event(theirs, "n")
+            written.append(True)
         return unchanged
 
     monkeypatch.setattr(ours, "_unchanged_since", then_another_process_writes)
-    a_turn_saved_is_not_cached(ours, mine, monkeypatch)
+    save_turn_and_expect_reload(ours, mine)
     assert stored_rows(ours, "n").count("user") == 2
 
 
@@ -415,7 +415,7 @@ def test_a_write_committed_right_after_a_save_is_not_cached(
         return entry_after_save(*args)
 
     monkeypatch.setattr(ours, "_entry_after_save", another_process_writes_first)
-    a_turn_saved_is_not_cached(ours, mine, monkeypatch)
+    save_turn_and_expect_reload(ours, mine)
 
 
 def test_a_failure_reading_for_the_cache_loses_only_the_cache(new_store: Factory) -> None:

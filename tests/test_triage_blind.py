@@ -8,7 +8,8 @@ message goes through the whole NLU pipeline, exactly as a patient's would.
 Floors: every emergency gets the emergency reply or the screening question
 first; no question, hypothetical, third-party, negated or past message
 raises an emergency. The request-framed blind set (written in the twelfth
-session) has a floor and a ceiling at its measured figures instead.
+session) has a floor a little below its measured figure and a ceiling at
+it instead.
 """
 
 from __future__ import annotations

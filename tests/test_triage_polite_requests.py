@@ -71,6 +71,8 @@ SOMEONE_ELSE_NOW = [
     "please could i get a call back my wife has collapsed",
     "can i have a callback hes collapsed",
     "can i bring my wife in straight away she's fainted",
+    # from the final review: somewhere else is not a cause of its own
+    "can i have a call back, my dad has just collapsed at the dentist",
 ]
 # ... and someone else's sign that is not happening now, or has its own cause.
 SOMEONE_ELSE_NOT_NOW = [
@@ -79,6 +81,11 @@ SOMEONE_ELSE_NOT_NOW = [
     "could botox make me choke she is choking on her food a lot lately",
     "could i bring my son in he is struggling to swallow since his tonsils out",
     "could i bring my son along tomorrow he is seeing double since his concussion last week",
+]
+# "from" with no possessive or article is no cause of its own (final review).
+FROM_NO_CAUSE = [
+    "could i come in, my lips are swelling from nowhere",
+    "could i come in, my throat is tight from about an hour ago",
 ]
 TOLD_IN_MY_WORDS = [
     "could i come in today my throat feels tight",
@@ -150,7 +157,9 @@ NOT_TOLD_IN_MY_WORDS = [
 ]
 
 
-@pytest.mark.parametrize("text", cases(TOLD_AFTER_A_COMMA + TOLD_IN_MY_WORDS + SOMEONE_ELSE_NOW))
+@pytest.mark.parametrize(
+    "text", cases(TOLD_AFTER_A_COMMA + TOLD_IN_MY_WORDS + SOMEONE_ELSE_NOW + FROM_NO_CAUSE)
+)
 def test_a_sign_told_after_a_polite_request_is_an_emergency(text: str) -> None:
     assert outcome(text) == "emergency"
 
