@@ -325,6 +325,7 @@ class _Message(QuestionReading):
         # QuestionReading's cache of each sentence's question frames:
         self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
         self._now_by_sentence: dict[int, bool] = {}
+        self._someone_now_by_hit: dict[_Hit, bool] = {}
 
     @functools.cached_property
     def _history_starts(self) -> list[int]:
@@ -779,9 +780,9 @@ def _asks_about(message: _Message, sentence: _Sentence) -> bool:
 
 
 def run_on_clause_starts(text: str) -> list[int]:
-    """Where `text` starts a clause without a comma: "I" right after a word that
-    cannot lead into it ("can i book an appointment i went floppy"), as
-    positions in `text` (the meaning layer cuts its pieces there too)."""
+    """Where `text` starts a clause without a comma (`run_on_starts`: "can i book
+    an appointment i went floppy", "... my lips are swelling"), as positions in
+    `text` (the meaning layer cuts its pieces there too)."""
     prepared = normalise(_as_text(text))
     if not prepared.norm.strip():
         return []

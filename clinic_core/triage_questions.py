@@ -47,9 +47,10 @@ def run_on_starts(
     find the clauses without the whole reading of the message."""
     words = word_starts if word_starts is not None else [m.start() for m in _WORD.finditer(norm)]
     starts = set()
-    for cue, not_after in (
-        ("run_on_lead", ("run_on_not_after",)),
-        ("run_on_my_clause", ("run_on_not_after", "run_on_my_not_after")),
+    # (the clause's opening, the words it cannot follow, the words it may follow anyway)
+    for cue, not_after, after_anyway in (
+        ("run_on_lead", ("run_on_not_after",), None),
+        ("run_on_my_clause", ("run_on_not_after", "run_on_my_not_after"), "run_on_my_after"),
     ):
         for lead in cues[cue].finditer(norm):
             start = lead.start()
@@ -59,9 +60,10 @@ def run_on_starts(
             previous = _WORD.match(norm, words[i - 1])
             if previous is None or norm[previous.end() : start].strip(" "):
                 continue  # a comma, a full stop or another mark between: not a run-on
-            if cue == "run_on_my_clause" and cues["run_on_my_after"].fullmatch(previous.group()):
-                starts.add(start)  # "... today and my throat feels tight"
-            elif not any(cues[name].fullmatch(previous.group()) for name in not_after):
+            word = previous.group()
+            if (after_anyway and cues[after_anyway].fullmatch(word)) or not any(
+                cues[name].fullmatch(word) for name in not_after
+            ):
                 starts.add(start)
     return sorted(starts)
 
@@ -73,8 +75,8 @@ class QuestionReading:
     `clinic_core/triage.py`): `norm` (the normalised text), `cues` (the
     section's compiled cues), `masked` (the text with "can I", "my sister"...
     blanked out), `sentences` and `_sentence_starts`, `clause_ends`,
-    `hypothetical_starts`, `not_hypothetical`, and the empty cache
-    `_questions`; and calls its `sentence()`, `_spans()`, `_ends()`,
+    `hypothetical_starts`, `not_hypothetical`, and the empty caches
+    `_questions` and `_someone_now_by_hit`; and calls its `sentence()`, `_spans()`, `_ends()`,
     `_last_before()`, `_any_between()` and `_inside()`.
     """
 
@@ -87,6 +89,7 @@ class QuestionReading:
     hypothetical_starts: list[int]
     not_hypothetical: list[tuple[int, int]]
     _questions: dict[int, tuple[bool, int | None, int | None]]
+    _someone_now_by_hit: dict[_Hit, bool]
 
     if TYPE_CHECKING:  # defined by the message (`_Message`)
 
@@ -190,6 +193,14 @@ class QuestionReading:
     # -- a carer's emergency, happening now --------------------------------
 
     def _someone_here_now(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """`_someone_now` for the hit, judged once per message (whose sign it is,
+        and whether it is told, both ask)."""
+        known = self._someone_now_by_hit.get(hit)
+        if known is None:
+            known = self._someone_now_by_hit[hit] = self._someone_now(hit, sentence)
+        return known
+
+    def _someone_now(self, hit: _Hit, sentence: _Sentence) -> bool:
         """A named person's emergency sign happening now: the writer is with them.
 
         Whoever writes, the advice is the same (call emergency services), so
