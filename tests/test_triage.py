@@ -330,6 +330,8 @@ URGENT = [
     "the swelling is getting worse",
     "the swelling on my forehead is spreading",
     "bruising still there after 5 weeks",
+    "in 3 weeks and still bruised",
+    "im in 3 weeks and my eyelid is still droopy",
     "my forehead is really swollen and painful and getting worse",
     "it's getting worse",
     # unusual / severe / other
@@ -366,6 +368,9 @@ URGENT = [
 
 EXPECTED = [
     "a bit of bruising on my forehead",
+    # An event ahead is no lasting sign: not escalated as one.
+    "my wedding is in 3 weeks and my forehead is a bit bruised",
+    "my holiday's in a few weeks and there's a small bruise on my brow",
     "eyebrows a tad heavy since wednesday",
     "I have a small bruise where they injected",
     "bruised a little between my eyebrows",
