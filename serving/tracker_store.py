@@ -24,6 +24,12 @@ database, as with Rasa's store.  Readers that change nothing (the check for
 a message sent again) use `peek`, which leaves it in place
 (`read_only_tracker` below).
 
+A conversation's first message is answered "nothing stored" from the
+fingerprint alone (Rasa's load would find no rows either); the tracker Rasa
+then creates and saves stays handed out to that turn, whose caller holds it,
+so the turn's own save is quick and the second message finds it cached: a
+patient's short conversation is loaded from the database at most once.
+
 Otherwise it loads from the database exactly as Rasa does.  The database
 still gets every event before the reply is sent (Rasa saves before it
 answers); the cache only saves reading them back.  So both profiles stay
@@ -254,6 +260,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         domain = self.domain
         with self.session_scope() as session:
             fingerprint = self._fingerprint(session, sender_id)
+        if fingerprint[0] == 0:
+            return None  # nothing stored: Rasa's load would find no rows either
         tracker = finish_now(SQLTrackerStore.retrieve(self, sender_id))
         if tracker is None:
             return None
@@ -303,7 +311,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store the turn's events; the tracker is cached again only if this save
         provably made the database hold exactly its events (the quick path, and
-        nobody else wrote)."""
+        nobody else wrote).
+
+        A tracker that was not handed out but is the first of its conversation
+        (Rasa's `create_tracker` at a conversation's first message, whose caller
+        goes on with it for the rest of the turn) is handed out after such a
+        save instead: the end of that turn is then a quick save too, and the
+        conversation's second message finds it cached rather than loading it.
+        """
         sender_id = tracker.sender_id
         handed_out = self._handed_out(tracker)
         try:
@@ -318,7 +333,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if handed_out is not None and self._out.get(sender_id) is handed_out:
                 del self._out[sender_id]
         self._cache.pop(sender_id, None)
-        if saved is not None:
+        if saved is None:
+            return
+        if handed_out is None and saved.tracker is tracker:
+            self._hand_out(saved)  # its holder goes on with it (a first save, above)
+        else:
             self._keep(saved)
 
     def _save_now(self, tracker: DialogueStateTracker, before: _Entry | None) -> _Entry | None:
@@ -329,13 +348,19 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         one statement rather than through the ORM's unit of work (`make bench`:
         the ORM's flush was most of a save).  Which events are new: those after
         the ones the tracker was handed out with when nobody wrote since (the
-        quick path), else Rasa's own count of the latest session's stored
-        events.  What the cache needs is read after the commit, so that a
-        failure there loses only the cache, never the turn.
+        quick path), or none when the database holds nothing of the
+        conversation (its first save: Rasa's count would be 0 too), else Rasa's
+        own count of the latest session's stored events.  What the cache needs
+        is read after the commit, so that a failure there loses only the cache,
+        never the turn.
         """
         sender_id = tracker.sender_id
         with self.session_scope() as session:
-            quick = before is not None and self._unchanged_since(session, before, sender_id)
+            if before is None:
+                before = self._first_save(session, tracker)
+                quick = before is not None
+            else:
+                quick = self._unchanged_since(session, before, sender_id)
             if quick:
                 first_new = before.stored_events
             else:
@@ -356,6 +381,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             except Exception as error:  # noqa: BLE001 - the events are stored; only the cache is lost
                 logger.warning("Could not cache a saved conversation (%s).", type(error).__name__)
                 return None
+
+    def _first_save(self, session: Session, tracker: DialogueStateTracker) -> _Entry | None:
+        """An entry standing for "nothing stored yet" when the database holds no row
+        of the conversation (its fingerprint is then (0, None)); else None."""
+        domain = self.domain
+        fingerprint = self._fingerprint(session, tracker.sender_id)
+        if fingerprint != (0, None):
+            return None
+        return _Entry(tracker, 0, fingerprint, domain)
 
     def _entry_after_save(
         self, session: Session, tracker: DialogueStateTracker, before: _Entry, stored_now: int

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
-from rasa.core.tracker_store import SQLTrackerStore
+from rasa.core.tracker_store import FailSafeTrackerStore, SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
     ActionExecuted,
@@ -82,7 +82,8 @@ def turn(tracker: DialogueStateTracker, text: str) -> None:
 def started(store: CachedSQLTrackerStore, sender: str) -> DialogueStateTracker:
     """A conversation's first turn, then one handed out and saved: the cached tracker.
 
-    A tracker the store did not hand out (Rasa's own first save) is not cached.
+    A tracker the store did not hand out (Rasa's own first save) is not cached:
+    whoever saved it still holds it.
     """
     tracker = DialogueStateTracker.from_events(
         sender, [SessionStarted(), ActionExecuted("action_listen")], DOMAIN.slots
@@ -211,7 +212,8 @@ def test_a_cache_of_size_zero_is_plain_rasa(new_store: Factory) -> None:
 def test_a_conversation_opened_by_rasa_is_reused_from_its_first_turn(
     new_store: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rasa's session start comes before SessionStarted, which a load leaves out."""
+    """Rasa's session start comes before SessionStarted, which a load leaves out:
+    what the first save caches is the session as a load gives it, without a load."""
     store = new_store()
     now = time.time()
     tracker = DialogueStateTracker.from_events(
@@ -227,7 +229,7 @@ def test_a_conversation_opened_by_rasa_is_reused_from_its_first_turn(
     run(store.save(tracker))
     loads = loads_counted(monkeypatch)
     again = run(store.retrieve("j"))
-    assert loads == ["j"]  # Rasa's own first save is not trusted: loaded once
+    assert loads == [] and again is not tracker  # the session's own tracker object
     expected = plain_load(store, "j")
     assert [e.as_dict() for e in again.events] == [e.as_dict() for e in expected.events]
     assert len(again.events) == len(tracker.events) - 1
@@ -324,6 +326,87 @@ def rich_turn(tracker: DialogueStateTracker, now: float) -> None:
     tracker.update(ActionExecuted("utter_greet", timestamp=now + 0.002))
     tracker.update(BotUttered("hi", {"buttons": [{"title": "Yes"}]}, timestamp=now + 0.003))
     tracker.update(ActionExecuted("action_listen", timestamp=now + 0.004))
+
+
+def first_turn(
+    get_or_create: Callable[[str], Any], save: Callable[[Any], Any], sender: str
+) -> DialogueStateTracker:
+    """What Rasa's processor does at a conversation's first message: get or create
+    (a new tracker is saved once), the session start, the turn, the turn's save."""
+    tracker = run(get_or_create(sender))
+    now = time.time()
+    tracker.update(ActionExecuted("action_session_start", timestamp=now))
+    tracker.update(SessionStarted(timestamp=now))
+    tracker.update(ActionExecuted("action_listen", timestamp=now))
+    turn(tracker, "first")
+    run(save(tracker))
+    return tracker
+
+
+def rows_but_times(store: SQLTrackerStore, sender: str) -> list[tuple[Any, ...]]:
+    """The conversation's rows without their timestamps (two runs differ only there)."""
+    rows = []
+    for type_name, _time, intent, action, data in stored_columns(store, sender):
+        event = json.loads(data)
+        event.pop("timestamp", None)
+        rows.append((type_name, intent, action, event))
+    return rows
+
+
+def test_a_new_conversation_is_reused_from_its_second_message(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No load at a new conversation's first message (nothing is stored) nor at its
+    second (the first turn's tracker is cached), through the wrapper Rasa puts
+    around every tracker store; the rows are exactly those Rasa's own store
+    writes for the same two messages."""
+    store = new_store()
+    wrapped = FailSafeTrackerStore(store)
+    loads = loads_counted(monkeypatch)
+    first = first_turn(wrapped.get_or_create_tracker, wrapped.save, "new-ours")
+    assert loads == [] and "new-ours" in store._cache
+    second = run(wrapped.retrieve("new-ours"))
+    assert loads == [] and second is not first  # the session as a load gives it
+    turn(second, "second")
+    run(wrapped.save(second))
+    assert run(wrapped.retrieve("new-ours")) is second and loads == []
+
+    async def rasas_get_or_create(sender: str) -> DialogueStateTracker:
+        found = await SQLTrackerStore.retrieve(store, sender)
+        if found is not None:
+            return found
+        created = store.init_tracker(sender)
+        created.update(ActionExecuted("action_listen"))
+        await SQLTrackerStore.save(store, created)
+        return created
+
+    def rasas_save(tracker: DialogueStateTracker) -> Any:
+        return SQLTrackerStore.save(store, tracker)
+
+    first_turn(rasas_get_or_create, rasas_save, "new-rasa")
+    rasas_second = run(SQLTrackerStore.retrieve(store, "new-rasa"))
+    turn(rasas_second, "second")
+    run(rasas_save(rasas_second))
+    assert rows_but_times(store, "new-ours") == rows_but_times(store, "new-rasa")
+    assert [e.as_dict() for e in plain_load(store, "new-ours").events] == [
+        e.as_dict() for e in second.events
+    ]
+
+
+def test_a_first_save_after_another_process_wrote_is_rasas_own(new_store: Factory) -> None:
+    """Another process stored the conversation after this one found it empty: the
+    first save counts what is stored, as Rasa's does, and hands nothing out."""
+    ours, theirs = new_store(), new_store()
+    assert run(ours.retrieve("q")) is None
+    store_listen_event(theirs, "q")
+    mine = run(FailSafeTrackerStore(ours).create_tracker("q"))
+    assert "q" not in ours._out and "q" not in ours._cache
+    assert stored_rows(ours, "q") == ["action"]  # Rasa's count: the listen is stored already
+    again = run(ours.retrieve("q"))
+    assert again is not mine
+    assert [e.as_dict() for e in again.events] == [
+        e.as_dict() for e in plain_load(ours, "q").events
+    ]
 
 
 def test_a_save_stores_exactly_the_rows_rasas_save_stores(new_store: Factory) -> None:
