@@ -161,6 +161,16 @@ def _event_row(sender_id: str, event: Any) -> dict[str, Any]:
     }
 
 
+def _latest_session(tracker: DialogueStateTracker) -> list[Any]:
+    """The tracker's events that Rasa's load of the latest session selects: those
+    stamped at or after the latest SessionStarted's timestamp, in order."""
+    starts = [e.timestamp for e in tracker.events if isinstance(e, SessionStarted)]
+    if not starts:
+        return list(tracker.events)
+    latest = max(starts)
+    return [e for e in tracker.events if e.timestamp >= latest]
+
+
 class CachedSQLTrackerStore(SQLTrackerStore):
     """SQLTrackerStore that reuses the tracker it last stored or loaded, when still current."""
 
@@ -321,6 +331,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         """
         sender_id = tracker.sender_id
         handed_out = self._handed_out(tracker)
+        # Read here, with no wait since the caller built the tracker: a model
+        # replaced from now on makes a first save's entry stale, never current.
+        domain = self.domain
         try:
             if self.event_broker is not None:
                 # Rasa's own, on the event loop, where its broker publishes (no Rasa
@@ -328,7 +341,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 await super().save(tracker)
                 saved = None
             else:
-                saved = await self._off_loop(lambda: self._save_now(tracker, handed_out))
+                saved = await self._off_loop(lambda: self._save_now(tracker, handed_out, domain))
         finally:
             if handed_out is not None and self._out.get(sender_id) is handed_out:
                 del self._out[sender_id]
@@ -340,7 +353,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         else:
             self._keep(saved)
 
-    def _save_now(self, tracker: DialogueStateTracker, before: _Entry | None) -> _Entry | None:
+    def _save_now(
+        self, tracker: DialogueStateTracker, before: _Entry | None, domain: Domain | None = None
+    ) -> _Entry | None:
         """The turn's new events stored, then the cache entry for the tracker if it
         may be cached; on the database thread, in one database session.
 
@@ -357,7 +372,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         sender_id = tracker.sender_id
         with self.session_scope() as session:
             if before is None:
-                before = self._first_save(session, tracker)
+                before = self._first_save(session, tracker, domain)
                 quick = before is not None
             else:
                 quick = self._unchanged_since(session, before, sender_id)
@@ -382,10 +397,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                 logger.warning("Could not cache a saved conversation (%s).", type(error).__name__)
                 return None
 
-    def _first_save(self, session: Session, tracker: DialogueStateTracker) -> _Entry | None:
+    def _first_save(
+        self, session: Session, tracker: DialogueStateTracker, domain: Domain | None
+    ) -> _Entry | None:
         """An entry standing for "nothing stored yet" when the database holds no row
-        of the conversation (its fingerprint is then (0, None)); else None."""
-        domain = self.domain
+        of the conversation (its fingerprint is then (0, None)); else None.  It names
+        `domain`, read when the save began."""
         fingerprint = self._fingerprint(session, tracker.sender_id)
         if fingerprint != (0, None):
             return None
@@ -408,20 +425,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             isinstance(event, SessionStarted)
             for event in itertools.islice(tracker.events, before.stored_events, None)
         )
-        stored = (
-            self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
-            if new_session
-            else stored_now
-        )
-        if stored == stored_now:
+        if not new_session:
+            return _Entry(tracker, stored_now, fingerprint, domain)
+        # A new session began in this turn: a load returns only the latest session,
+        # the events stamped from its SessionStarted's time on (Rasa's query).  The
+        # tracker's own such events must be exactly the rows that query counts
+        # (timestamps sent out of order through the HTTP API may make them differ).
+        session_only = _latest_session(tracker)
+        stored = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).count()
+        if stored != len(session_only) or not session_only:
+            return None
+        if len(session_only) == stored_now:
             return _Entry(tracker, stored, fingerprint, domain)
-        if 0 < stored < stored_now:
-            # A new session began in this turn: a load returns only the latest session,
-            # the last `stored` events, which is what Rasa's own save assumes too.
-            session_only = list(tracker.events)[-stored:]
-            loaded_form = DialogueStateTracker.from_events(sender_id, session_only, domain.slots)
-            return _Entry(loaded_form, stored, fingerprint, domain)
-        return None
+        loaded_form = DialogueStateTracker.from_events(sender_id, session_only, domain.slots)
+        return _Entry(loaded_form, stored, fingerprint, domain)
 
     # The cache ------------------------------------------------------------------------
 

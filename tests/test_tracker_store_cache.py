@@ -329,11 +329,13 @@ def rich_turn(tracker: DialogueStateTracker, now: float) -> None:
 
 
 def first_turn(
-    get_or_create: Callable[[str], Any], save: Callable[[Any], Any], sender: str
+    get_or_create: Callable[..., Any], save: Callable[[Any], Any], sender: str, listen: bool
 ) -> DialogueStateTracker:
     """What Rasa's processor does at a conversation's first message: get or create
-    (a new tracker is saved once), the session start, the turn, the turn's save."""
-    tracker = run(get_or_create(sender))
+    (a new tracker is saved once, empty as the processor asks for it, or with a
+    first listen as Rasa's other callers ask), the session start, the turn, the
+    turn's save."""
+    tracker = run(get_or_create(sender, append_action_listen=listen))
     now = time.time()
     tracker.update(ActionExecuted("action_session_start", timestamp=now))
     tracker.update(SessionStarted(timestamp=now))
@@ -353,8 +355,9 @@ def rows_but_times(store: SQLTrackerStore, sender: str) -> list[tuple[Any, ...]]
     return rows
 
 
+@pytest.mark.parametrize("listen", [False, True], ids=["processor", "api"])
 def test_a_new_conversation_is_reused_from_its_second_message(
-    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch, listen: bool
 ) -> None:
     """No load at a new conversation's first message (nothing is stored) nor at its
     second (the first turn's tracker is cached), through the wrapper Rasa puts
@@ -362,33 +365,39 @@ def test_a_new_conversation_is_reused_from_its_second_message(
     writes for the same two messages."""
     store = new_store()
     wrapped = FailSafeTrackerStore(store)
+    ours, rasas = f"new-ours-{listen}", f"new-rasa-{listen}"  # one database for both runs
     loads = loads_counted(monkeypatch)
-    first = first_turn(wrapped.get_or_create_tracker, wrapped.save, "new-ours")
-    assert loads == [] and "new-ours" in store._cache
-    second = run(wrapped.retrieve("new-ours"))
-    assert loads == [] and second is not first  # the session as a load gives it
+    first_turn(wrapped.get_or_create_tracker, wrapped.save, ours, listen)
+    assert loads == [] and ours in store._cache
+    second = run(wrapped.retrieve(ours))
+    assert loads == []
+    assert [e.as_dict() for e in second.events] == [
+        e.as_dict() for e in plain_load(store, ours).events
+    ]
+    loads.clear()  # that comparison's own load
     turn(second, "second")
     run(wrapped.save(second))
-    assert run(wrapped.retrieve("new-ours")) is second and loads == []
+    assert run(wrapped.retrieve(ours)) is second and loads == []
 
-    async def rasas_get_or_create(sender: str) -> DialogueStateTracker:
+    async def rasas_get_or_create(sender: str, append_action_listen: bool) -> Any:
         found = await SQLTrackerStore.retrieve(store, sender)
         if found is not None:
             return found
         created = store.init_tracker(sender)
-        created.update(ActionExecuted("action_listen"))
+        if append_action_listen:
+            created.update(ActionExecuted("action_listen"))
         await SQLTrackerStore.save(store, created)
         return created
 
     def rasas_save(tracker: DialogueStateTracker) -> Any:
         return SQLTrackerStore.save(store, tracker)
 
-    first_turn(rasas_get_or_create, rasas_save, "new-rasa")
-    rasas_second = run(SQLTrackerStore.retrieve(store, "new-rasa"))
+    first_turn(rasas_get_or_create, rasas_save, rasas, listen)
+    rasas_second = run(SQLTrackerStore.retrieve(store, rasas))
     turn(rasas_second, "second")
     run(rasas_save(rasas_second))
-    assert rows_but_times(store, "new-ours") == rows_but_times(store, "new-rasa")
-    assert [e.as_dict() for e in plain_load(store, "new-ours").events] == [
+    assert rows_but_times(store, ours) == rows_but_times(store, rasas)
+    assert [e.as_dict() for e in plain_load(store, ours).events] == [
         e.as_dict() for e in second.events
     ]
 
@@ -397,7 +406,6 @@ def test_a_first_save_after_another_process_wrote_is_rasas_own(new_store: Factor
     """Another process stored the conversation after this one found it empty: the
     first save counts what is stored, as Rasa's does, and hands nothing out."""
     ours, theirs = new_store(), new_store()
-    assert run(ours.retrieve("q")) is None
     store_listen_event(theirs, "q")
     mine = run(FailSafeTrackerStore(ours).create_tracker("q"))
     assert "q" not in ours._out and "q" not in ours._cache
@@ -406,6 +414,70 @@ def test_a_first_save_after_another_process_wrote_is_rasas_own(new_store: Factor
     assert again is not mine
     assert [e.as_dict() for e in again.events] == [
         e.as_dict() for e in plain_load(ours, "q").events
+    ]
+
+
+def test_a_write_between_a_first_saves_check_and_its_insert_is_not_trusted(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process stores the conversation after the first save found it empty:
+    the count read after the commit tells, nothing is handed out or cached."""
+    ours, theirs = new_store(), new_store()
+    found_empty = ours._first_save
+
+    def then_another_process_writes(*args: Any) -> Any:
+        entry = found_empty(*args)
+        store_listen_event(theirs, "r")
+        return entry
+
+    monkeypatch.setattr(ours, "_first_save", then_another_process_writes)
+    mine = run(FailSafeTrackerStore(ours).create_tracker("r"))
+    assert "r" not in ours._out and "r" not in ours._cache
+    assert run(ours.retrieve("r")) is not mine
+
+
+def test_a_model_replaced_during_a_first_save_makes_it_stale(
+    new_store: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tracker was built with the old model's slots: a new model's domain set
+    while its first save runs must not make it look current."""
+    store = new_store()
+    newer = Domain.from_dict({**DOMAIN.as_dict(), "slots": {}})
+    found_empty = store._first_save
+
+    def model_replaced_meanwhile(*args: Any) -> Any:
+        store.domain = newer
+        return found_empty(*args)
+
+    monkeypatch.setattr(store, "_first_save", model_replaced_meanwhile)
+    tracker = DialogueStateTracker.from_events("s", [SessionStarted()], DOMAIN.slots)
+    run(store.save(tracker))  # the first save, as Rasa's create_tracker makes it
+    monkeypatch.undo()
+    turn(tracker, "first")
+    run(store.save(tracker))  # the end of that turn
+    loads = loads_counted(monkeypatch)
+    run(store.retrieve("s"))
+    assert loads == ["s"]
+
+
+def test_a_session_stamped_out_of_order_is_cached_only_as_rasa_loads_it(
+    new_store: Factory,
+) -> None:
+    """Events sent through the HTTP API may carry any timestamps: what a load of
+    the latest session returns (by timestamp) is what the cache holds, or nothing."""
+    store = new_store()
+    events = [
+        SessionStarted(timestamp=10),
+        UserUttered("old", {"name": "greet", "confidence": 1.0}, timestamp=11),
+        SessionStarted(timestamp=20),
+        ActionExecuted("action_listen", timestamp=15),
+        UserUttered("new", {"name": "greet", "confidence": 1.0}, timestamp=21),
+    ]
+    replaced = DialogueStateTracker.from_events("t", events, DOMAIN.slots)
+    run(FailSafeTrackerStore(store).save(replaced))
+    served = run(store.retrieve("t"))
+    assert [e.as_dict() for e in served.events] == [
+        e.as_dict() for e in plain_load(store, "t").events
     ]
 
 
