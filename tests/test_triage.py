@@ -332,6 +332,8 @@ URGENT = [
     "bruising still there after 5 weeks",
     "in 3 weeks and still bruised",
     "im in 3 weeks and my eyelid is still droopy",
+    "I was in 3 weeks ago and im still bruised",
+    "my lips in 3 weeks and still swollen",
     "my forehead is really swollen and painful and getting worse",
     "it's getting worse",
     # unusual / severe / other
@@ -370,7 +372,7 @@ EXPECTED = [
     "a bit of bruising on my forehead",
     # An event ahead is no lasting sign: not escalated as one.
     "my wedding is in 3 weeks and my forehead is a bit bruised",
-    "my holiday's in a few weeks and there's a small bruise on my brow",
+    "the photos are in a few weeks and there's a small bruise on my brow",
     "eyebrows a tad heavy since wednesday",
     "I have a small bruise where they injected",
     "bruised a little between my eyebrows",
