@@ -74,11 +74,13 @@ def test_no_evaluation_message_is_in_the_training_data_rules_or_descriptions() -
     blind = evaluation.load_set("triage_blind*.jsonl")
     dev = evaluation.load_set("triage_dev*.jsonl")
     requests = evaluation.load_set("request_blind*.jsonl")
+    framed = evaluation.load_set("framed_blind*.jsonl")
     # Failures name the set and position only: a blind message must not be shown.
     for name, examples, text in (
         ("blind", blind, with_probes),
         ("dev", dev, corpus),
         ("request blind", requests, with_probes),
+        ("framed blind", framed, with_probes),
     ):
         found = [
             i
@@ -88,8 +90,12 @@ def test_no_evaluation_message_is_in_the_training_data_rules_or_descriptions() -
         assert not found, f"{name} messages at positions {found} appear in data/, rules or probes"
     overlap = len({_words(e.text) for e in blind} & {_words(e.text) for e in dev})
     assert overlap == 0, "messages in both the blind and the dev set"
-    overlap = len({_words(e.text) for e in requests} & {_words(e.text) for e in blind + dev})
-    assert overlap == 0, "messages in both the request set and another set"
+    sets = {"blind": blind, "dev": dev, "request": requests, "framed": framed}
+    for name in ("request", "framed"):
+        others = [e for other, examples in sets.items() if other != name for e in examples]
+        mine = {_words(e.text) for e in sets[name]}
+        overlap = len(mine & {_words(e.text) for e in others})
+        assert overlap == 0, f"messages in both the {name} set and another set"
 
 
 @pytest.fixture(scope="module")
