@@ -23,6 +23,9 @@ effect.
 - serving/graph_runs.py: the model graph's run plan (which nodes, in which
   order) is made once per set of targets and the nodes are called in that
   order, instead of planning every run and scheduling it through dask.
+- serving/shared_features.py: DIET and the ResponseSelector read a message's
+  combined text features once, instead of combining them each (the same
+  features: tests compare the parses with Rasa's).
 - serving/state_history.py: the dialogue states the policies read are
   computed once per event of a conversation, not replayed from its first
   event for every prediction (the same states: tests compare with Rasa's).
@@ -53,6 +56,7 @@ from serving import (
     local_actions,
     model_loading,
     replays,
+    shared_features,
     state_history,
     strict_storage,
 )
@@ -77,6 +81,7 @@ def check_rasa_version(installed: str | None = None) -> None:
 MODULES = (
     action_results,
     model_loading,
+    shared_features,
     graph_runs,
     local_actions,
     action_endpoint,
