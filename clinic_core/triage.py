@@ -440,7 +440,40 @@ class _Message(QuestionReading):
                 return False
             run_on = self._run_on_clause_before(hit, sentence)
             return run_on is None or run_on <= cue_start
+        # An eligibility question ("could i get botox") is over where a clause after
+        # a comma tells when the sign began ("..., my face is drooping since this
+        # morning"); told without a time, the sign is the patient's history.
+        if self.cues["eligibility_frame"].match(self.norm, cue_start):
+            return not (
+                self._told_after_comma(cue_start, hit, sentence)
+                and self._comma_clause_tells_since(cue_start, hit, sentence)
+                and self._told_now_after(hit, sentence)
+            )
         return True
+
+    def _comma_clause_tells_since(self, frame_start: int, hit: _Hit, sentence: _Sentence) -> bool:
+        """The clause after the frame's last comma says when the sign began or that it is
+        now (read up to the next comma: "..., can i book for today" is another clause)."""
+        comma = self._last_in(self._commas, frame_start + 1, hit.start - 1)
+        end = self._clause_end(hit, sentence)
+        return comma is not None and bool(self.cues["told_since"].search(self.norm, comma, end))
+
+    def _felt_now(
+        self, comma: int, supposes: re.Match[str], hit: _Hit, sentence: _Sentence
+    ) -> bool:
+        """'..., i feel like my throat could close': the supposing word belongs to a
+        feeling told now (`felt_as_if`) that runs straight into the sign (at most one
+        word between), and nothing after the sign makes it conditional or to come."""
+        for felt in self.cues["felt_as_if"].finditer(self.norm, comma, hit.end):
+            if not felt.start() < supposes.start() < felt.end():
+                continue
+            runs_into_sign = len(self.norm[felt.end() : hit.start].split()) <= 1
+            # anywhere in the sentence: "could i book in for next week, i feel like ..."
+            to_come = self.cues["told_not_now_after"].search(
+                self.norm, sentence.start, sentence.end
+            )
+            return runs_into_sign and to_come is None
+        return False
 
     def _told_after_comma(self, frame_start: int, hit: _Hit, sentence: _Sentence) -> bool:
         """The sign is told in a clause of its own after a comma that follows the frame:
@@ -453,6 +486,9 @@ class _Message(QuestionReading):
             return False
         if self.cues["comma_clause_not_told"].search(self.norm, comma, hit.end):
             return False
+        supposes = self.cues["comma_clause_supposes"].search(self.norm, comma, hit.end)
+        if supposes and not self._felt_now(comma, supposes, hit, sentence):
+            return False  # "could i die, my throat might close up"
         # The past is looked for up to where the sign's own clause ends ("my lips are
         # swelling like they did last time" is told now).
         _, clause_end = self._clause(hit, sentence)
@@ -471,7 +507,32 @@ class _Message(QuestionReading):
             return False  # "the nurse said it's normal but the lips are huge now"
         if hit.rule.level == "emergency" and self._someone_here_now(hit, sentence):
             return False  # "my daughter had botox and now she can't swallow"
+        if self._bare_clause_after_request(other_end, hit, sentence):
+            return False
         return not self._any_between(self.first_person, other_end, hit.start)
+
+    def _bare_clause_after_request(self, other_end: int, hit: _Hit, sentence: _Sentence) -> bool:
+        """A clause without its subject, run on after the request that named someone,
+        is told by the writer: of themselves when the request named "someone" or "you"
+        ("can i talk to someone now having trouble breathing"), of the person they are
+        with when it named them ("can i bring my son in asap struggling to swallow"),
+        unless what is said of that person is past, a habit, a condition with its own
+        cause or a question about treating them (the carers' cues). Never of people
+        in general ("can clients book in today having ...")."""
+        run_on = self._run_on_clause_before(hit, sentence)
+        if run_on is None or run_on < other_end or run_on not in self._bare_run_on_starts:
+            return False
+        if self.cues["people_in_general"].search(self.norm, sentence.start, run_on):
+            return False
+        if not self._starts_in("named_other", sentence.start, run_on, sentence.end):
+            return True
+        end = self._clause_end(hit, sentence)
+        return not (
+            self.cues["other_past"].search(self.norm, run_on, end)
+            or self.cues["other_habit"].search(self.norm, run_on, end)
+            or self.cues["cause_of_its_own"].search(self.norm, run_on, end)
+            or self.cues["other_eligibility"].search(self.norm, sentence.start, end)
+        )
 
     def _clause(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int]:
         """The clause around a hit: from the last clause end before it to the next after it."""

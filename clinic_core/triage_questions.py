@@ -20,7 +20,7 @@ from __future__ import annotations
 import bisect
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -65,7 +65,34 @@ def run_on_starts(
                 cues[name].fullmatch(word) for name in not_after
             ):
                 starts.add(start)
+    starts.update(_bare_clause_starts(norm, cues, words))
     return sorted(starts)
+
+
+# How far back the words closing a request are looked for ("squeeze me in").
+_BARE_AFTER_REACH = 30
+
+
+def _bare_clause_starts(
+    norm: str, cues: Mapping[str, re.Pattern[str]], words: list[int]
+) -> Iterator[int]:
+    """Where a clause told without its subject starts (`run_on_bare_lead`: "could i
+    come in please having trouble breathing"): only right after the words that
+    close a request (`run_on_bare_after`), since after any other word a bare
+    "having" or "getting" is that word's object ("the chances of having")."""
+    lead = cues["run_on_bare_lead"]
+    # Tried at every word, not only where the last match ended: in "someone now
+    # having", "now having" cannot open a clause but "having" after "now" can.
+    for i in range(1, len(words)):
+        start = words[i]
+        if lead.match(norm, start) is None:
+            continue
+        previous = _WORD.match(norm, words[i - 1])
+        if previous is None or norm[previous.end() : start].strip(" "):
+            continue  # a comma or another mark between: the comma's own reading applies
+        reach = max(0, previous.end() - _BARE_AFTER_REACH)
+        if cues["run_on_bare_after"].search(norm, reach, previous.end()):
+            yield start
 
 
 class QuestionReading:
@@ -119,24 +146,68 @@ class QuestionReading:
     def _run_on_starts(self) -> list[int]:
         return run_on_starts(self.norm, self.cues, self._norm_word_starts)
 
+    @functools.cached_property
+    def _bare_run_on_starts(self) -> frozenset[int]:
+        return frozenset(_bare_clause_starts(self.norm, self.cues, self._norm_word_starts))
+
     def _run_on_clause_before(self, hit: _Hit, sentence: _Sentence) -> int | None:
         """The start of the run-on clause the sign is told in ("... i blacked out",
-        "... my lips are swelling"), when only the clause's own opening words
-        stand between that start and the sign (an "I" lead, or "my" + noun +
-        verb) and the clause tells no past episode (`run_on_past`)."""
+        "... my lips are swelling", "... having trouble breathing"), when only the
+        clause's own opening words stand between that start and the sign (an "I"
+        lead, "my" + noun + verb, or a verb without its subject) and the clause
+        tells no past episode (`run_on_past`); without its subject, nothing after
+        the sign may make it general or lasting either (`_told_now_after`)."""
         start = self._last_in(self._run_on_starts, sentence.start + 1, hit.start)
         if start is None:
             return None
+        if start in self._bare_run_on_starts:
+            # "... i now cant breathe": the verb goes on a clause that has its subject
+            start = self._subject_clause_reaching(start, sentence) or start
         lead = self.norm[start : hit.start].strip()
-        if lead and not self.cues["run_on_lead"].fullmatch(lead):
+        if start in self._bare_run_on_starts:
+            if lead and not (
+                self.cues["run_on_bare_lead"].fullmatch(lead)
+                or self.cues["run_on_bare_adverbs"].fullmatch(lead)
+            ):
+                return None
+            if not self._told_now_after(hit, sentence):
+                return None
+        elif lead and not self.cues["run_on_lead"].fullmatch(lead):
             told_in_my_words = self.cues["run_on_my_clause"].match(self.norm, start)
             if told_in_my_words is None or hit.start > told_in_my_words.end() + 1:
                 return None  # more than the clause's own opening words before the sign
+        # The clause goes on to the next clause with a subject ("... i fainted today
+        # getting my bloods done" tells a past episode).
         i = bisect.bisect_right(self._run_on_starts, hit.start)
-        end = self._run_on_starts[i] if i < len(self._run_on_starts) else sentence.end
+        later = (p for p in self._run_on_starts[i:] if p not in self._bare_run_on_starts)
+        end = next(later, sentence.end)
         if self.cues["run_on_past"].search(self.norm, start, min(end, sentence.end)):
             return None  # a past episode told ("... i passed out last time")
         return start
+
+    def _subject_clause_reaching(self, bare_start: int, sentence: _Sentence) -> int | None:
+        """The start of an "I" or "my" clause whose own opening words run up to
+        `bare_start` ("i now | cant breathe", "my husband now cant | swallow"), if any."""
+        earlier = self._last_in(self._run_on_starts, sentence.start + 1, bare_start - 1)
+        if earlier is None or earlier in self._bare_run_on_starts:
+            return None
+        if self.cues["run_on_lead"].fullmatch(self.norm[earlier:bare_start].strip()):
+            return earlier
+        told_in_my_words = self.cues["run_on_my_clause"].match(self.norm, earlier)
+        if told_in_my_words is not None and told_in_my_words.end() >= bare_start - 1:
+            return earlier
+        return None
+
+    def _clause_end(self, hit: _Hit, sentence: _Sentence) -> int:
+        """Where the sign's clause ends, for what follows it: the next comma or the sentence end."""
+        i = bisect.bisect_left(self._commas, hit.end)
+        return min(self._commas[i], sentence.end) if i < len(self._commas) else sentence.end
+
+    def _told_now_after(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """Nothing after the sign in its clause makes it general, lasting, conditional
+        or still to come (`told_not_now_after`: "... can happen", "... through my nose")."""
+        end = self._clause_end(hit, sentence)
+        return not self.cues["told_not_now_after"].search(self.norm, hit.end, end)
 
     @functools.cached_property
     def _end_openings(self) -> list[tuple[int, int]]:
@@ -340,7 +411,11 @@ class QuestionReading:
         comma = self._last_in(self._commas, sentence.start, hit.start - 1)
         if comma is not None:
             lead = self.norm[comma + 1 : hit.start].strip()
-            if not lead or self.cues["sign_lead"].fullmatch(lead):
+            if (
+                not lead
+                or self.cues["sign_lead"].fullmatch(lead)
+                or self._verb_leads_told_sign(lead, comma, hit, sentence)
+            ):
                 boundary = comma + 1
         if boundary is None:
             boundary = self._run_on_clause_before(hit, sentence)
@@ -349,6 +424,19 @@ class QuestionReading:
         return not (
             self._any_between(self._asked_about_ends, sentence.start + 1, boundary)
             or self._any_between(self._said_generally_starts, hit.end, sentence.end)
+        )
+
+    def _verb_leads_told_sign(self, lead: str, comma: int, hit: _Hit, sentence: _Sentence) -> bool:
+        """'can i pop in, got double vision': a subjectless verb (`sign_lead_verb`) leads
+        the sign, no question about its chances comes before the comma, and nothing in
+        its clause makes it general, lasting or past."""
+        return (
+            bool(self.cues["sign_lead_verb"].fullmatch(lead))
+            and not self.cues["chance_asked"].search(self.norm, sentence.start, comma)
+            and self._told_now_after(hit, sentence)
+            and not self.cues["run_on_past"].search(
+                self.norm, comma, self._clause_end(hit, sentence)
+            )
         )
 
     def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
