@@ -9,10 +9,13 @@ put this at about 15 % of the NLU's time, done twice per message.
 
 At prediction (one message, not training), the combination the first
 classifier asks for is kept on the message, and the second one reads it
-again: the same `Features` objects, which neither classifier changes (a
-test compares the predictions with and without this). The key holds the
-number of features the message carries, so a component that added features
-in between would get a fresh combination. Training is untouched.
+again: the same `Features` objects. Neither classifier changes them: their
+model data and batches only read the matrices (`convert_to_data_format`,
+`prepare_batch`) or copy them, as a reviewer traced in Rasa 3.6.21's code;
+a test compares whole parses with and without this. The key holds the
+number of features the message carries, so a component that appended
+features in between would get a fresh combination (none in config.yml
+replaces or changes features between the two). Training is untouched.
 
 Installed in the Rasa server only (serving/patches.py, after its version
 check).
@@ -25,8 +28,10 @@ from typing import Any
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 from rasa.shared.nlu.training_data.message import Message
 
-# Where a message keeps its combined features: a plain dict, so the message
-# still copies and pickles as before.
+# Where a message keeps its combined features: a plain dict (it stays on the
+# message, which Rasa drops after the parse; `as_dict`, `fingerprint` and
+# equality read only its data and features), so the message still copies and
+# pickles, carrying the dict.
 KEPT = "_clinic_combined_features"
 
 _original_create_model_data = DIETClassifier._create_model_data

@@ -4,8 +4,8 @@ serving/shared_features.py keeps the combination the first classifier asks
 for on the message. Here the trained model reads a third of the NLU training
 messages with and without it: the whole parse (intent ranking, FAQ topic
 ranking, triage reading) must be the same, the combination must be made once
-per message instead of twice, and the message must be left as Rasa's own
-(no method of ours stuck on it).
+per message instead of twice, and the message's `get_all_features` must be
+Rasa's own again afterwards (the kept combination stays on it as a dict).
 """
 
 from __future__ import annotations
