@@ -403,13 +403,17 @@ class QuestionReading:
         and "I read online, throat closing is a side effect" stay questions.
         Without the comma, a clause the patient starts with "I" after
         the question ("does botox make you dizzy i blacked out earlier")
-        stands apart the same way.
+        stands apart the same way. With a question mark only a clause
+        without its subject run on after a request does: the mark closes
+        the request ("can i book in asap having trouble breathing?").
         """
-        if sentence.question_mark:
-            return False
         boundary = None  # where the sign's own clause starts
+        if sentence.question_mark:
+            boundary = self._run_on_clause_before(hit, sentence)
+            if boundary is None or boundary not in self._bare_run_on_starts:
+                return False
         comma = self._last_in(self._commas, sentence.start, hit.start - 1)
-        if comma is not None:
+        if boundary is None and comma is not None:
             lead = self.norm[comma + 1 : hit.start].strip()
             if (
                 not lead

@@ -59,6 +59,9 @@ TOLD_WITHOUT_SUBJECT = [
     "could i come in please woke up unable to swallow",
     "could i be seen this week having trouble swallowing",
     "can i come in please having trouble breathing not getting better now",
+    # a question mark closes the request, not the sign's clause
+    "can i book in asap having trouble breathing?",
+    "can i pop in tomorrow having trouble breathing?",
 ]
 TOLD_AFTER_A_COMMA_WITHOUT_SUBJECT = [
     "can i pop in, got double vision",
@@ -130,6 +133,8 @@ STILL_NOT_TOLD = [
     "could i book in please lost my voice at a concert",
     "can i send a photo please got a blurry pic of my forehead",
     "could i come in asap i fainted today getting my bloods done",
+    "how soon having trouble swallowing shows up after botox?",
+    "can i book in please, is having trouble breathing normal?",
 ]
 
 
