@@ -463,7 +463,8 @@ class _Message(QuestionReading):
     ) -> bool:
         """'..., i feel like my throat could close': the supposing word belongs to a
         feeling told now (`felt_as_if`) that runs straight into the sign (at most one
-        word between), and nothing after the sign makes it conditional or to come."""
+        word between), and nothing in the sentence makes it conditional, still to come
+        or a fear (`told_not_now_after`, read from the sentence's start)."""
         for felt in self.cues["felt_as_if"].finditer(self.norm, comma, hit.end):
             if not felt.start() < supposes.start() < felt.end():
                 continue
