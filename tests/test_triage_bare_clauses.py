@@ -62,6 +62,8 @@ TOLD_WITHOUT_SUBJECT = [
     # a question mark closes the request, not the sign's clause
     "can i book in asap having trouble breathing?",
     "can i pop in tomorrow having trouble breathing?",
+    # "possible" in a request worded as a possibility is no risk asked about
+    "would it be possible to come in please struggling to swallow",
 ]
 TOLD_AFTER_A_COMMA_WITHOUT_SUBJECT = [
     "can i pop in, got double vision",
@@ -135,6 +137,8 @@ STILL_NOT_TOLD = [
     "could i come in asap i fainted today getting my bloods done",
     "how soon having trouble swallowing shows up after botox?",
     "can i book in please, is having trouble breathing normal?",
+    "would it be possible to get trouble breathing from botox",
+    "would it be possible to come in today, is trouble swallowing possible after botox",
 ]
 
 
