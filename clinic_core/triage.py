@@ -512,29 +512,6 @@ class _Message(QuestionReading):
             return False
         return not self._any_between(self.first_person, other_end, hit.start)
 
-    def _bare_clause_after_request(self, other_end: int, hit: _Hit, sentence: _Sentence) -> bool:
-        """A clause without its subject, run on after the request that named someone,
-        is told by the writer: of themselves when the request named "someone" or "you"
-        ("can i talk to someone now having trouble breathing"), of the person they are
-        with when it named them ("can i bring my son in asap struggling to swallow"),
-        unless what is said of that person is past, a habit, a condition with its own
-        cause or a question about treating them (the carers' cues). Never of people
-        in general ("can clients book in today having ...")."""
-        run_on = self._run_on_clause_before(hit, sentence)
-        if run_on is None or run_on < other_end or run_on not in self._bare_run_on_starts:
-            return False
-        if self.cues["people_in_general"].search(self.norm, sentence.start, run_on):
-            return False
-        if not self._starts_in("named_other", sentence.start, run_on, sentence.end):
-            return True
-        end = self._clause_end(hit, sentence)
-        return not (
-            self.cues["other_past"].search(self.norm, run_on, end)
-            or self.cues["other_habit"].search(self.norm, run_on, end)
-            or self.cues["cause_of_its_own"].search(self.norm, run_on, end)
-            or self.cues["other_eligibility"].search(self.norm, sentence.start, end)
-        )
-
     def _clause(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int]:
         """The clause around a hit: from the last clause end before it to the next after it."""
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)

@@ -43,9 +43,21 @@ def run_on_starts(
     that cannot lead into "my" either (nor in `run_on_my_not_after`: "for
     my", "leave my"), or after "and"/"so"/"then" (`run_on_my_after`).
 
+    A clause without its subject after a request starts one too
+    (`_bare_clause_starts`: "could i come in please having trouble breathing").
+
     A function of the text and the cues alone, so that the meaning layer can
     find the clauses without the whole reading of the message."""
     words = word_starts if word_starts is not None else [m.start() for m in _WORD.finditer(norm)]
+    return sorted(
+        _subject_clause_starts(norm, cues, words) | set(_bare_clause_starts(norm, cues, words))
+    )
+
+
+def _subject_clause_starts(
+    norm: str, cues: Mapping[str, re.Pattern[str]], words: list[int]
+) -> set[int]:
+    """The run-on clauses that open with their subject: "I", or "my" + noun + verb."""
     starts = set()
     # (the clause's opening, the words it cannot follow, the words it may follow anyway)
     for cue, not_after, after_anyway in (
@@ -65,8 +77,7 @@ def run_on_starts(
                 cues[name].fullmatch(word) for name in not_after
             ):
                 starts.add(start)
-    starts.update(_bare_clause_starts(norm, cues, words))
-    return sorted(starts)
+    return starts
 
 
 # How far back the words closing a request are looked for ("squeeze me in").
@@ -144,7 +155,9 @@ class QuestionReading:
 
     @functools.cached_property
     def _run_on_starts(self) -> list[int]:
-        return run_on_starts(self.norm, self.cues, self._norm_word_starts)
+        """`run_on_starts`, from the two kinds of start found once each."""
+        subject = _subject_clause_starts(self.norm, self.cues, self._norm_word_starts)
+        return sorted(subject | self._bare_run_on_starts)
 
     @functools.cached_property
     def _bare_run_on_starts(self) -> frozenset[int]:
@@ -271,6 +284,29 @@ class QuestionReading:
             known = self._someone_now_by_hit[hit] = self._someone_now(hit, sentence)
         return known
 
+    def _bare_clause_after_request(self, other_end: int, hit: _Hit, sentence: _Sentence) -> bool:
+        """A clause without its subject, run on after the request that named someone,
+        is told by the writer: of themselves when the request named "someone" or "you"
+        ("can i talk to someone now having trouble breathing"), of the person they are
+        with when it named them ("can i bring my son in asap struggling to swallow"),
+        unless what is said of that person is past, a habit, a condition with its own
+        cause or a question about treating them (the carers' cues). Never of people
+        in general ("can clients book in today having ...")."""
+        run_on = self._run_on_clause_before(hit, sentence)
+        if run_on is None or run_on < other_end or run_on not in self._bare_run_on_starts:
+            return False
+        if self.cues["people_in_general"].search(self.norm, sentence.start, run_on):
+            return False
+        if not self._starts_in("named_other", sentence.start, run_on, sentence.end):
+            return True
+        end = self._clause_end(hit, sentence)
+        return not (
+            self.cues["other_past"].search(self.norm, run_on, end)
+            or self.cues["other_habit"].search(self.norm, run_on, end)
+            or self.cues["cause_of_its_own"].search(self.norm, run_on, end)
+            or self.cues["other_eligibility"].search(self.norm, sentence.start, end)
+        )
+
     def _someone_now(self, hit: _Hit, sentence: _Sentence) -> bool:
         """A named person's emergency sign happening now: the writer is with them.
 
@@ -289,9 +325,7 @@ class QuestionReading:
         cues, norm = self.cues, self.norm
         comma_before = self._last_in(self._commas, sentence.start, hit.start - 1)
         low = sentence.start if comma_before is None else comma_before + 1
-        i = bisect.bisect_left(self._commas, hit.end)
-        high = self._commas[i] if i < len(self._commas) else sentence.end
-        high = min(high, sentence.end)
+        high = self._clause_end(hit, sentence)
         own_clause = max(low, self._last_before(self.clause_ends, sentence.start, hit.start))
         i = bisect.bisect_right(self._sentence_starts, hit.start) - 1
         before = self.sentences[max(i - 1, 0)].start  # "Help. My wife ..."
