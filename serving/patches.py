@@ -26,6 +26,9 @@ effect.
 - serving/shared_features.py: DIET and the ResponseSelector read a message's
   combined text features once, instead of combining them each (the same
   features: tests compare the parses with Rasa's).
+- serving/direct_predict.py: the TensorFlow models' traced prediction graph
+  is run directly, without TensorFlow's per-call dispatch (the same graph and
+  outputs; it checks TensorFlow's version too).
 - serving/state_history.py: the dialogue states the policies read are
   computed once per event of a conversation, not replayed from its first
   event for every prediction (the same states: tests compare with Rasa's).
@@ -52,6 +55,7 @@ from serving import (
     action_endpoint,
     action_results,
     api_guard,
+    direct_predict,
     graph_runs,
     local_actions,
     model_loading,
@@ -82,6 +86,7 @@ MODULES = (
     action_results,
     model_loading,
     shared_features,
+    direct_predict,
     graph_runs,
     local_actions,
     action_endpoint,
