@@ -15,9 +15,10 @@ does one), later calls convert the batch to tensors of the signature's
 types and run the traced graph, the `ConcreteFunction`, with them: the same
 graph, the same weights, the same outputs (a test compares them for every
 model of the trained assistant). A batch that does not match the signature
-(number of arrays, type or rank) takes Rasa's own path, where TensorFlow
-raises as it always did. Eager mode (`run_eagerly`) and training are
-untouched: training never calls `_rasa_predict`.
+exactly (number of arrays, type, or a shape the signature does not accept)
+takes Rasa's own path, which converts or rejects it as it always did. Eager
+mode (`run_eagerly`, or TensorFlow told to run functions eagerly) and
+training are untouched: training never calls `_rasa_predict`.
 
 `ConcreteFunction._call_flat` is TensorFlow's own entry point below the
 dispatch (the one the dispatch ends in); it is private, which is why this
@@ -30,6 +31,7 @@ check).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,8 @@ import tensorflow as tf
 from keras.utils import tf_utils
 from rasa.shared.constants import DIAGNOSTIC_DATA
 from rasa.utils.tensorflow.models import RasaModel
+
+logger = logging.getLogger(__name__)
 
 WRITTEN_FOR_TENSORFLOW = "2.12."
 
@@ -55,9 +59,10 @@ class UnknownTensorFlowVersion(RuntimeError):
 class DirectCall:
     """A traced prediction graph and the types of its inputs, in flat order."""
 
-    traced_from: Any  # the tf.function it was taken from (a new one: a new DirectCall)
-    graph: Any  # its one ConcreteFunction
+    graph: Any  # the tf.function's one ConcreteFunction
     specs: tuple[tf.TensorSpec, ...]
+    # Per input: its numpy type and its dimensions (None: any size), as the signature says.
+    accepted: tuple[tuple[Any, tuple[int | None, ...]], ...]
 
     @classmethod
     def of(cls, function: Any) -> DirectCall | None:
@@ -66,10 +71,16 @@ class DirectCall:
             graph = function.get_concrete_function()
             specs = tuple(tf.nest.flatten(graph.structured_input_signature))
         except Exception:  # noqa: BLE001 - not traceable without arguments: Rasa's path
+            logger.warning("A prediction graph cannot be called directly; using Rasa's path.")
             return None
         if not specs or not all(isinstance(spec, tf.TensorSpec) for spec in specs):
+            logger.warning("A prediction graph takes more than tensors; using Rasa's path.")
             return None
-        return cls(function, graph, specs)
+        if any(spec.shape.rank is None for spec in specs):
+            logger.warning("A prediction graph takes inputs of any rank; using Rasa's path.")
+            return None
+        accepted = tuple((spec.dtype.as_numpy_dtype, tuple(spec.shape.as_list())) for spec in specs)
+        return cls(graph, specs, accepted)
 
     def tensors(self, batch_in: Any) -> list[tf.Tensor] | None:
         """The batch as the graph's flat inputs, or None if it does not fit the signature."""
@@ -77,10 +88,14 @@ class DirectCall:
         if len(arrays) != len(self.specs):
             return None
         tensors = []
-        for array, spec in zip(arrays, self.specs, strict=True):
-            if not isinstance(array, np.ndarray) or array.dtype != spec.dtype.as_numpy_dtype:
+        for array, (dtype, dimensions) in zip(arrays, self.accepted, strict=True):
+            if not isinstance(array, np.ndarray) or array.dtype != dtype:
                 return None
-            if spec.shape.rank is not None and array.ndim != spec.shape.rank:
+            # TensorFlow's dispatch checks the shape; the graph call does not.
+            if len(dimensions) != array.ndim or any(
+                wanted is not None and wanted != size
+                for wanted, size in zip(dimensions, array.shape, strict=True)
+            ):
                 return None
             tensors.append(tf.constant(array))
         return tensors
@@ -90,19 +105,20 @@ class DirectCall:
 
 
 def _direct_call(model: RasaModel) -> DirectCall | None:
+    """The model's direct call, made once per traced function (None: Rasa's path)."""
     function = model._tf_predict_step
     if function is None:
         return None
     kept = model.__dict__.get(KEPT)
-    if kept is None or kept.traced_from is not function:
-        kept = DirectCall.of(function)
+    if kept is None or kept[0] is not function:
+        kept = (function, DirectCall.of(function))  # a None is kept too: not tried again
         model.__dict__[KEPT] = kept
-    return kept
+    return kept[1]
 
 
 def rasa_predict(self: RasaModel, batch_in: Any) -> dict[str, Any]:
     """RasaModel._rasa_predict, calling the traced graph without TensorFlow's dispatch."""
-    if self._run_eagerly or not self.prepared_for_prediction:
+    if self._run_eagerly or not self.prepared_for_prediction or tf.config.functions_run_eagerly():
         return _original_rasa_predict(self, batch_in)
     call = _direct_call(self)
     tensors = call.tensors(batch_in) if call is not None else None

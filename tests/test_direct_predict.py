@@ -80,6 +80,8 @@ def test_ted_predicts_alike_on_the_training_conversations(
     for mine, theirs in zip(ours, rasas, strict=True):
         assert mine.probabilities == theirs.probabilities
         assert mine.diagnostic_data.keys() == theirs.diagnostic_data.keys()
+        for key, value in theirs.diagnostic_data.items():
+            np.testing.assert_array_equal(mine.diagnostic_data[key], value)
     assert len(direct_calls) == len(points)
 
 
@@ -112,14 +114,23 @@ def test_a_batch_that_does_not_fit_the_signature_takes_rasas_path(
     try:
         fitting = model._rasa_predict(batch)
         assert batches == [] and len(direct_calls) == 1
-        # float64 where the graph takes float32; one array too few: Rasa's path, not ours.
+        # float64 where the graph takes float32: Rasa's path, which converts it.
         wrong_type = tuple(a.astype(np.float64) if a.dtype == np.float32 else a for a in batch)
         model._rasa_predict(wrong_type)
-        with pytest.raises((TypeError, ValueError)):
-            model._rasa_predict(batch[:-1])
+        # One array too few; a sparse index of 2 columns where the signature says 3; an
+        # array of another rank: Rasa's path, which rejects them.
+        call = direct_predict._direct_call(model)
+        fixed = next(i for i, (_, dims) in enumerate(call.accepted) if dims[-1] is not None)
+        narrower = list(batch)
+        narrower[fixed] = batch[fixed][..., :-1]
+        deeper = list(batch)
+        deeper[fixed] = batch[fixed][..., None]
+        for wrong in (batch[:-1], tuple(narrower), tuple(deeper)):
+            with pytest.raises((TypeError, ValueError)):
+                model._rasa_predict(wrong)
     finally:
         direct_predict.uninstall()
-    assert len(batches) == 2 and len(direct_calls) == 1
+    assert len(batches) == 4 and len(direct_calls) == 1
     np.testing.assert_array_equal(fitting["i_scores"], real(model, batch)["i_scores"])
 
 
@@ -127,3 +138,25 @@ def test_another_tensorflow_is_refused() -> None:
     direct_predict.check_tensorflow_version("2.12.1")
     with pytest.raises(direct_predict.UnknownTensorFlowVersion):
         direct_predict.check_tensorflow_version("2.13.0")
+
+
+def test_a_model_loaded_for_answering_is_called_directly_alike(trained_model: Any) -> None:
+    """The server loads its models with serving/model_loading.py (weights made by the trace)."""
+    from rasa.core.agent import Agent
+
+    from serving import model_loading
+
+    model_loading.install()
+    try:
+        agent = Agent.load(str(trained_model))
+    finally:
+        model_loading.uninstall()
+    importer = project_importer(with_test_stories=False)
+    texts = sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[::20]
+    rasas = [parsed(agent, text) for text in texts]
+    direct_predict.install()
+    try:
+        ours = [parsed(agent, text) for text in texts]
+    finally:
+        direct_predict.uninstall()
+    assert ours == rasas
