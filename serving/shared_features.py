@@ -17,6 +17,15 @@ number of features the message carries, so a component that appended
 features in between would get a fresh combination (none in config.yml
 replaces or changes features between the two). Training is untouched.
 
+The combination itself is made in one step where every matrix is in
+scipy's COO form (what the featurizers in config.yml produce): the
+matrices' entries are concatenated with their columns shifted, which is
+what scipy's `hstack` (through `bmat`) computes for COO blocks, without its
+generic checks and one pass per added featurizer (about 0.37 ms -> 0.07 ms
+per message). Same entries in the same order, same types: a test compares
+them with Rasa's. Anything else (one matrix, dense or other sparse forms)
+is Rasa's own combination.
+
 Installed in the Rasa server only (serving/patches.py, after its version
 check).
 """
@@ -25,7 +34,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import scipy.sparse
 from rasa.nlu.classifiers.diet_classifier import DIETClassifier
+from rasa.shared.nlu.training_data.features import Features
 from rasa.shared.nlu.training_data.message import Message
 
 # Where a message keeps its combined features: a plain dict (it stays on the
@@ -56,7 +68,7 @@ def create_model_data(
     def get_all_features(attribute: str, featurizers: list[str] | None = None) -> list[Any]:
         key = (attribute, tuple(featurizers or ()), len(message.features))
         if key not in kept:
-            kept[key] = Message.get_all_features(message, attribute, featurizers)
+            kept[key] = all_features(message, attribute, featurizers)
         return list(kept[key])
 
     message.get_all_features = get_all_features  # type: ignore[method-assign]
@@ -66,6 +78,41 @@ def create_model_data(
         )
     finally:
         del message.get_all_features
+
+
+def combined_sparse(features: list[Features], featurizers: list[str]) -> Features | None:
+    """Rasa's `Message._combine_features` of sparse features, in one step for COO matrices."""
+    matrices = [feature.features for feature in features]
+    if (
+        len(features) < 2
+        or not all(scipy.sparse.isspmatrix_coo(m) for m in matrices)
+        or len({m.shape[0] for m in matrices}) != 1  # Rasa's raises
+    ):
+        return Message._combine_features(features, featurizers)
+    shifts = np.cumsum([0] + [m.shape[1] for m in matrices[:-1]])
+    combined = scipy.sparse.coo_matrix(
+        (
+            np.concatenate([m.data for m in matrices]),
+            (
+                np.concatenate([m.row for m in matrices]),
+                np.concatenate([m.col + shift for m, shift in zip(matrices, shifts, strict=True)]),
+            ),
+        ),
+        shape=(matrices[0].shape[0], sum(m.shape[1] for m in matrices)),
+    )
+    first = features[0]
+    return Features(combined, first.type, first.attribute, featurizers)
+
+
+def all_features(
+    message: Message, attribute: str, featurizers: list[str] | None = None
+) -> list[Features]:
+    """`Message.get_all_features`, its sparse features combined by `combined_sparse`."""
+    chosen = featurizers or []
+    sequence, sentence = message._filter_sparse_features(attribute, chosen)
+    sparse = [combined_sparse(sequence, chosen), combined_sparse(sentence, chosen)]
+    dense = list(message.get_dense_features(attribute, featurizers))
+    return [feature for feature in sparse + dense if feature is not None]
 
 
 def install() -> None:

@@ -31,13 +31,20 @@ def combinations(monkeypatch: pytest.MonkeyPatch) -> list[Message]:
     """The messages whose text features were combined, once per combination."""
     made: list[Message] = []
     rasas = Message.get_sparse_features
+    ours = shared_features.all_features
 
-    def counting(message: Message, attribute: str, featurizers: Any = None) -> Any:
+    def rasas_counted(message: Message, attribute: str, featurizers: Any = None) -> Any:
         if attribute == TEXT:
             made.append(message)
         return rasas(message, attribute, featurizers)
 
-    monkeypatch.setattr(Message, "get_sparse_features", counting)
+    def ours_counted(message: Message, attribute: str, featurizers: Any = None) -> Any:
+        if attribute == TEXT:
+            made.append(message)
+        return ours(message, attribute, featurizers)
+
+    monkeypatch.setattr(Message, "get_sparse_features", rasas_counted)
+    monkeypatch.setattr(shared_features, "all_features", ours_counted)
     return made
 
 
@@ -108,3 +115,48 @@ def test_a_feature_added_after_the_first_classifier_is_combined_afresh() -> None
     assert seen[0][0] is seen[1][0]  # the same combination, read twice
     assert seen[0][0].features.shape == (1, 3)
     assert seen[2][0].features.shape == (1, 5)  # the new feature is in
+
+
+def coo(rows: int, columns: int, dtype: Any, seed: int) -> Any:
+    import scipy.sparse
+
+    matrix = scipy.sparse.random(rows, columns, density=0.3, random_state=seed, format="coo")
+    return scipy.sparse.coo_matrix(matrix.astype(dtype) * 7)
+
+
+@pytest.mark.parametrize(
+    "dtypes", [("float64", "int64", "int64"), ("int64", "int64"), ("float32", "int64")]
+)
+def test_the_one_step_combination_is_scipys(dtypes: tuple[str, ...]) -> None:
+    """Same entries in the same order, same types and shape, as Rasa's hstack of them."""
+    import numpy as np
+    from rasa.shared.nlu.training_data.features import Features
+
+    features = [
+        Features(coo(5, 4 + 3 * i, dtype, seed=i), "sequence", TEXT, f"featurizer{i}")
+        for i, dtype in enumerate(dtypes)
+    ]
+    rasas = Message._combine_features(features, [])
+    ours = shared_features.combined_sparse(features, [])
+    assert (ours.type, ours.attribute, ours.origin) == (rasas.type, rasas.attribute, rasas.origin)
+    assert ours.features.format == rasas.features.format == "coo"
+    assert ours.features.shape == rasas.features.shape
+    for part in ("data", "row", "col"):
+        mine, theirs = getattr(ours.features, part), getattr(rasas.features, part)
+        assert mine.dtype == theirs.dtype
+        np.testing.assert_array_equal(mine, theirs)
+
+
+def test_other_matrices_are_combined_rasas_way() -> None:
+    import numpy as np
+    import scipy.sparse
+    from rasa.shared.nlu.training_data.features import Features
+
+    one = [Features(coo(3, 4, "int64", 0), "sentence", TEXT, "a")]
+    assert shared_features.combined_sparse(one, []).features is not one[0].features  # a copy
+    mixed = one + [Features(scipy.sparse.csr_matrix(np.ones((3, 2))), "sentence", TEXT, "b")]
+    combined = shared_features.combined_sparse(mixed, [])
+    assert combined.features.shape == (3, 6)
+    uneven = one + [Features(coo(2, 2, "int64", 1), "sentence", TEXT, "b")]
+    with pytest.raises(ValueError):
+        shared_features.combined_sparse(uneven, [])
