@@ -90,19 +90,28 @@ def _bare_clause_starts(
     """Where a clause told without its subject starts (`run_on_bare_lead`: "could i
     come in please having trouble breathing"): only right after the words that
     close a request (`run_on_bare_after`), since after any other word a bare
-    "having" or "getting" is that word's object ("the chances of having")."""
+    "having" or "getting" is that word's object ("the chances of having"), or
+    anywhere inside such a clause, which then ends there ("could i come in asap
+    having a panic attack | cant breathe"); a comma or a full stop ends the chain."""
     lead = cues["run_on_bare_lead"]
+    opened: int | None = None  # the last bare clause found, while no mark has closed it
     # Tried at every word, not only where the last match ended: in "someone now
     # having", "now having" cannot open a clause but "having" after "now" can.
     for i in range(1, len(words)):
         start = words[i]
+        previous = _WORD.match(norm, words[i - 1])
+        between = norm[previous.end() : start] if previous is not None else ","
+        if between.strip(" "):
+            opened = None  # a comma or another mark: the clause, and any chain, ends
         if lead.match(norm, start) is None:
             continue
-        previous = _WORD.match(norm, words[i - 1])
-        if previous is None or norm[previous.end() : start].strip(" "):
+        if previous is None or between.strip(" "):
             continue  # a comma or another mark between: the comma's own reading applies
         reach = max(0, previous.end() - _BARE_AFTER_REACH)
-        if cues["run_on_bare_after"].search(norm, reach, previous.end()):
+        # After the words closing a request, or inside a bare clause already opened
+        # ("... asap having a panic attack | cant breathe"): a chain of bare clauses.
+        if opened is not None or cues["run_on_bare_after"].search(norm, reach, previous.end()):
+            opened = start
             yield start
 
 

@@ -15,7 +15,9 @@ before the supposing word), and an eligibility question followed by a
 clause that says when the sign began ("could i get botox, my face is
 drooping since this morning": `eligibility_frame`, `told_since`). Told
 without a time, a sign after an eligibility question stays the patient's
-history. Eight of the cases below failed before this change (no emergency
+history. A bare clause may follow another without a comma ("could i come
+in asap having a panic attack cant breathe": fifteenth session). Eight of the
+cases below failed before the fourteenth session's change (no emergency
 reply, no screening question); the others pin neighbouring wordings that
 already worked.
 """
@@ -64,6 +66,16 @@ TOLD_WITHOUT_SUBJECT = [
     "can i pop in tomorrow having trouble breathing?",
     # "possible" in a request worded as a possibility is no risk asked about
     "would it be possible to come in please struggling to swallow",
+]
+# (fifteenth session) A second clause without its subject, run on after a first
+# one: the chain goes on until a comma or a full stop. Each of these was missed.
+TOLD_IN_A_CHAIN_OF_BARE_CLAUSES = [
+    "could i come in asap having a panic attack cant breathe",
+    "could i come in today having a panic attack and struggling to breathe",
+    "could i come in asap having a rash cant breathe",
+    "can i come in asap got a rash now cant swallow",
+    "could you squeeze me in please having a reaction getting hives and cant breathe",
+    "could i come in asap having a bad reaction cant see properly since this morning",
 ]
 TOLD_AFTER_A_COMMA_WITHOUT_SUBJECT = [
     "can i pop in, got double vision",
@@ -139,6 +151,16 @@ STILL_NOT_TOLD = [
     "can i book in please, is having trouble breathing normal?",
     "would it be possible to get trouble breathing from botox",
     "would it be possible to come in today, is trouble swallowing possible after botox",
+    # a chain of bare clauses keeps each clause's own reading: a fear, an
+    # everyday cause, a lasting or general sign, a carer's other cause, a past episode
+    "could i book in please having my lips done getting double vision is my biggest fear",
+    "could i come in today having botox cant swallow tablets",
+    "can i book in asap having a consultation cant breathe through my nose",
+    "could i come in please having a facial getting hives can happen",
+    "could i book my mum in please having physio cant swallow after her stroke",
+    "can i come in tomorrow having a filler top up struggling to decide",
+    "could i come in asap having had trouble breathing last week",
+    "could i come in asap having botox cant wait",
 ]
 
 
@@ -146,6 +168,7 @@ STILL_NOT_TOLD = [
     "text",
     cases(
         TOLD_WITHOUT_SUBJECT
+        + TOLD_IN_A_CHAIN_OF_BARE_CLAUSES
         + TOLD_AFTER_A_COMMA_WITHOUT_SUBJECT
         + FELT_NOW
         + ELIGIBILITY_TOLD_SINCE
