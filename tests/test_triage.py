@@ -40,6 +40,10 @@ def _pairs(prefix: str, pairs: list[tuple[str, str]]) -> list:
 
 EMERGENCY = [
     "no es broma, se me hinchan los labios",
+    # emergencies of any cause (fifteenth session): seizure, overdose, self-harm
+    "i think im having a seizure",
+    "i took too many pills",
+    "i want to kill myself",
     "I keep seeing two of everything",
     # what is drunk comes back out; seeing two of something, in lay words
     "I tried to drink some water and it keeps dribbling out",
