@@ -91,8 +91,10 @@ def _bare_clause_starts(
     come in please having trouble breathing"): only right after the words that
     close a request (`run_on_bare_after`), since after any other word a bare
     "having" or "getting" is that word's object ("the chances of having"), or
-    anywhere inside such a clause, which then ends there ("could i come in asap
-    having a panic attack | cant breathe"); a comma or a full stop ends the chain."""
+    inside such a clause, which then ends there ("could i come in asap having a
+    panic attack | cant breathe"), unless the word before takes the verb as its
+    object (`run_on_bare_chain_not_after`: "a fear of having"); a comma or a
+    full stop ends the chain."""
     lead = cues["run_on_bare_lead"]
     opened: int | None = None  # the last bare clause found, while no mark has closed it
     # Tried at every word, not only where the last match ended: in "someone now
@@ -110,7 +112,10 @@ def _bare_clause_starts(
         reach = max(0, previous.end() - _BARE_AFTER_REACH)
         # After the words closing a request, or inside a bare clause already opened
         # ("... asap having a panic attack | cant breathe"): a chain of bare clauses.
-        if opened is not None or cues["run_on_bare_after"].search(norm, reach, previous.end()):
+        if cues["run_on_bare_after"].search(norm, reach, previous.end()) or (
+            opened is not None
+            and not cues["run_on_bare_chain_not_after"].fullmatch(previous.group())
+        ):
             opened = start
             yield start
 

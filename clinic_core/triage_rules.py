@@ -73,6 +73,7 @@ CUE_NAMES = (
     "run_on_my_after",
     "run_on_bare_lead",
     "run_on_bare_after",
+    "run_on_bare_chain_not_after",
     "run_on_bare_adverbs",
     "sign_lead_verb",
     "people_in_general",

@@ -161,6 +161,12 @@ STILL_NOT_TOLD = [
     "can i come in tomorrow having a filler top up struggling to decide",
     "could i come in asap having had trouble breathing last week",
     "could i come in asap having botox cant wait",
+    # from the review: a bare verb after a word that takes it as its object
+    # opens no clause in a chain either
+    "could i come in asap got a fear of having an allergic reaction",
+    "can i get seen today got a friend who keeps having seizures",
+    "could i come in asap cant stop thinking about having a seizure",
+    "can i book an appointment please having flashbacks of struggling to breathe",
 ]
 
 
