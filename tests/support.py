@@ -278,6 +278,29 @@ def project_importer(with_test_stories: bool = True) -> Any:
     )
 
 
+def training_texts(every: int, first: int) -> list[str]:
+    """Every `every`-th distinct NLU training message, from the `first`-th (sorted)."""
+    importer = project_importer(with_test_stories=False)
+    return sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[first::every]
+
+
+def parses_with_and_without(agent: Any, patch: Any, texts: list[str]) -> list[tuple[str, str]]:
+    """Each text's whole parse (as JSON) by Rasa's own code, then with `patch` installed."""
+    import asyncio
+    import json
+
+    def parsed(text: str) -> str:
+        return json.dumps(asyncio.run(agent.parse_message(text)), sort_keys=True, default=str)
+
+    rasas = [parsed(text) for text in texts]
+    patch.install()
+    try:
+        ours = [parsed(text) for text in texts]
+    finally:
+        patch.uninstall()
+    return list(zip(ours, rasas, strict=True))
+
+
 def project_conversations(importer: Any, domain: Any) -> list[list[Any]]:
     """Every rule, story and test conversation, as the events of one tracker each."""
     from rasa.shared.core.generator import TrainingDataGenerator

@@ -11,7 +11,6 @@ that does not fit the signature must take Rasa's own path.
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import numpy as np
@@ -19,15 +18,11 @@ import pytest
 from rasa.core.policies.ted_policy import TEDPolicy
 
 from serving import direct_predict
-from tests.support import project_importer
+from tests.support import parses_with_and_without, training_texts
 from tests.test_cached_ted import policies, prediction_points  # noqa: F401 - fixtures
 from tests.test_state_history import project  # noqa: F401 - the training conversations
 
 pytestmark = pytest.mark.integration
-
-
-def parsed(agent: Any, text: str) -> str:
-    return json.dumps(asyncio.run(agent.parse_message(text)), sort_keys=True, default=str)
 
 
 @pytest.fixture
@@ -45,17 +40,10 @@ def direct_calls(monkeypatch: pytest.MonkeyPatch) -> list[direct_predict.DirectC
 
 
 def test_every_training_message_is_parsed_alike(nlu_agent: Any, direct_calls: list[Any]) -> None:
-    importer = project_importer(with_test_stories=False)
-    texts = sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[2::3]
+    texts = training_texts(every=3, first=2)
     assert len(texts) > 500
-    rasas = [parsed(nlu_agent, text) for text in texts]
-    assert direct_calls == []
-    direct_predict.install()
-    try:
-        ours = [parsed(nlu_agent, text) for text in texts]
-    finally:
-        direct_predict.uninstall()
-    for text, mine, theirs in zip(texts, ours, rasas, strict=True):
+    parses = parses_with_and_without(nlu_agent, direct_predict, texts)
+    for text, (mine, theirs) in zip(texts, parses, strict=True):
         assert mine == theirs, text
     # DIET and the ResponseSelector, each through its own graph, for every message.
     assert len(direct_calls) == 2 * len(texts)
@@ -151,12 +139,7 @@ def test_a_model_loaded_for_answering_is_called_directly_alike(trained_model: An
         agent = Agent.load(str(trained_model))
     finally:
         model_loading.uninstall()
-    importer = project_importer(with_test_stories=False)
-    texts = sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[::20]
-    rasas = [parsed(agent, text) for text in texts]
-    direct_predict.install()
-    try:
-        ours = [parsed(agent, text) for text in texts]
-    finally:
-        direct_predict.uninstall()
-    assert ours == rasas
+    texts = training_texts(every=20, first=0)
+    parses = parses_with_and_without(agent, direct_predict, texts)
+    for text, (mine, theirs) in zip(texts, parses, strict=True):
+        assert mine == theirs, text

@@ -11,7 +11,6 @@ Rasa's own again afterwards (the kept combination stays on it as a dict).
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import pytest
@@ -19,11 +18,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from serving import shared_features
-from tests.support import project_importer
-
-
-def parsed(agent: Any, text: str) -> str:
-    return json.dumps(asyncio.run(agent.parse_message(text)), sort_keys=True, default=str)
+from tests.support import parses_with_and_without, training_texts
 
 
 @pytest.fixture
@@ -49,16 +44,10 @@ def combinations(monkeypatch: pytest.MonkeyPatch) -> list[Message]:
 
 
 def test_every_training_message_is_parsed_alike(nlu_agent: Any) -> None:
-    importer = project_importer(with_test_stories=False)
-    texts = sorted({m.get("text") for m in importer.get_nlu_data().intent_examples})[1::3]
+    texts = training_texts(every=3, first=1)
     assert len(texts) > 500
-    rasas = [parsed(nlu_agent, text) for text in texts]
-    shared_features.install()
-    try:
-        ours = [parsed(nlu_agent, text) for text in texts]
-    finally:
-        shared_features.uninstall()
-    for text, mine, theirs in zip(texts, ours, rasas, strict=True):
+    parses = parses_with_and_without(nlu_agent, shared_features, texts)
+    for text, (mine, theirs) in zip(texts, parses, strict=True):
         assert mine == theirs, text
 
 
