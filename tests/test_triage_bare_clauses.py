@@ -68,7 +68,8 @@ TOLD_WITHOUT_SUBJECT = [
     "would it be possible to come in please struggling to swallow",
 ]
 # (fifteenth session) A second clause without its subject, run on after a first
-# one: the chain goes on until a comma or a full stop. Each of these was missed.
+# one: the chain goes on until a comma or a full stop. Four of these six got no
+# emergency reply before (no report, or urgent).
 TOLD_IN_A_CHAIN_OF_BARE_CLAUSES = [
     "could i come in asap having a panic attack cant breathe",
     "could i come in today having a panic attack and struggling to breathe",
