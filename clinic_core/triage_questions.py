@@ -102,13 +102,12 @@ def _bare_clause_starts(
     for i in range(1, len(words)):
         start = words[i]
         previous = _WORD.match(norm, words[i - 1])
-        between = norm[previous.end() : start] if previous is not None else ","
-        if between.strip(" "):
-            opened = None  # a comma or another mark: the clause, and any chain, ends
+        if previous is None or norm[previous.end() : start].strip(" "):
+            # A comma or another mark: any chain ends, and the comma's own reading applies.
+            opened = None
+            continue
         if lead.match(norm, start) is None:
             continue
-        if previous is None or between.strip(" "):
-            continue  # a comma or another mark between: the comma's own reading applies
         reach = max(0, previous.end() - _BARE_AFTER_REACH)
         # After the words closing a request, or inside a bare clause already opened
         # ("... asap having a panic attack | cant breathe"): a chain of bare clauses.

@@ -60,7 +60,6 @@ class DirectCall:
     """A traced prediction graph and the types of its inputs, in flat order."""
 
     graph: Any  # the tf.function's one ConcreteFunction
-    specs: tuple[tf.TensorSpec, ...]
     # Per input: its numpy type and its dimensions (None: any size), as the signature says.
     accepted: tuple[tuple[Any, tuple[int | None, ...]], ...]
 
@@ -80,12 +79,12 @@ class DirectCall:
             logger.warning("A prediction graph takes inputs of any rank; using Rasa's path.")
             return None
         accepted = tuple((spec.dtype.as_numpy_dtype, tuple(spec.shape.as_list())) for spec in specs)
-        return cls(graph, specs, accepted)
+        return cls(graph, accepted)
 
     def tensors(self, batch_in: Any) -> list[tf.Tensor] | None:
         """The batch as the graph's flat inputs, or None if it does not fit the signature."""
         arrays = tf.nest.flatten(batch_in)
-        if len(arrays) != len(self.specs):
+        if len(arrays) != len(self.accepted):
             return None
         tensors = []
         for array, (dtype, dimensions) in zip(arrays, self.accepted, strict=True):
