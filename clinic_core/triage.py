@@ -136,6 +136,10 @@ class Assessment:
     # it ("can I take an antihistamine, lips swelling"): it may be here now,
     # so the screening question is asked first (clinic_core/screening.py).
     asks_remedy: bool = False
+    # An emergency sign standing bare after what the patient read or heard
+    # ("heard about that, throat closing up"): told, or passed on? The
+    # screening question asks (clinic_core/screening.py).
+    after_hearsay: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -288,6 +292,8 @@ class _Verdict:
     reported: bool  # current, and the patient's own report (not a general question)
     owned: bool = False  # "I"/"my" next to it, or the message confirms it is the patient's
     asks_remedy: bool = False  # not reported, but what to take for it is asked
+    # not reported: a bare sign after what was read or heard ("heard about that, throat closing up")
+    after_hearsay: bool = False
 
 
 class _Message(QuestionReading):
@@ -344,8 +350,13 @@ class _Message(QuestionReading):
 
     @property
     def asks(self) -> bool:
-        """Does any sentence ask something (mark, tag, question opening or frame)?"""
-        return any(_asks_about(self, sentence) for sentence in self.sentences)
+        """Does any sentence ask something (mark, tag, question opening or frame),
+        or does the message end on its interrogative ("... go away how fast")?"""
+        if any(_asks_about(self, sentence) for sentence in self.sentences):
+            return True
+        text = self.norm.rstrip(" \t!.")
+        closing = self.cues["closing_interrogative"].search(text, max(0, len(text) - 40))
+        return closing is not None and closing.end() >= len(text) - 1
 
     # -- locating cues ------------------------------------------------------
 
@@ -596,7 +607,14 @@ class _Message(QuestionReading):
             and hit.rule.level == "emergency"
             and self._asks_remedy_for(hit, sentence)
         )
-        return _Verdict(self.negated(hit, sentence), current, reported, owned, asks_remedy)
+        after_hearsay = (
+            current
+            and not (reported or asks_remedy)
+            and hit.rule.level == "emergency"
+            and self._sign_apart_after_hearsay(hit, sentence)
+        )
+        negated = self.negated(hit, sentence)
+        return _Verdict(negated, current, reported, owned, asks_remedy, after_hearsay)
 
 
 def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
@@ -654,13 +672,23 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
     worsening = bool(escalating)
     alone = [h for h in escalating if h.alone and verdicts[h].reported]
     asks_remedy = any(verdicts[h].asks_remedy for h in red_flags)
+    after_hearsay = any(verdicts[h].after_hearsay for h in red_flags)
     if not own and not alone:
         if not red_flags:
             return Assessment(False, None, None, (), False, worsening)
         first = _first_rule(red_flags, rules)
         hits = [h for h in red_flags if h.rule.id == first]
         phrases = _phrases(text, hits)
-        return Assessment(False, None, first, phrases, True, worsening, asks_remedy=asks_remedy)
+        return Assessment(
+            False,
+            None,
+            first,
+            phrases,
+            True,
+            worsening,
+            asks_remedy=asks_remedy,
+            after_hearsay=after_hearsay,
+        )
 
     only_asked = (  # cheapest checks first: `asks` reads every sentence
         not message.first_person

@@ -278,6 +278,10 @@ class QuestionReading:
         return self._ends("sign_asked_about")
 
     @functools.cached_property
+    def _passed_on_ends(self) -> list[int]:
+        return self._ends("passed_on")
+
+    @functools.cached_property
     def _said_generally_starts(self) -> list[int]:
         return sorted(start for start, _ in self._spans("sign_said_generally"))
 
@@ -454,11 +458,38 @@ class QuestionReading:
         without its subject run on after a request does: the mark closes
         the request ("can i book in asap having trouble breathing?").
         """
-        boundary = None  # where the sign's own clause starts
+        boundary = self._own_clause_start(hit, sentence)
+        return boundary is not None and not (
+            self._any_between(self._asked_about_ends, sentence.start + 1, boundary)
+            or self._said_generally_after(hit, sentence)
+        )
+
+    def _sign_apart_after_hearsay(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'heard about that, throat closing up': told, or what was heard? Screen it.
+
+        The sign stands bare in its own clause, as in `_sign_stands_apart`,
+        nothing after it says it generally, but before it the patient passes
+        on what they read or heard ("read about this on tiktok, tongue
+        swelling"). Either may be meant, and only one of them is an
+        emergency: the screening question asks (clinic_core/screening.py).
+        """
+        boundary = self._own_clause_start(hit, sentence)
+        return (
+            boundary is not None
+            and self._any_between(self._passed_on_ends, sentence.start + 1, boundary)
+            and not self._said_generally_after(hit, sentence)
+        )
+
+    def _said_generally_after(self, hit: _Hit, sentence: _Sentence) -> bool:
+        return self._any_between(self._said_generally_starts, hit.end, sentence.end)
+
+    def _own_clause_start(self, hit: _Hit, sentence: _Sentence) -> int | None:
+        """Where the sign's own clause starts, if it stands apart from the question."""
+        boundary = None
         if sentence.question_mark:
             boundary = self._run_on_clause_before(hit, sentence)
             if boundary is None or boundary not in self._bare_run_on_starts:
-                return False
+                return None
         comma = self._last_in(self._commas, sentence.start, hit.start - 1)
         if boundary is None and comma is not None:
             lead = self.norm[comma + 1 : hit.start].strip()
@@ -470,12 +501,7 @@ class QuestionReading:
                 boundary = comma + 1
         if boundary is None:
             boundary = self._run_on_clause_before(hit, sentence)
-        if boundary is None:
-            return False
-        return not (
-            self._any_between(self._asked_about_ends, sentence.start + 1, boundary)
-            or self._any_between(self._said_generally_starts, hit.end, sentence.end)
-        )
+        return boundary
 
     def _verb_leads_told_sign(self, lead: str, comma: int, hit: _Hit, sentence: _Sentence) -> bool:
         """'can i pop in, got double vision': a subjectless verb (`sign_lead_verb`) leads

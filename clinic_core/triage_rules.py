@@ -89,6 +89,7 @@ CUE_NAMES = (
     "run_on_past",
     "cause_of_its_own",
     "sign_asked_about",
+    "passed_on",
     "sign_said_generally",
     "ends_opening",
     "sign_ends",
@@ -107,6 +108,7 @@ CUE_NAMES = (
     "negates_something_else",
     "fine",
     "question_tag",
+    "closing_interrogative",
 )
 # Cues that must match at the very start of the text they are tried on.
 _ANCHORED_CUES = frozenset({"negation_after", "question_start", "sign_ends"})

@@ -140,8 +140,12 @@ def classify_faq(text: str, topic: str, confidence: float) -> Message:
 MILD_ASKED = "Bruising after the jabs. Does that happen to most people?"
 
 
-def test_a_mild_effect_only_asked_about_is_answered_as_the_faq_question() -> None:
-    result = classify_faq(MILD_ASKED, "faq/side_effects_mild", 0.95)
+# intent x topic: 0.90 and 0.67 (clearly ahead of any other reading, not certain)
+@pytest.mark.parametrize("confidence", [0.95, 0.82])
+def test_a_mild_effect_only_asked_about_is_answered_as_the_faq_question(
+    confidence: float,
+) -> None:
+    result = classify_faq(MILD_ASKED, "faq/side_effects_mild", confidence)
     assert result.get("intent")["name"] == "faq"
     assert result.get("triage")["severity"] is None
     assert result.get("triage")["source"] == "asked"
@@ -156,7 +160,7 @@ def test_a_mild_effect_only_asked_about_is_answered_as_the_faq_question() -> Non
         ("Bruising after the jabs.", 0.95),  # nothing asked
         ("Pus where the jabs went in. Does that happen to most people?", 0.95),  # urgent
         ("Bruising after the jabs, getting bigger. Does that happen to most people?", 0.95),
-        (MILD_ASKED, 0.6),  # the classifier is not sure
+        (MILD_ASKED, 0.75),  # intent x topic 0.56: the classifier is not sure
         ("Bruising after my jabs. Does that happen to most people?", 0.95),  # "my" after it
     ],
 )

@@ -279,3 +279,54 @@ EMERGENCIES = (
 def test_an_emergency_sign_here_now_is_an_emergency(text: str) -> None:
     result = assess(text)
     assert result.is_report and result.severity == "emergency", result
+
+
+# A sign standing bare after what the patient read or heard: passed on, or their
+# own? The screening question asks (the sixteenth session's review found these
+# with no report at all). Said generally, or after "what to expect", it stays a
+# question.
+BARE_SIGN_AFTER_HEARSAY = [
+    "heard about that, throat closing up",
+    "read about this on tiktok, tongue swelling",
+    "heard that can happen, face swelling fast",
+    "heard about that, cant breathe properly",
+]
+SIGN_PASSED_ON_GENERALLY = [
+    "heard that throat closing is a side effect",
+    "I read online, throat closing is a side effect",
+    "what to expect after a lip flip, lips swelling",
+    "what does it mean, double vision",
+]
+
+
+@pytest.mark.parametrize("text", BARE_SIGN_AFTER_HEARSAY)
+def test_a_bare_sign_after_hearsay_gets_the_screening_question(text: str) -> None:
+    reading = screening.read(text, "faq/side_effects", semantic=False)
+    assert reading.outcome == "screen"
+    assert "after what was read or heard" in reading.reason()
+
+
+@pytest.mark.parametrize("text", SIGN_PASSED_ON_GENERALLY)
+def test_a_sign_passed_on_as_general_stays_a_question(text: str) -> None:
+    assert screening.read(text, "faq/side_effects", semantic=False).outcome == "non_report"
+
+
+# Ending on its interrogative without "?" ("redness goes away how fast") counts
+# as asking for the `only_asked` reading only: a mild effect with nothing tying
+# it to the patient is then the classifier's to read (screening step 4); an
+# urgent or emergency sign is not touched.
+@pytest.mark.parametrize(
+    "text, confident_question",
+    [
+        ("redness goes away how fast", "non_report"),
+        ("little bruise goes away how quickly", "non_report"),
+        ("eyelid droop goes away how fast", "urgent"),
+        ("swollen lips go down how fast", "emergency"),
+        ("my forehead is bruised, goes away how fast", "expected"),  # "my": the patient's
+    ],
+)
+def test_a_message_ending_on_its_interrogative_asks(text: str, confident_question: str) -> None:
+    reading = screening.read(text, "faq/side_effects_duration", classifier_confidence=0.9)
+    assert reading.outcome == confident_question
+    unsure = screening.read(text, "faq/side_effects_duration", classifier_confidence=0.3)
+    assert unsure.outcome != "non_report"

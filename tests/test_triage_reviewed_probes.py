@@ -65,7 +65,8 @@ EMERGENCY = [
     "years ago, i had a reaction, my throat closes up",
 ]
 
-# What to take for a red flag: the screening question first (or the emergency reply).
+# What to take for a red flag, or a bare sign after hearsay: the screening question
+# first (or the emergency reply).
 SCREENED = [
     "can i take something for swollen tongue, idk if its serious",
     "can i take antihistamine for swollen lips, not sure if its the botox",
@@ -83,6 +84,14 @@ SCREENED = [
     "whats good for a swollen tongue",
     "does ice help swollen lips",
     "will ice help with swollen lips",
+    # A sign standing bare after what was read or heard: passed on, or told?
+    # No report before the sixteenth session (the answer carried the safety
+    # line); its review found the same words with the patient's own sign
+    # ("heard about that, throat closing up"), so the question asks first.
+    "i read online, throat closing up",
+    "saw on tiktok, lips swelling up",
+    "i was told, trouble swallowing",
+    "i read about botox, throat closing up and trouble breathing",
 ]
 
 # Escalated to the clinic at least.
@@ -102,10 +111,6 @@ NOT_A_REPORT = [
     "will my lips swell and go down within a day?",
     "will my botox cause swollen lips that go down quickly?",
     "im getting botox next week. how long will my double vision last",
-    "i read online, throat closing up",
-    "saw on tiktok, lips swelling up",
-    "i was told, trouble swallowing",
-    "i read about botox, throat closing up and trouble breathing",
     "what does it mean, double vision",
     "can i take a nap after botox, is blurry vision common",
     "can i put makeup on after botox and is double vision a risk",
