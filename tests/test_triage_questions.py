@@ -330,3 +330,33 @@ def test_a_message_ending_on_its_interrogative_asks(text: str, confident_questio
     assert reading.outcome == confident_question
     unsure = screening.read(text, "faq/side_effects_duration", classifier_confidence=0.3)
     assert unsure.outcome != "non_report"
+
+
+# Found by the sixteenth session's second review with no report at all: "how
+# come" opening a question takes the sign as given; "rn" is "right now"; "that's
+# what I have" confirms a sign named before as the patient's own.
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("how come slurred speech after botox", "emergency"),
+        ("how come lips swelling so much", "emergency"),
+        ("how come eyelid is drooping", "urgent"),
+        ("how come the injection site is hot and oozing", "urgent"),
+        ("botox can cause droopy eyelids and thats what i have rn", "urgent"),
+        ("is double vision a side effect? asking bc i have double vision rn", "emergency"),
+    ],
+)
+def test_a_sign_taken_as_given_or_confirmed_is_a_report(text: str, expected: str) -> None:
+    assert screening.read(text, "faq/side_effects", semantic=False).outcome == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # (closing a question, "..., how come?": tests/test_red_flag_guard.py)
+        "how come botox gives some people headaches",
+        "how come it takes a few days to work",
+    ],
+)
+def test_how_come_asking_why_in_general_is_not_a_report(text: str) -> None:
+    assert screening.read(text, "faq/side_effects", semantic=False).outcome == "non_report"
