@@ -9,7 +9,9 @@ stores it in the message's parse data under `triage`; the dialogue policy
    emergency they find is final. A question about what to take or use for
    an emergency sign ("can I take an antihistamine, lips swelling") is
    screened: the sign may be here now. So is a sign standing bare after
-   what the patient read or heard ("heard about that, throat closing up").
+   what the patient read or heard ("heard about that, throat closing up"),
+   or told with "I"/"my" after a comma that follows a supposition ("in case
+   you need to know, im slurring my words").
 2. The semantic layer (clinic_core/red_flag_semantic.py) looks for a sentence
    that means a red flag in words the rules do not know. If the patient
    describes it as their own current symptom, the screening question is
@@ -39,9 +41,9 @@ REPORT_INTENT = "report_symptom"
 SCREEN_FIRST = ("unclear",)
 # How sure the classifier must be (intent x topic) that an unowned mild
 # "report" is a question about side effects (step 4 above): clearly ahead of
-# every other reading. Chosen on the dev sets: every report there that step 4
-# could reach has "I"/"my" or "now" in it; 0.8 sent "redness after the needle,
-# how much time it takes to disappear?" (0.68) to the triage as a report.
+# every other reading. Chosen on the dev sets: every real report in them has
+# "I"/"my" or "now" in it, so step 4 never reaches one; 0.8 sent "redness after
+# the needle, how much time it takes to disappear?" (0.68) to the triage.
 MILD_QUESTION_CONFIDENCE = 0.6
 # Only an answer about side effects carries the reassurance the triage would give.
 SIDE_EFFECT_TOPICS = "faq/side_effects"
@@ -86,8 +88,8 @@ class Reading:
             base = "unplaced report: the rules have no word for it"
         elif self.assessment.asks_remedy:
             base = f"asked what to take or use for a red flag, screened ({base})"
-        elif self.assessment.after_hearsay:
-            base = f"a red flag after what was read or heard, screened ({base})"
+        elif self.assessment.maybe_told:
+            base = f"a red flag after what was read, heard or supposed, screened ({base})"
         elif self.source == ASKED_SOURCE:
             base = f"asked as a question about Botox, not reported ({base})"
         return base
@@ -129,7 +131,7 @@ def read(
     assessment = triage.assess(text, languages=languages)
     if assessment.is_report and assessment.severity == "emergency":
         return Reading(assessment, "emergency", False, "rules")
-    if assessment.asks_remedy or assessment.after_hearsay:
+    if assessment.asks_remedy or assessment.maybe_told:
         return Reading(assessment, _severity_or_unclear(assessment), True, "rules")
     layer = red_flag_semantic.shared() if semantic else None
     match = layer.closest(text) if layer is not None and text else None

@@ -137,9 +137,11 @@ class Assessment:
     # so the screening question is asked first (clinic_core/screening.py).
     asks_remedy: bool = False
     # An emergency sign standing bare after what the patient read or heard
-    # ("heard about that, throat closing up"): told, or passed on? The
-    # screening question asks (clinic_core/screening.py).
-    after_hearsay: bool = False
+    # ("heard about that, throat closing up"), or told in a clause of its own
+    # after a supposition ("in case you need to know, im slurring my words"):
+    # told, or passed on or supposed? The screening question asks
+    # (clinic_core/screening.py).
+    maybe_told: bool = False
 
 
 # ---------------------------------------------------------------------------
@@ -292,8 +294,9 @@ class _Verdict:
     reported: bool  # current, and the patient's own report (not a general question)
     owned: bool = False  # "I"/"my" next to it, or the message confirms it is the patient's
     asks_remedy: bool = False  # not reported, but what to take for it is asked
-    # not reported: a bare sign after what was read or heard ("heard about that, throat closing up")
-    after_hearsay: bool = False
+    # not reported, but maybe told: a bare sign after what was read or heard ("heard
+    # about that, throat closing up"), or told with "I"/"my" after a supposition
+    maybe_told: bool = False
 
 
 class _Message(QuestionReading):
@@ -462,6 +465,33 @@ class _Message(QuestionReading):
             )
         return True
 
+    def _supposed_then_told(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """'in case you need to know, im slurring my words': supposed, or told?
+
+        After a supposition ("what if", "in case"), a clause after a comma
+        tells the sign with "I"/"my" in it, as `_told_after_comma` reads a
+        told clause ("you said to message in case of problems, i cant
+        breathe properly"). It may still be supposed ("what if i get botox,
+        my throat feels tight"), so it is not a report: the screening
+        question asks (clinic_core/screening.py).
+        """
+        i = bisect.bisect_left(self.hypothetical_starts, hit.start) - 1
+        if i < 0 or self.hypothetical_starts[i] < sentence.start:
+            return False
+        cue_start = self.hypothetical_starts[i]
+        if self._last_before(self.scope_ends, sentence.start, hit.start) > cue_start:
+            return False
+        if self.cues["run_on_ends_frame"].match(self.norm, cue_start) or self.cues[
+            "eligibility_frame"
+        ].match(self.norm, cue_start):
+            return False  # requests and eligibility questions end where a clause tells
+        comma = self._last_in(self._commas, cue_start + 1, hit.start - 1)
+        return (
+            comma is not None
+            and self._any_between(self.first_person, comma, hit.end)
+            and self._told_after_comma(cue_start, hit, sentence)
+        )
+
     def _comma_clause_tells_since(self, frame_start: int, hit: _Hit, sentence: _Sentence) -> bool:
         """The clause after the frame's last comma says when the sign began or that it is
         now (read up to the next comma: "..., can i book for today" is another clause)."""
@@ -607,14 +637,16 @@ class _Message(QuestionReading):
             and hit.rule.level == "emergency"
             and self._asks_remedy_for(hit, sentence)
         )
-        after_hearsay = (
-            current
-            and not (reported or asks_remedy)
+        maybe_told = (
+            not (reported or asks_remedy or history or third_party)
             and hit.rule.level == "emergency"
-            and self._sign_apart_after_hearsay(hit, sentence)
+            and (
+                (current and self._sign_apart_after_passed_on(hit, sentence))
+                or (hypothetical and self._supposed_then_told(hit, sentence))
+            )
         )
         negated = self.negated(hit, sentence)
-        return _Verdict(negated, current, reported, owned, asks_remedy, after_hearsay)
+        return _Verdict(negated, current, reported, owned, asks_remedy, maybe_told)
 
 
 def _find_hits(norm: str, rules: Iterable[Rule]) -> Iterator[_Hit]:
@@ -672,7 +704,7 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
     worsening = bool(escalating)
     alone = [h for h in escalating if h.alone and verdicts[h].reported]
     asks_remedy = any(verdicts[h].asks_remedy for h in red_flags)
-    after_hearsay = any(verdicts[h].after_hearsay for h in red_flags)
+    maybe_told = any(verdicts[h].maybe_told for h in red_flags)
     if not own and not alone:
         if not red_flags:
             return Assessment(False, None, None, (), False, worsening)
@@ -687,7 +719,7 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
             True,
             worsening,
             asks_remedy=asks_remedy,
-            after_hearsay=after_hearsay,
+            maybe_told=maybe_told,
         )
 
     only_asked = (  # cheapest checks first: `asks` reads every sentence
@@ -703,13 +735,31 @@ def _decide(text: _Text, rules: TriageRules) -> Assessment:
         if worsening and level in ("expected", "unclear"):
             hits = level_hits + escalating
             return _report(
-                text, "urgent", "worsening", hits, red_flags, worsening, only_asked, asks_remedy
+                text,
+                "urgent",
+                "worsening",
+                hits,
+                red_flags,
+                worsening,
+                only_asked,
+                asks_remedy,
+                maybe_told,
             )
         first = _first_rule(level_hits, rules)
         hits = [h for h in level_hits if h.rule.id == first]
-        return _report(text, level, first, hits, red_flags, worsening, only_asked, asks_remedy)
+        return _report(
+            text, level, first, hits, red_flags, worsening, only_asked, asks_remedy, maybe_told
+        )
     return _report(
-        text, "urgent", "worsening", escalating, red_flags, worsening, only_asked, asks_remedy
+        text,
+        "urgent",
+        "worsening",
+        escalating,
+        red_flags,
+        worsening,
+        only_asked,
+        asks_remedy,
+        maybe_told,
     )
 
 
@@ -732,6 +782,7 @@ def _report(
     worsening: bool,
     only_asked: bool,
     asks_remedy: bool,
+    maybe_told: bool = False,
 ) -> Assessment:
     phrases = _phrases(text, hits)
     return Assessment(
@@ -743,6 +794,7 @@ def _report(
         worsening,
         only_asked=only_asked,
         asks_remedy=asks_remedy,
+        maybe_told=maybe_told,
     )
 
 

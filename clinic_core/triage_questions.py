@@ -464,7 +464,7 @@ class QuestionReading:
             or self._said_generally_after(hit, sentence)
         )
 
-    def _sign_apart_after_hearsay(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _sign_apart_after_passed_on(self, hit: _Hit, sentence: _Sentence) -> bool:
         """'heard about that, throat closing up': told, or what was heard? Screen it.
 
         The sign stands bare in its own clause, as in `_sign_stands_apart`,

@@ -303,7 +303,7 @@ SIGN_PASSED_ON_GENERALLY = [
 def test_a_bare_sign_after_hearsay_gets_the_screening_question(text: str) -> None:
     reading = screening.read(text, "faq/side_effects", semantic=False)
     assert reading.outcome == "screen"
-    assert "after what was read or heard" in reading.reason()
+    assert "after what was read, heard or supposed" in reading.reason()
 
 
 @pytest.mark.parametrize("text", SIGN_PASSED_ON_GENERALLY)
@@ -360,3 +360,37 @@ def test_a_sign_taken_as_given_or_confirmed_is_a_report(text: str, expected: str
 )
 def test_how_come_asking_why_in_general_is_not_a_report(text: str) -> None:
     assert screening.read(text, "faq/side_effects", semantic=False).outcome == "non_report"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("i have an epipen", "non_report"),  # carried, not used
+        ("in case i react, i carry an epipen, can i have botox", "non_report"),
+        ("had to use my epipen", "emergency"),
+        ("i used my epi pen 10 mins ago", "emergency"),
+    ],
+)
+def test_an_epipen_carried_is_no_sign_and_one_used_is(text: str, expected: str) -> None:
+    assert screening.read(text, "faq/side_effects", semantic=False).outcome == expected
+
+
+# The third review of the sixteenth session: "how come" asking about risks or
+# people in general, and "the rn" (a registered nurse), are no report; "rn"
+# alone is right now; "I've got it now" confirms; a red flag screened after
+# hearsay stays screened when a milder sign is reported beside it.
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("how come botox can cause trouble swallowing", "non_report"),
+        ("how come double vision is listed as a side effect", "non_report"),
+        ("hi, how come lips swelling so much", "emergency"),
+        ("will the rn tell me if double vision is a risk?", "non_report"),
+        ("is double vision normal after botox rn", "emergency"),
+        ("is double vision a side effect? ive got it now", "emergency"),
+        ("is trouble breathing a side effect? thats what i have heard", "non_report"),
+        ("heard about that, throat closing up. also i have some bruising", "screen"),
+    ],
+)
+def test_the_third_reviews_cases(text: str, expected: str) -> None:
+    assert screening.read(text, "faq/side_effects", semantic=False).outcome == expected
