@@ -173,21 +173,3 @@ def test_a_sign_still_asked_or_supposed_is_not_a_report(text: str) -> None:
 @pytest.mark.parametrize("text", cases(TOLD_AND_URGENT))
 def test_an_urgent_sign_told_after_a_polite_request_is_escalated(text: str) -> None:
     assert outcome(text) == "urgent"
-
-
-# After a supposition, the sign told with "I"/"my" in a clause of its own may be
-# supposed or told: no report, but the screening question first (no report at
-# all before the sixteenth session, "in case you need to know, im slurring my
-# words" included).
-SUPPOSED_THEN_TOLD = [
-    "what if i get botox, my throat feels tight",
-    "i had botox in case you need to know, im slurring my words",
-    "you said in case of problems to message, i cant breathe properly",
-    "just in case, i cant swallow properly since this morning",
-    "if anything happens you said message, my lips are swelling",
-]
-
-
-@pytest.mark.parametrize("text", SUPPOSED_THEN_TOLD)
-def test_a_sign_told_after_a_supposition_gets_the_screening_question(text: str) -> None:
-    assert outcome(text) == "screen"

@@ -281,15 +281,22 @@ def test_an_emergency_sign_here_now_is_an_emergency(text: str) -> None:
     assert result.is_report and result.severity == "emergency", result
 
 
-# A sign standing bare after what the patient read or heard: passed on, or their
-# own? The screening question asks (the sixteenth session's review found these
-# with no report at all). Said generally, or after "what to expect", it stays a
-# question.
-BARE_SIGN_AFTER_HEARSAY = [
+# Maybe told (the sixteenth session's reviews found these with no report at all):
+# a sign standing bare after what the patient read or heard, or told with
+# "I"/"my" after a comma that follows a supposition, may be passed on, supposed
+# or the patient's own: the screening question asks. Said generally, or after
+# "what to expect", it stays a question.
+MAYBE_TOLD = [
     "heard about that, throat closing up",
     "read about this on tiktok, tongue swelling",
     "heard that can happen, face swelling fast",
     "heard about that, cant breathe properly",
+    "heard about that, throat closing up. also i have some bruising",  # a milder sign beside
+    "what if i get botox, my throat feels tight",
+    "i had botox in case you need to know, im slurring my words",
+    "you said in case of problems to message, i cant breathe properly",
+    "just in case, i cant swallow properly since this morning",
+    "if anything happens you said message, my lips are swelling",
 ]
 SIGN_PASSED_ON_GENERALLY = [
     "heard that throat closing is a side effect",
@@ -299,16 +306,44 @@ SIGN_PASSED_ON_GENERALLY = [
 ]
 
 
-@pytest.mark.parametrize("text", BARE_SIGN_AFTER_HEARSAY)
-def test_a_bare_sign_after_hearsay_gets_the_screening_question(text: str) -> None:
+@pytest.mark.parametrize("text", MAYBE_TOLD)
+def test_a_sign_that_may_be_told_gets_the_screening_question(text: str) -> None:
     reading = screening.read(text, "faq/side_effects", semantic=False)
     assert reading.outcome == "screen"
     assert "after what was read, heard or supposed" in reading.reason()
 
 
-@pytest.mark.parametrize("text", SIGN_PASSED_ON_GENERALLY)
-def test_a_sign_passed_on_as_general_stays_a_question(text: str) -> None:
-    assert screening.read(text, "faq/side_effects", semantic=False).outcome == "non_report"
+# Also from those reviews: "how come" opening a question takes the sign as given
+# (not when it asks about risks or people in general, nor closing a question:
+# "..., how come?" is in tests/test_red_flag_guard.py); "rn" is right now ("the
+# rn" is a nurse); "that's what I have", "I've got it now" confirm a sign named
+# before; an epipen carried is no sign, one used is.
+TOLD_OR_NOT = [
+    ("how come slurred speech after botox", "emergency"),
+    ("how come lips swelling so much", "emergency"),
+    ("hi, how come lips swelling so much", "emergency"),
+    ("how come eyelid is drooping", "urgent"),
+    ("how come the injection site is hot and oozing", "urgent"),
+    ("how come botox gives some people headaches", "non_report"),
+    ("how come botox can cause trouble swallowing", "non_report"),
+    ("how come double vision is listed as a side effect", "non_report"),
+    ("botox can cause droopy eyelids and thats what i have rn", "urgent"),
+    ("is double vision normal after botox rn", "emergency"),
+    ("will the rn tell me if double vision is a risk?", "non_report"),
+    ("is double vision a side effect? ive got it now", "emergency"),
+    ("is trouble breathing a side effect? thats what i have heard", "non_report"),
+    ("i have an epipen", "non_report"),
+    ("in case i react, i carry an epipen, can i have botox", "non_report"),
+    ("had to use my epipen", "emergency"),
+    ("i used my epi pen 10 mins ago", "emergency"),
+]
+
+
+@pytest.mark.parametrize(
+    "text, expected", TOLD_OR_NOT + [(text, "non_report") for text in SIGN_PASSED_ON_GENERALLY]
+)
+def test_what_a_sign_near_a_question_or_a_supposition_reads_as(text: str, expected: str) -> None:
+    assert screening.read(text, "faq/side_effects", semantic=False).outcome == expected
 
 
 # Ending on its interrogative without "?" ("redness goes away how fast") counts
@@ -330,67 +365,3 @@ def test_a_message_ending_on_its_interrogative_asks(text: str, confident_questio
     assert reading.outcome == confident_question
     unsure = screening.read(text, "faq/side_effects_duration", classifier_confidence=0.3)
     assert unsure.outcome != "non_report"
-
-
-# Found by the sixteenth session's second review with no report at all: "how
-# come" opening a question takes the sign as given; "rn" is "right now"; "that's
-# what I have" confirms a sign named before as the patient's own.
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("how come slurred speech after botox", "emergency"),
-        ("how come lips swelling so much", "emergency"),
-        ("how come eyelid is drooping", "urgent"),
-        ("how come the injection site is hot and oozing", "urgent"),
-        ("botox can cause droopy eyelids and thats what i have rn", "urgent"),
-        ("is double vision a side effect? asking bc i have double vision rn", "emergency"),
-    ],
-)
-def test_a_sign_taken_as_given_or_confirmed_is_a_report(text: str, expected: str) -> None:
-    assert screening.read(text, "faq/side_effects", semantic=False).outcome == expected
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        # (closing a question, "..., how come?": tests/test_red_flag_guard.py)
-        "how come botox gives some people headaches",
-        "how come it takes a few days to work",
-    ],
-)
-def test_how_come_asking_why_in_general_is_not_a_report(text: str) -> None:
-    assert screening.read(text, "faq/side_effects", semantic=False).outcome == "non_report"
-
-
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("i have an epipen", "non_report"),  # carried, not used
-        ("in case i react, i carry an epipen, can i have botox", "non_report"),
-        ("had to use my epipen", "emergency"),
-        ("i used my epi pen 10 mins ago", "emergency"),
-    ],
-)
-def test_an_epipen_carried_is_no_sign_and_one_used_is(text: str, expected: str) -> None:
-    assert screening.read(text, "faq/side_effects", semantic=False).outcome == expected
-
-
-# The third review of the sixteenth session: "how come" asking about risks or
-# people in general, and "the rn" (a registered nurse), are no report; "rn"
-# alone is right now; "I've got it now" confirms; a red flag screened after
-# hearsay stays screened when a milder sign is reported beside it.
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        ("how come botox can cause trouble swallowing", "non_report"),
-        ("how come double vision is listed as a side effect", "non_report"),
-        ("hi, how come lips swelling so much", "emergency"),
-        ("will the rn tell me if double vision is a risk?", "non_report"),
-        ("is double vision normal after botox rn", "emergency"),
-        ("is double vision a side effect? ive got it now", "emergency"),
-        ("is trouble breathing a side effect? thats what i have heard", "non_report"),
-        ("heard about that, throat closing up. also i have some bruising", "screen"),
-    ],
-)
-def test_the_third_reviews_cases(text: str, expected: str) -> None:
-    assert screening.read(text, "faq/side_effects", semantic=False).outcome == expected
