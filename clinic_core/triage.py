@@ -335,6 +335,7 @@ class _Message(QuestionReading):
         self._questions: dict[int, tuple[bool, int | None, int | None]] = {}
         self._now_by_sentence: dict[int, bool] = {}
         self._someone_now_by_hit: dict[_Hit, bool] = {}
+        self._own_clause_start_by_hit: dict[_Hit, int | None] = {}
 
     @functools.cached_property
     def _history_starts(self) -> list[int]:
@@ -355,11 +356,9 @@ class _Message(QuestionReading):
     def asks(self) -> bool:
         """Does any sentence ask something (mark, tag, question opening or frame),
         or does the message end on its interrogative ("... go away how fast")?"""
-        if any(_asks_about(self, sentence) for sentence in self.sentences):
-            return True
-        text = self.norm.rstrip(" \t!.")
-        closing = self.cues["closing_interrogative"].search(text, max(0, len(text) - 40))
-        return closing is not None and closing.end() >= len(text) - 1
+        return any(_asks_about(self, sentence) for sentence in self.sentences) or self._closes_with(
+            "closing_interrogative", 0, len(self.norm)
+        )
 
     # -- locating cues ------------------------------------------------------
 
@@ -434,15 +433,22 @@ class _Message(QuestionReading):
 
     # -- whose symptom, and is it real ------------------------------------
 
-    def _hypothetical(self, hit: _Hit, sentence: _Sentence) -> bool:
-        """A hypothetical frame starts before the symptom: "what if I can't breathe"."""
+    def _hypothetical_frame(self, hit: _Hit, sentence: _Sentence) -> int | None:
+        """Where the hypothetical frame over the symptom starts, if one does in its
+        sentence with no "but ..." (`scope_end`) between it and the symptom."""
         i = bisect.bisect_left(self.hypothetical_starts, hit.start) - 1
         if i < 0 or self.hypothetical_starts[i] < sentence.start:
-            return False
+            return None
         cue_start = self.hypothetical_starts[i]
-        boundary = self._last_before(self.scope_ends, sentence.start, hit.start)
-        if boundary > cue_start:
-            return False  # a "but ..." between the frame and the symptom
+        if self._last_before(self.scope_ends, sentence.start, hit.start) > cue_start:
+            return None
+        return cue_start
+
+    def _hypothetical(self, hit: _Hit, sentence: _Sentence) -> bool:
+        """A hypothetical frame starts before the symptom: "what if I can't breathe"."""
+        cue_start = self._hypothetical_frame(hit, sentence)
+        if cue_start is None:
+            return False
         # A request or a question ("could i come in asap", "does botox make you
         # dizzy") is over where the patient starts telling without a comma
         # ("... asap im choking on my food", "... i blacked out earlier"); a
@@ -475,11 +481,8 @@ class _Message(QuestionReading):
         my throat feels tight"), so it is not a report: the screening
         question asks (clinic_core/screening.py).
         """
-        i = bisect.bisect_left(self.hypothetical_starts, hit.start) - 1
-        if i < 0 or self.hypothetical_starts[i] < sentence.start:
-            return False
-        cue_start = self.hypothetical_starts[i]
-        if self._last_before(self.scope_ends, sentence.start, hit.start) > cue_start:
+        cue_start = self._hypothetical_frame(hit, sentence)
+        if cue_start is None:
             return False
         if self.cues["run_on_ends_frame"].match(self.norm, cue_start) or self.cues[
             "eligibility_frame"

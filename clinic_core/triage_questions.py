@@ -141,6 +141,7 @@ class QuestionReading:
     not_hypothetical: list[tuple[int, int]]
     _questions: dict[int, tuple[bool, int | None, int | None]]
     _someone_now_by_hit: dict[_Hit, bool]
+    _own_clause_start_by_hit: dict[_Hit, int | None]
 
     if TYPE_CHECKING:  # defined by the message (`_Message`)
 
@@ -399,11 +400,15 @@ class QuestionReading:
 
     def _asks(self, sentence: _Sentence) -> bool:
         """A question mark, or a spoken question tag ("... is that a thing")."""
-        if sentence.question_mark:
-            return True
-        text = self.norm[sentence.start : sentence.end].rstrip(" \t!.")
-        tag = self.cues["question_tag"].search(text)
-        return bool(tag) and tag.end() >= len(text) - 1
+        return sentence.question_mark or self._closes_with(
+            "question_tag", sentence.start, sentence.end
+        )
+
+    def _closes_with(self, cue: str, start: int, end: int) -> bool:
+        """Does norm[start:end] end on `cue` (trailing spaces, "!" and "." aside)?"""
+        text = self.norm[start:end].rstrip(" \t!.")
+        found = self.cues[cue].search(text)
+        return found is not None and found.end() >= len(text) - 1
 
     def _question_frames(self, sentence: _Sentence) -> tuple[bool, int | None, int | None]:
         """(starts like a question, first strong frame, first weak frame) - cached."""
@@ -484,7 +489,13 @@ class QuestionReading:
         return self._any_between(self._said_generally_starts, hit.end, sentence.end)
 
     def _own_clause_start(self, hit: _Hit, sentence: _Sentence) -> int | None:
-        """Where the sign's own clause starts, if it stands apart from the question."""
+        """Where the sign's own clause starts, if it stands apart from the question
+        (asked for twice of an unreported red flag: kept per hit)."""
+        if hit not in self._own_clause_start_by_hit:
+            self._own_clause_start_by_hit[hit] = self._find_own_clause_start(hit, sentence)
+        return self._own_clause_start_by_hit[hit]
+
+    def _find_own_clause_start(self, hit: _Hit, sentence: _Sentence) -> int | None:
         boundary = None
         if sentence.question_mark:
             boundary = self._run_on_clause_before(hit, sentence)
