@@ -336,6 +336,13 @@ TOLD_OR_NOT = [
     ("in case i react, i carry an epipen, can i have botox", "non_report"),
     ("had to use my epipen", "emergency"),
     ("i used my epi pen 10 mins ago", "emergency"),
+    # "i get it" confirms a sign named before, unless "it" is the treatment
+    # still to come ("if i get it done", "... on monday")
+    ("will bruises fade by friday if i get it done on monday", "non_report"),
+    ("how long does swelling last if i get it on friday", "non_report"),
+    ("is double vision a side effect? in any case i get it", "emergency"),
+    ("is blurred vision a side effect? i get it when i look at my phone", "emergency"),
+    ("is trouble breathing a side effect? not sure if i have it", "emergency"),
 ]
 
 
