@@ -103,6 +103,7 @@ CUE_NAMES = (
     "remedy_condition",
     "history",
     "confirms_own",
+    "shared_with_others",
     "hearsay",
     "present_state",
     "negates_something_else",

@@ -343,6 +343,14 @@ TOLD_OR_NOT = [
     ("is double vision a side effect? in any case i get it", "emergency"),
     ("is blurred vision a side effect? i get it when i look at my phone", "emergency"),
     ("is trouble breathing a side effect? not sure if i have it", "emergency"),
+    # confirmed after the question that named it, and said to be now: the
+    # patient's, even after "does botox cause..."; "anyone else" has it too
+    ("can botox give you double vision? because i have it right now", "emergency"),
+    ("does botox cause trouble swallowing? ive got it now", "emergency"),
+    ("does botox cause double vision? has anyone else had this", "non_report"),
+    ("eyelid drooping after botox, does that happen to anyone else?", "urgent"),
+    ("what if i get a droopy eyelid? i have it booked now", "non_report"),
+    ("is a droopy eyelid common? i have it booked for friday", "non_report"),
 ]
 
 
