@@ -351,6 +351,12 @@ TOLD_OR_NOT = [
     ("eyelid drooping after botox, does that happen to anyone else?", "urgent"),
     ("what if i get a droopy eyelid? i have it booked now", "non_report"),
     ("is a droopy eyelid common? i have it booked for friday", "non_report"),
+    # confirmed without "I" after what was heard ("... and got one", "... and yep")
+    ("heard of droopy eyelids after botox and got one, how long does it last?", "urgent"),
+    ("read it can cause droopy eyelids and yep. how long?", "urgent"),
+    ("how long would a droopy brow last if i got one", "non_report"),
+    ("is drooping common after botox? and yes i know it's rare", "non_report"),
+    ("is drooping common? and same question for bruising", "non_report"),
 ]
 
 
