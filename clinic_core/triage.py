@@ -320,10 +320,7 @@ class _Message(QuestionReading):
         self.scope_ends = self._ends("scope_end")
         self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
         self.masked = self._mask_not_first_person()
-        self._confirmations = sorted(
-            self._spans_in_masked("confirms_own") + self._spans("shared_with_others")
-        )
-        self.confirms_own = bool(self._confirmations)
+        self.confirms_own = bool(self.cues["confirms_own"].search(self.masked))
         self.third_party_ends = self._ends("third_party")
         self.first_person = sorted(m.start() for m in self._finditer("first_person", self.masked))
         self.history = self._spans("history")
@@ -373,15 +370,6 @@ class _Message(QuestionReading):
 
     def _ends(self, cue: str) -> list[int]:
         return sorted(end for _, end in self._spans(cue))
-
-    def _spans_in_masked(self, cue: str) -> list[tuple[int, int]]:
-        return sorted(m.span() for m in self._finditer(cue, self.masked))
-
-    def _confirmed_now_after(self, hit: _Hit) -> bool:
-        """'does botox cause double vision? i have it right now': the patient confirms
-        the sign after naming it (`confirms_own`), and the message says it is now
-        (`report`): the sign is theirs, whatever frame it was named in."""
-        return self.says_now and any(start >= hit.end for start, _ in self._confirmations)
 
     def _mask_not_first_person(self) -> str:
         """The text with "can I", "I was wondering", "my sister"... blanked out."""
@@ -625,11 +613,7 @@ class _Message(QuestionReading):
         # past episode stays past.
         opening = None if third_party else self._asks_when_own_sign_ends(hit, sentence)
         ends = opening is not None and not self._hypothetical_outside(opening, hit, sentence)
-        current = (
-            (ends and not history)
-            or not (hypothetical or third_party or history)
-            or (hypothetical and not (third_party or history) and self._confirmed_now_after(hit))
-        )
+        current = (ends and not history) or not (hypothetical or third_party or history)
         owned = current and (ends or self._owned(hit, sentence) or self.confirms_own)
         # A named person's emergency happening now is told, even in a sentence that
         # opened with a request ("can i have a call back, my mum just collapsed").

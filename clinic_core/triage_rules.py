@@ -103,7 +103,6 @@ CUE_NAMES = (
     "remedy_condition",
     "history",
     "confirms_own",
-    "shared_with_others",
     "hearsay",
     "present_state",
     "negates_something_else",

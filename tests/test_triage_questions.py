@@ -343,20 +343,18 @@ TOLD_OR_NOT = [
     ("is double vision a side effect? in any case i get it", "emergency"),
     ("is blurred vision a side effect? i get it when i look at my phone", "emergency"),
     ("is trouble breathing a side effect? not sure if i have it", "emergency"),
-    # confirmed after the question that named it, and said to be now: the
-    # patient's, even after "does botox cause..."; "anyone else" has it too
-    ("can botox give you double vision? because i have it right now", "emergency"),
-    ("does botox cause trouble swallowing? ive got it now", "emergency"),
-    ("does botox cause double vision? has anyone else had this", "non_report"),
-    ("eyelid drooping after botox, does that happen to anyone else?", "urgent"),
-    ("what if i get a droopy eyelid? i have it booked now", "non_report"),
     ("is a droopy eyelid common? i have it booked for friday", "non_report"),
+    ("is the headache after botox normal? i get it next to my eyebrow", "expected"),
+    ("can i get lip swelling from botox? i got them done and they're swollen now", "emergency"),
     # confirmed without "I" after what was heard ("... and got one", "... and yep")
     ("heard of droopy eyelids after botox and got one, how long does it last?", "urgent"),
     ("read it can cause droopy eyelids and yep. how long?", "urgent"),
     ("how long would a droopy brow last if i got one", "non_report"),
     ("is drooping common after botox? and yes i know it's rare", "non_report"),
     ("is drooping common? and same question for bruising", "non_report"),
+    ("is bruising normal? yes, i know it's common", "non_report"),
+    ("is swelling normal after botox? got em done today lol", "non_report"),
+    ("does botox cause bruising? my sister got them today", "non_report"),
 ]
 
 
