@@ -11,7 +11,8 @@ How a message is decided:
 
 1. The text is normalised (lower case, apostrophes removed, hyphens to
    spaces, "sooo" -> "so") keeping a map back to the original characters, so
-   `Assessment.matched` quotes the patient's own words.
+   `Assessment.matched` quotes the patient's own words
+   (clinic_core/triage_text.py).
 2. Every rule pattern is matched. Each hit is then checked in its sentence:
    negated ("no trouble breathing")? resolved ("the swelling has gone down")?
    someone else's ("my sister's eyelid")? hypothetical ("what if I can't
@@ -40,7 +41,6 @@ import functools
 import logging
 import re
 import threading
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +57,7 @@ from clinic_core.triage_rules import (
     load_rules,
     parse_rules,
 )
+from clinic_core.triage_text import Sentence, Text, as_text, normalise, sentences
 
 # The rules' names stay importable from here: callers read one module.
 __all__ = [
@@ -86,13 +87,6 @@ log = logging.getLogger(__name__)
 DECISION_ORDER = ("emergency", "urgent", "unclear", "expected")
 
 
-# Longer messages are cut: nobody types a symptom report this long, and the
-# bound keeps the worst case fast. Far above the 10,000 characters tested.
-MAX_CHARS = 50_000
-
-_APOSTROPHES = frozenset("'\u2019\u2018`\u00b4\u02bc\u2032")
-_DASHES = frozenset("-\u2010\u2011\u2012\u2013\u2014\u2015_")
-_SENTENCE_END = re.compile(r"[!?;:\n]+|\.(?!\d)")
 # A "not" inside these negates an ability, not the symptom: "I can't breathe".
 _ABILITY_NEGATION = re.compile(
     r"\b(?:cant|cannot|can not|couldnt|unable|not able|been able|no longer able|barely|hardly)\b"
@@ -147,132 +141,6 @@ class Assessment:
 # ---------------------------------------------------------------------------
 
 # ---------------------------------------------------------------------------
-# Text preparation
-# ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Text:
-    """The normalised message and a map back to the original characters."""
-
-    original: str
-    norm: str
-    index: tuple[int, ...]  # norm position -> original position
-
-    def phrase(self, start: int, end: int) -> str:
-        """The patient's own words for norm[start:end]."""
-        stop = self.index[end] if end < len(self.index) else len(self.original)
-        return self.original[self.index[start] : stop].strip()
-
-
-def _as_text(text: Any) -> str:
-    """Whatever the caller passes becomes a bounded string (never raises)."""
-    if text is None:
-        return ""
-    if isinstance(text, bytes | bytearray):
-        text = bytes(text).decode("utf-8", errors="replace")
-    elif not isinstance(text, str):
-        text = str(text)
-    return text[:MAX_CHARS]
-
-
-def _normalise_char(ch: str) -> str | None:
-    """One character of matching text (None: drop it, e.g. apostrophes)."""
-    if ch in _APOSTROPHES:
-        return None
-    if ch in _DASHES or ch == "\u2026":
-        return " "
-    if ch in "\r\n\u2028\u2029\x0b\x0c\x85":
-        return "\n"
-    if not ch.isprintable():
-        return " "
-    low = ch.lower()
-    if len(low) != 1:
-        return ch
-    # Accents dropped ("respiración" -> "respiracion", "año" -> "ano"): patients
-    # often type without them, so patterns are written without them.
-    if not low.isascii():
-        base = unicodedata.normalize("NFD", low)[0]
-        if base.isalpha() and base.isascii():
-            return base
-    return low
-
-
-def normalise(text: str) -> _Text:
-    """Lower-case, drop apostrophes, squeeze 'sooo' to 'so', keep the index map."""
-    chars: list[str] = []
-    index: list[int] = []
-    for i, ch in enumerate(text):
-        low = _normalise_char(ch)
-        if low is not None:
-            chars.append(low)
-            index.append(i)
-    out_chars: list[str] = []
-    out_index: list[int] = []
-    i = 0
-    while i < len(chars):
-        j = i
-        while j + 1 < len(chars) and chars[j + 1] == chars[i]:
-            j += 1
-        if chars[i] == "." and j > i:  # "..." is a pause, not a sentence end
-            out_chars.extend(" " * (j - i + 1))
-            out_index.extend(index[i : j + 1])
-        elif chars[i].isalpha() and j - i >= 2:  # "sooo" -> "so"
-            out_chars.append(chars[i])
-            out_index.append(index[i])
-        else:
-            out_chars.extend(chars[i : j + 1])
-            out_index.extend(index[i : j + 1])
-        i = j + 1
-    return _fix_words(_Text(text, "".join(out_chars), tuple(out_index)))
-
-
-# Shorthand typed for a question word, spelled out so that every cue that reads
-# questions ("how long...", "how soon...") knows it: "hw long will my lips be swollen".
-_WORD_FIXES = {"hw": "how"}
-_FIXED_WORD = re.compile(r"(?<!\w)(?:" + "|".join(_WORD_FIXES) + r")(?!\w)")
-
-
-def _fix_words(text: _Text) -> _Text:
-    """`text` with `_WORD_FIXES` applied; an added letter maps to its word's last character."""
-    if not _FIXED_WORD.search(text.norm):
-        return text
-    chars: list[str] = []
-    index: list[int] = []
-    done = 0
-    for match in _FIXED_WORD.finditer(text.norm):
-        chars.append(text.norm[done : match.start()])
-        index.extend(text.index[done : match.start()])
-        fixed = _WORD_FIXES[match.group()]
-        chars.append(fixed)
-        last = text.index[match.end() - 1]
-        index.extend(text.index[match.start() : match.end()][: len(fixed)])
-        index.extend([last] * (len(fixed) - (match.end() - match.start())))
-        done = match.end()
-    chars.append(text.norm[done:])
-    index.extend(text.index[done:])
-    return _Text(text.original, "".join(chars), tuple(index))
-
-
-@dataclass(frozen=True)
-class _Sentence:
-    start: int
-    end: int
-    question_mark: bool
-
-
-def _sentences(norm: str) -> list[_Sentence]:
-    """Sentence spans; a sentence ending in '?' is flagged."""
-    spans: list[_Sentence] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(norm):
-        spans.append(_Sentence(start, match.start(), "?" in match.group()))
-        start = match.end()
-    spans.append(_Sentence(start, len(norm), False))
-    return spans
-
-
-# ---------------------------------------------------------------------------
 # Hits and their context
 # ---------------------------------------------------------------------------
 
@@ -312,10 +180,10 @@ class _Message(QuestionReading):
 
     NEGATION_REACH = 150  # characters before a hit searched for its negation
 
-    def __init__(self, text: _Text, rules: TriageRules) -> None:
+    def __init__(self, text: Text, rules: TriageRules) -> None:
         self.norm = text.norm
         self.cues = rules.cues
-        self.sentences = _sentences(self.norm)
+        self.sentences = sentences(self.norm)
         self._sentence_starts = [s.start for s in self.sentences]
         self.scope_ends = self._ends("scope_end")
         self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
@@ -341,7 +209,7 @@ class _Message(QuestionReading):
     def _history_starts(self) -> list[int]:
         return [start for start, _ in self.history]
 
-    def _sentence_says_now(self, sentence: _Sentence) -> bool:
+    def _sentence_says_now(self, sentence: Sentence) -> bool:
         if sentence.start not in self._now_by_sentence:
             found = self.cues["report"].search(self.masked, sentence.start, sentence.end)
             self._now_by_sentence[sentence.start] = found is not None
@@ -379,7 +247,7 @@ class _Message(QuestionReading):
                 chars[start:end] = " " * (end - start)
         return "".join(chars)
 
-    def sentence(self, pos: int) -> _Sentence:
+    def sentence(self, pos: int) -> Sentence:
         return self.sentences[bisect.bisect_right(self._sentence_starts, pos) - 1]
 
     @staticmethod
@@ -400,7 +268,7 @@ class _Message(QuestionReading):
 
     # -- negation ---------------------------------------------------------
 
-    def negated(self, hit: _Hit, sentence: _Sentence, inability_is_symptom: bool = False) -> bool:
+    def negated(self, hit: _Hit, sentence: Sentence, inability_is_symptom: bool = False) -> bool:
         """'no trouble breathing', 'without any rash', 'the swelling has gone down'."""
         resolved = self.cues["negation_after"].match(self.norm, hit.end, sentence.end)
         if resolved and not self._asks_if_fine(resolved, sentence):
@@ -423,7 +291,7 @@ class _Message(QuestionReading):
             return False
         return not self.cues["negates_something_else"].search(last_words, negations[-1].end())
 
-    def _asks_if_fine(self, resolved: re.Match[str], sentence: _Sentence) -> bool:
+    def _asks_if_fine(self, resolved: re.Match[str], sentence: Sentence) -> bool:
         """'my throat is tight, is normal?' asks whether it is fine: it does not resolve it."""
         return (
             sentence.question_mark
@@ -433,7 +301,7 @@ class _Message(QuestionReading):
 
     # -- whose symptom, and is it real ------------------------------------
 
-    def _hypothetical_frame(self, hit: _Hit, sentence: _Sentence) -> int | None:
+    def _hypothetical_frame(self, hit: _Hit, sentence: Sentence) -> int | None:
         """Where the hypothetical frame over the symptom starts, if one does in its
         sentence with no "but ..." (`scope_end`) between it and the symptom."""
         i = bisect.bisect_left(self.hypothetical_starts, hit.start) - 1
@@ -444,7 +312,7 @@ class _Message(QuestionReading):
             return None
         return cue_start
 
-    def _hypothetical(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _hypothetical(self, hit: _Hit, sentence: Sentence) -> bool:
         """A hypothetical frame starts before the symptom: "what if I can't breathe"."""
         cue_start = self._hypothetical_frame(hit, sentence)
         if cue_start is None:
@@ -471,7 +339,7 @@ class _Message(QuestionReading):
             )
         return True
 
-    def _supposed_then_told(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _supposed_then_told(self, hit: _Hit, sentence: Sentence) -> bool:
         """'in case you need to know, im slurring my words': supposed, or told?
 
         After a supposition ("what if", "in case"), a clause after a comma
@@ -495,16 +363,14 @@ class _Message(QuestionReading):
             and self._told_after_comma(cue_start, hit, sentence)
         )
 
-    def _comma_clause_tells_since(self, frame_start: int, hit: _Hit, sentence: _Sentence) -> bool:
+    def _comma_clause_tells_since(self, frame_start: int, hit: _Hit, sentence: Sentence) -> bool:
         """The clause after the frame's last comma says when the sign began or that it is
         now (read up to the next comma: "..., can i book for today" is another clause)."""
         comma = self._last_in(self._commas, frame_start + 1, hit.start - 1)
         end = self._clause_end(hit, sentence)
         return comma is not None and bool(self.cues["told_since"].search(self.norm, comma, end))
 
-    def _felt_now(
-        self, comma: int, supposes: re.Match[str], hit: _Hit, sentence: _Sentence
-    ) -> bool:
+    def _felt_now(self, comma: int, supposes: re.Match[str], hit: _Hit, sentence: Sentence) -> bool:
         """'..., i feel like my throat could close': the supposing word belongs to a
         feeling told now (`felt_as_if`) that runs straight into the sign (at most one
         word between), and nothing in the sentence makes it conditional, still to come
@@ -520,7 +386,7 @@ class _Message(QuestionReading):
             return runs_into_sign and to_come is None
         return False
 
-    def _told_after_comma(self, frame_start: int, hit: _Hit, sentence: _Sentence) -> bool:
+    def _told_after_comma(self, frame_start: int, hit: _Hit, sentence: Sentence) -> bool:
         """The sign is told in a clause of its own after a comma that follows the frame:
         nothing in it up to the sign supposes or passes on hearsay (`comma_clause_not_told`:
         "could i die, my throat might close up"; "..., i heard my throat could swell"),
@@ -542,7 +408,7 @@ class _Message(QuestionReading):
             clause_end = following.start()
         return not self.cues["run_on_past"].search(self.norm, comma, clause_end)
 
-    def _third_party(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _third_party(self, hit: _Hit, sentence: Sentence) -> bool:
         """'my sister's eyelid is drooping' - unless "I"/"my" comes after the other person."""
         i = bisect.bisect_right(self.third_party_ends, hit.start) - 1
         if i < 0 or self.third_party_ends[i] <= sentence.start:
@@ -556,7 +422,7 @@ class _Message(QuestionReading):
             return False
         return not self._any_between(self.first_person, other_end, hit.start)
 
-    def _clause(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int]:
+    def _clause(self, hit: _Hit, sentence: Sentence) -> tuple[int, int]:
         """The clause around a hit: from the last clause end before it to the next after it."""
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
         i = bisect.bisect_right(self.clause_ends, hit.end)
@@ -565,7 +431,7 @@ class _Message(QuestionReading):
             ceiling = min(self.clause_ends[i], ceiling)
         return floor, ceiling
 
-    def _history(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _history(self, hit: _Hit, sentence: Sentence) -> bool:
         """'I had a rash years ago': past history in the same clause.
 
         A history phrase opening the sentence before a comma ("Years ago,
@@ -593,7 +459,7 @@ class _Message(QuestionReading):
             or self.cues["present_state"].search(norm, floor, ceiling)
         )
 
-    def _owned(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _owned(self, hit: _Hit, sentence: Sentence) -> bool:
         """'I' or 'my' right before or inside the symptom: "my lips are swelling"."""
         i = bisect.bisect_left(self.word_starts, hit.start)
         window_start = max(sentence.start, self.word_starts[max(0, i - 6)] if i else 0)
@@ -675,7 +541,7 @@ def _apply_overrides(hits: list[_Hit]) -> list[_Hit]:
     ]
 
 
-def _phrases(text: _Text, hits: Iterable[_Hit]) -> tuple[str, ...]:
+def _phrases(text: Text, hits: Iterable[_Hit]) -> tuple[str, ...]:
     """The patient's words for the hits, overlapping hits merged, in message order."""
     spans = sorted((h.start, h.end) for h in hits)
     merged: list[list[int]] = []
@@ -693,7 +559,7 @@ def _phrases(text: _Text, hits: Iterable[_Hit]) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------
 
 
-def _decide(text: _Text, rules: TriageRules) -> Assessment:
+def _decide(text: Text, rules: TriageRules) -> Assessment:
     message = _Message(text, rules)
     symptom_hits = list(_find_hits(text.norm, rules.symptoms))
     cue_hits = list(_find_hits(text.norm, rules.cue_rules))
@@ -777,7 +643,7 @@ def _first_rule(hits: list[_Hit], rules: TriageRules) -> str:
 
 
 def _report(
-    text: _Text,
+    text: Text,
     severity: str,
     rule: str,
     hits: list[_Hit],
@@ -853,7 +719,7 @@ def forget_recent() -> None:
 
 def _assess_with(rules: TriageRules, text: str, languages: Iterable[str] | None) -> Assessment:
     try:
-        prepared = normalise(_as_text(text))
+        prepared = normalise(as_text(text))
         best = _decide(prepared, rules)
         for code, (language_rules, _replies) in rules.languages.items():
             if languages is not None and code not in languages:
@@ -893,7 +759,7 @@ def reason(assessment: Assessment) -> str:
     return "not a report"
 
 
-def _asks_about(message: _Message, sentence: _Sentence) -> bool:
+def _asks_about(message: _Message, sentence: Sentence) -> bool:
     """Is the whole sentence a question (mark or tag, question opening or frame)?"""
     starts, strong, weak = message._question_frames(sentence)
     opening = message.norm[sentence.start : sentence.end].lstrip(" ,")
@@ -905,7 +771,7 @@ def run_on_clause_starts(text: str) -> list[int]:
     """Where `text` starts a clause without a comma (`run_on_starts`: "can i book
     an appointment i went floppy", "... my lips are swelling"), as positions in
     `text` (the meaning layer cuts its pieces there too)."""
-    prepared = normalise(_as_text(text))
+    prepared = normalise(as_text(text))
     if not prepared.norm.strip():
         return []
     starts = run_on_starts(prepared.norm, load_rules().cues)
@@ -920,7 +786,7 @@ def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> b
     third-party and history cues are applied as to a rule's hit, placed on the
     last word of the span so every frame before it in the sentence is seen.
     """
-    prepared = normalise(_as_text(text))
+    prepared = normalise(as_text(text))
     if not prepared.norm.strip():
         return False
     end = len(text) if end is None else end

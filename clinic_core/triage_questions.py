@@ -24,7 +24,8 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from clinic_core.triage import _Hit, _Sentence
+    from clinic_core.triage import _Hit
+    from clinic_core.triage_text import Sentence
 
 _WORD = re.compile(r"\w+")  # the same words as the reader's
 
@@ -134,7 +135,7 @@ class QuestionReading:
     norm: str
     cues: Mapping[str, re.Pattern[str]]
     masked: str
-    sentences: list[_Sentence]
+    sentences: list[Sentence]
     _sentence_starts: list[int]
     clause_ends: list[int]
     hypothetical_starts: list[int]
@@ -145,7 +146,7 @@ class QuestionReading:
 
     if TYPE_CHECKING:  # defined by the message (`_Message`)
 
-        def sentence(self, pos: int) -> _Sentence: ...
+        def sentence(self, pos: int) -> Sentence: ...
         def _spans(self, cue: str) -> list[tuple[int, int]]: ...
         def _ends(self, cue: str) -> list[int]: ...
         @staticmethod
@@ -177,7 +178,7 @@ class QuestionReading:
     def _bare_run_on_starts(self) -> frozenset[int]:
         return frozenset(_bare_clause_starts(self.norm, self.cues, self._norm_word_starts))
 
-    def _run_on_clause_before(self, hit: _Hit, sentence: _Sentence) -> int | None:
+    def _run_on_clause_before(self, hit: _Hit, sentence: Sentence) -> int | None:
         """The start of the run-on clause the sign is told in ("... i blacked out",
         "... my lips are swelling", "... having trouble breathing"), when only the
         clause's own opening words stand between that start and the sign (an "I"
@@ -212,7 +213,7 @@ class QuestionReading:
             return None  # a past episode told ("... i passed out last time")
         return start
 
-    def _subject_clause_reaching(self, bare_start: int, sentence: _Sentence) -> int | None:
+    def _subject_clause_reaching(self, bare_start: int, sentence: Sentence) -> int | None:
         """The start of an "I" or "my" clause whose own opening words run up to
         `bare_start` ("i now | cant breathe", "my husband now cant | swallow"), if any."""
         earlier = self._last_in(self._run_on_starts, sentence.start + 1, bare_start - 1)
@@ -225,12 +226,12 @@ class QuestionReading:
             return earlier
         return None
 
-    def _clause_end(self, hit: _Hit, sentence: _Sentence) -> int:
+    def _clause_end(self, hit: _Hit, sentence: Sentence) -> int:
         """Where the sign's clause ends, for what follows it: the next comma or the sentence end."""
         i = bisect.bisect_left(self._commas, hit.end)
         return min(self._commas[i], sentence.end) if i < len(self._commas) else sentence.end
 
-    def _told_now_after(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _told_now_after(self, hit: _Hit, sentence: Sentence) -> bool:
         """Nothing after the sign in its clause makes it general, lasting, conditional
         or still to come (`told_not_now_after`: "... can happen", "... through my nose")."""
         end = self._clause_end(hit, sentence)
@@ -294,7 +295,7 @@ class QuestionReading:
 
     # -- a carer's emergency, happening now --------------------------------
 
-    def _someone_here_now(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _someone_here_now(self, hit: _Hit, sentence: Sentence) -> bool:
         """`_someone_now` for the hit, judged once per message (whose sign it is,
         and whether it is told, both ask)."""
         known = self._someone_now_by_hit.get(hit)
@@ -302,7 +303,7 @@ class QuestionReading:
             known = self._someone_now_by_hit[hit] = self._someone_now(hit, sentence)
         return known
 
-    def _bare_clause_after_request(self, other_end: int, hit: _Hit, sentence: _Sentence) -> bool:
+    def _bare_clause_after_request(self, other_end: int, hit: _Hit, sentence: Sentence) -> bool:
         """A clause without its subject, run on after the request that named someone,
         is told by the writer: of themselves when the request named "someone" or "you"
         ("can i talk to someone now having trouble breathing"), of the person they are
@@ -325,7 +326,7 @@ class QuestionReading:
             or self.cues["other_eligibility"].search(self.norm, sentence.start, end)
         )
 
-    def _someone_now(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _someone_now(self, hit: _Hit, sentence: Sentence) -> bool:
         """A named person's emergency sign happening now: the writer is with them.
 
         Whoever writes, the advice is the same (call emergency services), so
@@ -398,7 +399,7 @@ class QuestionReading:
             return False  # "I heard that swallowing is hard after...", "what does it mean when"
         return bool(self.cues["present_state"].search(self.norm, hit.start, hit.end))
 
-    def _asks(self, sentence: _Sentence) -> bool:
+    def _asks(self, sentence: Sentence) -> bool:
         """A question mark, or a spoken question tag ("... is that a thing")."""
         return sentence.question_mark or self._closes_with(
             "question_tag", sentence.start, sentence.end
@@ -410,7 +411,7 @@ class QuestionReading:
         found = self.cues[cue].search(text)
         return found is not None and found.end() >= len(text) - 1
 
-    def _question_frames(self, sentence: _Sentence) -> tuple[bool, int | None, int | None]:
+    def _question_frames(self, sentence: Sentence) -> tuple[bool, int | None, int | None]:
         """(starts like a question, first strong frame, first weak frame) - cached."""
         if sentence.start not in self._questions:
             norm, start, end = self.norm, sentence.start, sentence.end
@@ -426,7 +427,7 @@ class QuestionReading:
             )
         return self._questions[sentence.start]
 
-    def _general_question(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _general_question(self, hit: _Hit, sentence: Sentence) -> bool:
         """'can botox cause trouble swallowing?', 'is it normal to bruise?'.
 
         For an emergency sign a frame counts only before it: in "lips
@@ -449,7 +450,7 @@ class QuestionReading:
             return False
         return weak < hit.start or hit.rule.level != "emergency"
 
-    def _sign_stands_apart(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _sign_stands_apart(self, hit: _Hit, sentence: Sentence) -> bool:
         """'tell me what to do, cant breathe properly': the sign is its own clause.
 
         A frame asks about what follows it in its clause ("want to know
@@ -469,7 +470,7 @@ class QuestionReading:
             or self._said_generally_after(hit, sentence)
         )
 
-    def _sign_apart_after_passed_on(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _sign_apart_after_passed_on(self, hit: _Hit, sentence: Sentence) -> bool:
         """'heard about that, throat closing up': told, or what was heard? Screen it.
 
         The sign stands bare in its own clause, as in `_sign_stands_apart`,
@@ -485,17 +486,17 @@ class QuestionReading:
             and not self._said_generally_after(hit, sentence)
         )
 
-    def _said_generally_after(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _said_generally_after(self, hit: _Hit, sentence: Sentence) -> bool:
         return self._any_between(self._said_generally_starts, hit.end, sentence.end)
 
-    def _own_clause_start(self, hit: _Hit, sentence: _Sentence) -> int | None:
+    def _own_clause_start(self, hit: _Hit, sentence: Sentence) -> int | None:
         """Where the sign's own clause starts, if it stands apart from the question
         (asked for twice of an unreported red flag: kept per hit)."""
         if hit not in self._own_clause_start_by_hit:
             self._own_clause_start_by_hit[hit] = self._find_own_clause_start(hit, sentence)
         return self._own_clause_start_by_hit[hit]
 
-    def _find_own_clause_start(self, hit: _Hit, sentence: _Sentence) -> int | None:
+    def _find_own_clause_start(self, hit: _Hit, sentence: Sentence) -> int | None:
         boundary = None
         if sentence.question_mark:
             boundary = self._run_on_clause_before(hit, sentence)
@@ -514,7 +515,7 @@ class QuestionReading:
             boundary = self._run_on_clause_before(hit, sentence)
         return boundary
 
-    def _verb_leads_told_sign(self, lead: str, comma: int, hit: _Hit, sentence: _Sentence) -> bool:
+    def _verb_leads_told_sign(self, lead: str, comma: int, hit: _Hit, sentence: Sentence) -> bool:
         """'can i pop in, got double vision': a subjectless verb (`sign_lead_verb`) leads
         the sign, no question about its chances comes before the comma, and nothing in
         its clause makes it general, lasting or past."""
@@ -527,7 +528,7 @@ class QuestionReading:
             )
         )
 
-    def _asks_remedy_for(self, hit: _Hit, sentence: _Sentence) -> bool:
+    def _asks_remedy_for(self, hit: _Hit, sentence: Sentence) -> bool:
         """'can I take an antihistamine, lips swelling': what to take for a sign that may be here.
 
         Nobody asks what to take for swelling lips nobody has; asked before
@@ -540,7 +541,7 @@ class QuestionReading:
             return False
         return not self._any_between(self._condition_starts, remedy_end, sentence.end)
 
-    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: _Sentence) -> tuple[int, int] | None:
+    def _asks_when_own_sign_ends(self, hit: _Hit, sentence: Sentence) -> tuple[int, int] | None:
         """'how long will my double vision last?': only a sign one has can end (any level).
 
         At most three words before the sign, either "how long (how much
@@ -594,7 +595,7 @@ class QuestionReading:
         return None
 
     def _hypothetical_outside(
-        self, opening: tuple[int, int], hit: _Hit, sentence: _Sentence
+        self, opening: tuple[int, int], hit: _Hit, sentence: Sentence
     ) -> bool:
         """A hypothetical frame opens in the sentence before the sign, other than the
         question's own "will I / will my" inside the opening."""
