@@ -39,6 +39,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from clinic_core.sentence_encoder import shared_encoder
+from clinic_core.shorthand import spelled_out
 
 log = logging.getLogger(__name__)
 RESPONSE_SELECTOR = "response_selector"
@@ -113,7 +114,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         if len({label for _, label in examples}) < 2:
             log.warning("Fewer than two labels to learn; the meaning classifier stays idle.")
             return self._resource
-        vectors = shared_encoder().encode([text for text, _ in examples])
+        vectors = shared_encoder().encode([spelled_out(text) for text, _ in examples])
         model = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
         model.fit(vectors, [label for _, label in examples])
         self._set_labels([str(label) for label in model.classes_])
@@ -150,7 +151,8 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """One row of label probabilities per text (softmax of the linear scores)."""
-        scores = shared_encoder().encode(texts) @ self._weights.T + self._bias
+        scores = shared_encoder().encode([spelled_out(t) for t in texts]) @ self._weights.T
+        scores = scores + self._bias
         scores = np.exp(scores - scores.max(axis=1, keepdims=True))
         return scores / scores.sum(axis=1, keepdims=True)
 

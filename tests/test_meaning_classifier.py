@@ -164,3 +164,12 @@ def test_the_trained_model_answers_by_the_blend(parse) -> None:
         selector["response"]["intent_response_key"] == selector["ranking"][0]["intent_response_key"]
     )
     assert selector["response"]["confidence"] == pytest.approx(selector["ranking"][0]["confidence"])
+
+
+def test_texting_shorthand_is_read_as_the_words_it_stands_for(
+    trained: MeaningClassifier,
+) -> None:
+    """The meaning is read from "appointment please", not from "appt pls"."""
+    typed, spelled = trained.probabilities(["need an appt pls", "need an appointment please"])
+    assert typed == pytest.approx(spelled, abs=1e-6)
+    assert trained._labels[int(typed.argmax())] == "book_appointment"
