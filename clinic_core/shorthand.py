@@ -9,8 +9,10 @@ in training and in use alike.
 Only that reading changes: the stored message, what staff see, DIET's
 features and the triage layers (rules and red-flag meanings, which were
 measured on patients' own spellings) keep the patient's text. A word is
-listed only when it has one reading in a patient's message to a clinic ("r"
-can be "right", "cos" "cosmetic": not listed).
+listed only when what else it can mean in a patient's message to a clinic
+reads the same to the classifier ("ur": your or you're). Not listed: "r"
+(right), "cos" (cosmetic), "bc" (birth control), "cuz" (cousin), "rn"
+(registered nurse), "msg" (an allergy); "u" after a number is units.
 """
 
 from __future__ import annotations
@@ -34,17 +36,13 @@ SHORTHAND: dict[str, str] = {
     "hw": "how",
     "abt": "about",
     "ppl": "people",
-    "bc": "because",
     "bcos": "because",
     "bcoz": "because",
     "becoz": "because",
-    "cuz": "because",
-    "coz": "because",
     "wat": "what",
     "wot": "what",
     "wen": "when",
     "dr": "doctor",
-    "msg": "message",
     "tmrw": "tomorrow",
     "tmrow": "tomorrow",
     "tmw": "tomorrow",
@@ -53,16 +51,30 @@ SHORTHAND: dict[str, str] = {
     "wks": "weeks",
     "hrs": "hours",
     "idk": "i don't know",
-    "rn": "right now",
     "b4": "before",
     "nxt": "next",
     "txt": "text",
     "smth": "something",
 }
 
-_WORD = re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, SHORTHAND)) + r")(?![\w'])", re.I)
+# Straight and curly apostrophes join letters into one word ("Dr's", "u’ll").
+_APOSTROPHES = "'\u2019\u2018`\u00b4\u02bc\u2032"
+_WORD = re.compile(
+    rf"(?<![\w{_APOSTROPHES}])({'|'.join(map(re.escape, SHORTHAND))})(?![\w{_APOSTROPHES}])",
+    re.IGNORECASE,
+)
+# "20 u", "50u of botox": units after a number, not "you".
+_AFTER_NUMBER = re.compile(r"\d\s*$")
 
 
 def spelled_out(text: str) -> str:
-    """`text` with each listed shorthand word replaced by its words (case of the rest kept)."""
-    return _WORD.sub(lambda m: SHORTHAND[m.group(1).lower()], text)
+    """`text` with each listed shorthand word replaced by its words (the rest kept as typed)."""
+
+    def spell(match: re.Match[str]) -> str:
+        typed = match.group(1)
+        key = typed.lower()
+        if key == "u" and _AFTER_NUMBER.search(text, 0, match.start()):
+            return typed
+        return SHORTHAND.get(key, typed)  # "İdk" lower-cases to no key: left as typed
+
+    return _WORD.sub(spell, text)

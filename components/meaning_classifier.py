@@ -61,7 +61,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
     def get_default_config() -> dict[str, Any]:
         return {
             # The share of the embedding classifier in the blend (chosen on the dev set).
-            "weight": 0.6,
+            "weight": 0.7,
             # Inverse regularisation strength of the logistic regression.
             "C": 16.0,
             # The retrieval intent whose topics the ResponseSelector picks.

@@ -173,3 +173,22 @@ def test_texting_shorthand_is_read_as_the_words_it_stands_for(
     typed, spelled = trained.probabilities(["need an appt pls", "need an appointment please"])
     assert typed == pytest.approx(spelled, abs=1e-6)
     assert trained._labels[int(typed.argmax())] == "book_appointment"
+
+
+def test_training_reads_the_spelled_out_words(tmp_path: Path, monkeypatch) -> None:
+    """The examples are encoded as the words they stand for, as messages are in use."""
+    from clinic_core import sentence_encoder
+
+    encoded: list[str] = []
+    real = sentence_encoder.shared_encoder()
+
+    class Recording:
+        def encode(self, texts: list[str]):
+            encoded.extend(texts)
+            return real.encode(texts)
+
+    monkeypatch.setattr("components.meaning_classifier.shared_encoder", lambda: Recording())
+    component, _ = _component(tmp_path)
+    examples = [_example("need an appt pls", "book_appointment"), _example("hi", "greet")]
+    component.train(TrainingData(training_examples=examples))
+    assert encoded == ["need an appointment please", "hi"]
