@@ -7,9 +7,10 @@ imports Rasa or rasa_sdk (tests/test_layout.py checks both).  Start here for a
 change to what the assistant knows or stores:
 
 - clinic.py: the clinic file (hours, contacts, facts) and its loader
-- triage.py (with triage_questions.py), screening.py, red_flag_semantic.py,
-  sentence_encoder.py: symptom triage rules and engine, red-flag screening by
-  words and by meaning
+- triage.py (with triage_text.py and triage_questions.py), screening.py,
+  red_flag_semantic.py, sentence_encoder.py: symptom triage rules and engine,
+  red-flag screening by words and by meaning
+- shorthand.py: texting shorthand spelled out for the meaning classifier
 - booking_fields.py, booking_time.py: reading names, phones, dates and times
 - languages.py, clarify.py, follow_ups.py: other languages, "did you mean",
   the follow-up questions each FAQ topic offers
