@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 
+from clinic_core.triage_text import APOSTROPHES
+
 SHORTHAND: dict[str, str] = {
     "u": "you",
     "ur": "your",
@@ -57,10 +59,8 @@ SHORTHAND: dict[str, str] = {
     "smth": "something",
 }
 
-# Straight and curly apostrophes join letters into one word ("Dr's", "u’ll").
-_APOSTROPHES = "'\u2019\u2018`\u00b4\u02bc\u2032"
 _WORD = re.compile(
-    rf"(?<![\w{_APOSTROPHES}])({'|'.join(map(re.escape, SHORTHAND))})(?![\w{_APOSTROPHES}])",
+    rf"(?<![\w{APOSTROPHES}])({'|'.join(map(re.escape, SHORTHAND))})(?![\w{APOSTROPHES}])",
     re.IGNORECASE,
 )
 # "20 u", "50u of botox": units after a number, not "you".
