@@ -1,0 +1,123 @@
+"""Emergencies told after a request or a question (nineteenth session).
+
+A fresh dev set written blind from the label definitions
+(tests/eval/triage_dev_request.jsonl: every message opens with a request or
+a question, then says what is happening) missed five emergencies of 95. Each
+miss was a mechanism, mended in clinic/triage-rules.yml and tested here in
+our own words:
+
+- asking the assistant itself to call an ambulance was read as a question
+  ("can you call an ambulance for me please");
+- a carer's speech trouble: "can't get her words out" knew only "my words";
+- double vision as "seeing two of" a person or a thing;
+- whole-body weakness as "floppy all over", "like a rag doll", "no strength in
+  any muscle", legs or knees that buckle;
+- a named person who "keeps nearly fainting" was not happening now;
+- "the doctor" or "the nurse" named only as whom the patient asks to call them
+  made the sign after it the doctor's ("can the nurse ring me, seeing double").
+
+And an urgent sign: a droop that drops "a bit more each day" is worsening.
+Beside them, the readings that must not move.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.triage_cases import cases, outcome
+
+EMERGENCY = [
+    "could you call an ambulance for me please",
+    "can someone get an ambulance, i had botox and something is really wrong",
+    "please call an ambulance i cant cope",
+    "call me an ambulance now",
+    "my dad cant get his words out since his botox this morning",
+    "my mum can't get her words out, can someone help",
+    "she cant form her words properly",
+    "im seeing two of my kids right now",
+    "can i come in asap, seeing two of everyone",
+    "i feel floppy all over since the injections",
+    "feel like a rag doll today, no strength in any of my muscles",
+    "my legs keep buckling under me since this morning",
+    "my husband keeps nearly fainting after his treatment today",
+    "my wife is almost passing out, what do we do",
+    "can the nurse ring me, having trouble swallowing",
+    "need the doctor to phone me pls, seeing double since lunch",
+    "can the doctor call me back asap, throat feels tight",
+    # from the review of this change
+    "can you phone an ambulance for me",
+    "can you call for an ambulance please",
+    "can you ring for an ambulance",
+    "my dad keeps nearly blacking out",
+    "my dad is nearly keeling over",
+    "can the nurse please call me, seeing double",
+    "my husband keeps seeing two of me",
+]
+
+URGENT = [
+    "my eyelid has dropped a bit more each day since monday",
+    "is there a slot today? my brow droops more every day",
+]
+
+NOT_A_REPORT = [
+    # general questions and suppositions in the same words
+    "when would someone need to call an ambulance after botox",
+    "can the doctor call me about whether double vision is a risk",
+    "the doctor said to call me if my throat feels tight",
+    "can the nurse call me? my friend had double vision after her botox",
+    "can the nurse call me, i wanted to ask if trouble swallowing is common",
+    "im seeing two of the nurses next week for a consult",
+    # from the review of this change: jokes, idioms, other things seen, suppositions
+    "seeing two of my friends for lunch tomorrow, can i have botox the day before",
+    "I'm seeing two of your nurses next week",
+    "i see two of my appointments were cancelled",
+    "my dog goes floppy all over when you rub his belly",
+    "my colleague keeps almost passing out from boredom in meetings lol",
+    "my mum keeps nearly fainting at the prices lol",
+    "my husband cant get his words out when hes angry lol",
+    "my mum cant get her words out in English, can you reply in Polish",
+    "will you call an ambulance if I faint during the appointment",
+    "when would you call an ambulance for a patient",
+    "should I worry if my legs buckle after botox?",
+    "i feel like a rag doll after the gym",
+]
+
+NOT_AN_EMERGENCY = [
+    "can the doctor call me about my appointment",
+    "can the nurse ring me to rebook",
+    "my knees buckled when I saw the bill",
+    "I was thrown around like a rag doll on the rollercoaster on holiday",
+    "I stretched my legs and buckled my seatbelt before driving home from the clinic",
+]
+
+# Easing a bit more each day is no worsening.
+NOT_URGENT = [
+    "the bruise fades a bit more each day",
+    "my headache eases a bit more each day",
+    "i like it more than before, just a small bruise",
+]
+
+
+@pytest.mark.parametrize("text", cases(EMERGENCY))
+def test_a_request_or_question_then_an_emergency_is_an_emergency(text: str) -> None:
+    assert outcome(text) == "emergency"
+
+
+@pytest.mark.parametrize("text", cases(URGENT))
+def test_a_droop_dropping_more_each_day_is_urgent(text: str) -> None:
+    assert outcome(text) == "urgent"
+
+
+@pytest.mark.parametrize("text", cases(NOT_URGENT))
+def test_easing_more_each_day_is_not_urgent(text: str) -> None:
+    assert outcome(text) == "expected"
+
+
+@pytest.mark.parametrize("text", cases(NOT_A_REPORT))
+def test_the_same_words_asked_or_told_of_others_are_not_a_report(text: str) -> None:
+    assert outcome(text) == "non_report"
+
+
+@pytest.mark.parametrize("text", cases(NOT_AN_EMERGENCY))
+def test_asking_the_doctor_to_call_is_not_an_emergency(text: str) -> None:
+    assert outcome(text) != "emergency"
