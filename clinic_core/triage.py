@@ -186,7 +186,8 @@ class _Message(QuestionReading):
         self.scope_ends = self._ends("scope_end")
         self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
         self.masked = self._mask_not_first_person()
-        self.confirms_own = bool(self.cues["confirms_own"].search(self.masked))
+        self.confirmation_starts = [m.start() for m in self._finditer("confirms_own", self.masked)]
+        self.confirms_own = bool(self.confirmation_starts)
         self.third_party_ends = self._ends("third_party")
         self.first_person = sorted(m.start() for m in self._finditer("first_person", self.masked))
         self.history = self._spans("history")
@@ -467,9 +468,17 @@ class _Message(QuestionReading):
         before = self.norm[max(sentence.start, last_two) : hit.start]
         return bool(self.cues["this_symptom"].search(before))
 
+    def _confirmed_after(self, hit: _Hit) -> bool:
+        """An emergency sign asked about, then confirmed as the patient's own after it:
+        "can botox make u short of breath, bc i am rn", "does botox cause trouble
+        swallowing? i have it right now". The supposition was their own question."""
+        return hit.rule.level == "emergency" and any(
+            start >= hit.end for start in self.confirmation_starts
+        )
+
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
-        hypothetical = self._hypothetical(hit, sentence)
+        hypothetical = self._hypothetical(hit, sentence) and not self._confirmed_after(hit)
         history = self._history(hit, sentence)
         third_party = self._third_party(hit, sentence)
         # The question's own future ("how long will I have...", "will my lips...")

@@ -17,7 +17,26 @@ our own words:
   made the sign after it the doctor's ("can the nurse ring me, seeing double").
 
 And an urgent sign: a droop that drops "a bit more each day" is worsening.
-Beside them, the readings that must not move.
+
+A second dev set of the same shape written blind in texting, voice-to-text
+and non-native voices (tests/eval/triage_dev_request_2.jsonl) missed ten of
+98 emergencies:
+
+- a sign asked about, then confirmed after it ("can botox make u short of
+  breath, bc i am rn"): a supposition the patient answers themselves is
+  their own (clinic_core/triage.py, `_confirmed_after`);
+- "gone white / pale / limp" read as "gone" (resolved);
+- drink out of the nose asked about ("is it normal that tea came out my
+  nose"): the phrase now takes in "my nose";
+- coughing on drinks; "talkin funny"; "see two image"; a carer's "cant hold
+  his head up";
+- a carer asking for help in other words ("call 999", "send someone", "pls
+  call asap", "can you help me please").
+
+Beside them, the readings that must not move, and the probes of two
+reviewers: the first version of the idioms ("nearly fainting at the bill")
+vetoed real emergencies told in the same clause, so idioms are now left out
+where the sign itself is read, never by a veto on the clause.
 """
 
 from __future__ import annotations
@@ -52,10 +71,36 @@ EMERGENCY = [
     "my dad is nearly keeling over",
     "can the nurse please call me, seeing double",
     "my husband keeps seeing two of me",
+    # the second dev set's mechanisms, in our own words
+    "does botox give you breathing problems? cause i have it now",
+    "can it make your throat tight bc i am rn",
+    "is it normal that water comes out my nose when i drink",
+    "i keep coughing on my tea since the injections",
+    "my wife keeps coughing on her drinks, had botox today",
+    "im talkin funny and my lip feels heavy",
+    "my eyes see two image since this morning",
+    "my son cant hold his head up properly since the treatment",
+    "my mum is gone pale and keeps nearly passing out",
+    "pls call asap my husband says his throat is closing",
+    "can u send someone, my friend collapsed in the waiting room",
+    "call 999 my wife collapsed after her botox",
+    # from the second review: a mood, a place or an idiom beside a real sign
+    "my husband collapsed while looking at the bill and hes not breathing properly",
+    "my son is choking from laughing and his lips are swelling up",
+    "my wife is slurring her words like when shes drunk but she hasnt had a drink",
+    "excuse my bad in english my wife cant breathe her throat is closing",
+    "my girlfriend is crying with excitement her throat is closing up she can barely breathe",
+    "help its as if my knees buckle and everything is blurry",
+    "if my legs buckle i cant get up and my throat is closing up",
+    "im floppy all over after my botox this morning",
+    "seeing two of my husband after the jabs this morning",
+    "can you get me an ambulance asap",
+    "my husband fainted at the sight of his face and hasnt woken up",
 ]
 
 URGENT = [
     "my eyelid has dropped a bit more each day since monday",
+    "the swelling spreads a little more every day",
     "is there a slot today? my brow droops more every day",
 ]
 
@@ -80,6 +125,8 @@ NOT_A_REPORT = [
     "when would you call an ambulance for a patient",
     "should I worry if my legs buckle after botox?",
     "i feel like a rag doll after the gym",
+    "what if my throat closes up? i have that fear",
+    "my son cant get his words out he has a stammer",
 ]
 
 NOT_AN_EMERGENCY = [
@@ -95,6 +142,8 @@ NOT_URGENT = [
     "the bruise fades a bit more each day",
     "my headache eases a bit more each day",
     "i like it more than before, just a small bruise",
+    "the bruise is getting lighter a bit more each day",
+    "my headache gets better a bit more each day",
 ]
 
 
