@@ -103,6 +103,13 @@ _INABILITY = re.compile(
     r"(?!(?:have|has|had|get|got|feel|felt|notice|noticed|think|know|seem|seems)\b)\w+"
 )
 _OR = re.compile(r"\b(?:or|nor)\b")
+# After a confirmation, what makes it a habit, a cause or a thing rather than the
+# sign now ("i get it with migraines", "i have it written down", "is my worst nightmare").
+_CONFIRMATION_NOT_NOW = re.compile(
+    r"[^\w.!?;\n]*(?:\w+ ){0,2}?(?:with|when|whenever|from|sometimes|often|every|each|always|"
+    r"anyway|written|booked|in my|on my|i worry|is my|a lot|before|in the past|"
+    r"since (?:i was|birth|childhood))\b"
+)
 
 
 # ---------------------------------------------------------------------------
@@ -186,8 +193,8 @@ class _Message(QuestionReading):
         self.scope_ends = self._ends("scope_end")
         self.clause_ends = sorted(self.scope_ends + self._ends("clause_start"))
         self.masked = self._mask_not_first_person()
-        self.confirmation_starts = [m.start() for m in self._finditer("confirms_own", self.masked)]
-        self.confirms_own = bool(self.confirmation_starts)
+        self.confirmations = list(self._finditer("confirms_own", self.masked))
+        self.confirms_own = bool(self.confirmations)
         self.third_party_ends = self._ends("third_party")
         self.first_person = sorted(m.start() for m in self._finditer("first_person", self.masked))
         self.history = self._spans("history")
@@ -471,9 +478,20 @@ class _Message(QuestionReading):
     def _confirmed_after(self, hit: _Hit) -> bool:
         """An emergency sign asked about, then confirmed as the patient's own after it:
         "can botox make u short of breath, bc i am rn", "does botox cause trouble
-        swallowing? i have it right now". The supposition was their own question."""
-        return hit.rule.level == "emergency" and any(
-            start >= hit.end for start in self.confirmation_starts
+        swallowing? i have it right now". Only a question about what the treatment
+        does (never a supposition: "what if", "in case"), confirmed in the same
+        sentence or the next, and not as a habit or a cause ("i get it with migraines")."""
+        if hit.rule.level != "emergency":
+            return False
+        sentence = self.sentence(hit.start)
+        frame = self._hypothetical_frame(hit, sentence)
+        if frame is None or not self.cues["run_on_ends_frame"].match(self.norm, frame):
+            return False
+        i = bisect.bisect_right(self._sentence_starts, hit.start)
+        limit = self.sentences[min(i, len(self.sentences) - 1)].end
+        return any(
+            hit.end <= m.start() < limit and not _CONFIRMATION_NOT_NOW.match(self.norm, m.end())
+            for m in self.confirmations
         )
 
     def verdict(self, hit: _Hit) -> _Verdict:

@@ -96,6 +96,18 @@ EMERGENCY = [
     "seeing two of my husband after the jabs this morning",
     "can you get me an ambulance asap",
     "my husband fainted at the sight of his face and hasnt woken up",
+    # from the third review: a new stammer, "every X" with a time after it, a
+    # confirmation with an adverb, drink "gone everywhere", bare pleas
+    "my dad suddenly has a stammer and his speech is slurred",
+    "my husband suddenly has a stutter and slurred speech",
+    "i keep seeing two of every car tonight",
+    "i keep seeing two of him had to sit down",
+    "is trouble swallowing a known side effect? i have that worry, i actually have it now",
+    "is difficulty swallowing a side effect? i literally have it",
+    "does botox cause trouble swallowing? i have it right now.",
+    "water came out of my nose and its gone everywhere",
+    "pls ring 999",
+    "ambulance please",
 ]
 
 URGENT = [
@@ -126,7 +138,9 @@ NOT_A_REPORT = [
     "should I worry if my legs buckle after botox?",
     "i feel like a rag doll after the gym",
     "what if my throat closes up? i have that fear",
-    "my son cant get his words out he has a stammer",
+    "what if i get double vision, i get it with migraines anyway",
+    "in case i choke on water, i get it sometimes",
+    "quick q is double vision a side effect of botox, thinking of getting it done",
 ]
 
 NOT_AN_EMERGENCY = [
@@ -147,26 +161,27 @@ NOT_URGENT = [
 ]
 
 
-@pytest.mark.parametrize("text", cases(EMERGENCY))
-def test_a_request_or_question_then_an_emergency_is_an_emergency(text: str) -> None:
-    assert outcome(text) == "emergency"
+# Each list with the outcome its messages must get.
+EXPECTED_OUTCOMES = {
+    "emergency": EMERGENCY,
+    "urgent": URGENT,
+    "expected": NOT_URGENT,
+    "non_report": NOT_A_REPORT,
+}
 
 
-@pytest.mark.parametrize("text", cases(URGENT))
-def test_a_droop_dropping_more_each_day_is_urgent(text: str) -> None:
-    assert outcome(text) == "urgent"
-
-
-@pytest.mark.parametrize("text", cases(NOT_URGENT))
-def test_easing_more_each_day_is_not_urgent(text: str) -> None:
-    assert outcome(text) == "expected"
-
-
-@pytest.mark.parametrize("text", cases(NOT_A_REPORT))
-def test_the_same_words_asked_or_told_of_others_are_not_a_report(text: str) -> None:
-    assert outcome(text) == "non_report"
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(case.values[0], expected, id=f"{expected}-{case.id}")
+        for expected, texts in EXPECTED_OUTCOMES.items()
+        for case in cases(texts)
+    ],
+)
+def test_each_message_gets_its_outcome(text: str, expected: str) -> None:
+    assert outcome(text) == expected
 
 
 @pytest.mark.parametrize("text", cases(NOT_AN_EMERGENCY))
-def test_asking_the_doctor_to_call_is_not_an_emergency(text: str) -> None:
+def test_asking_the_doctor_to_call_or_an_idiom_is_not_an_emergency(text: str) -> None:
     assert outcome(text) != "emergency"
