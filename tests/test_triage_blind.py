@@ -113,9 +113,9 @@ def request_figures(parse):
 
 
 def test_request_framed_emergencies_keep_their_floor(request_figures) -> None:
-    """Measured at 66, 68, 70 and (nineteenth session) 71 of 80; a floor a little
+    """Measured at 66, 68, 70 and (nineteenth session) 73 of 80; a floor a little
     below, raised as the figure rises."""
-    assert request_figures.recall("emergency") >= 0.85
+    assert request_figures.recall("emergency") >= 0.875
 
 
 def test_request_framed_look_alikes_keep_their_ceiling(request_figures) -> None:
