@@ -108,6 +108,9 @@ EMERGENCY = [
     "water came out of my nose and its gone everywhere",
     "pls ring 999",
     "ambulance please",
+    # missed before and after the third review's fixes
+    "my daughter is out cold after her botox",
+    "my son has gone blue around the lips",
 ]
 
 URGENT = [
@@ -141,6 +144,7 @@ NOT_A_REPORT = [
     "what if i get double vision, i get it with migraines anyway",
     "in case i choke on water, i get it sometimes",
     "quick q is double vision a side effect of botox, thinking of getting it done",
+    "she is not responding to my emails",
 ]
 
 NOT_AN_EMERGENCY = [
