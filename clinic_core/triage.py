@@ -475,7 +475,7 @@ class _Message(QuestionReading):
         before = self.norm[max(sentence.start, last_two) : hit.start]
         return bool(self.cues["this_symptom"].search(before))
 
-    def _confirmed_after(self, hit: _Hit) -> bool:
+    def _confirmed_after(self, hit: _Hit, sentence: Sentence) -> bool:
         """An emergency sign asked about, then confirmed as the patient's own after it:
         "can botox make u short of breath, bc i am rn", "does botox cause trouble
         swallowing? i have it right now". Only a question about what the treatment
@@ -483,7 +483,6 @@ class _Message(QuestionReading):
         sentence or the next, and not as a habit or a cause ("i get it with migraines")."""
         if hit.rule.level != "emergency":
             return False
-        sentence = self.sentence(hit.start)
         frame = self._hypothetical_frame(hit, sentence)
         if frame is None or not self.cues["run_on_ends_frame"].match(self.norm, frame):
             return False
@@ -496,7 +495,9 @@ class _Message(QuestionReading):
 
     def verdict(self, hit: _Hit) -> _Verdict:
         sentence = self.sentence(hit.start)
-        hypothetical = self._hypothetical(hit, sentence) and not self._confirmed_after(hit)
+        hypothetical = self._hypothetical(hit, sentence) and not self._confirmed_after(
+            hit, sentence
+        )
         history = self._history(hit, sentence)
         third_party = self._third_party(hit, sentence)
         # The question's own future ("how long will I have...", "will my lips...")
