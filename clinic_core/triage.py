@@ -536,7 +536,13 @@ class _Message(QuestionReading):
             not (reported or asks_remedy or history or third_party)
             and hit.rule.level == "emergency"
             and (
-                (current and self._sign_apart_after_passed_on(hit, sentence))
+                (
+                    current
+                    and (
+                        self._sign_apart_after_passed_on(hit, sentence)
+                        or self._sign_told_after_question(hit, sentence)
+                    )
+                )
                 or (hypothetical and self._supposed_then_told(hit, sentence))
             )
         )

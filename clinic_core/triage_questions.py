@@ -29,6 +29,27 @@ if TYPE_CHECKING:
 
 _WORD = re.compile(r"\w+")  # the same words as the reader's
 
+# What a sign told after a question (`_sign_told_after_question`) has, and what it has not.
+_TOLD_STATE = re.compile(
+    r"\b(is|are|am|im|its|feels?|keeps?|getting|gone|went|cant|cannot|can not|can barely|"
+    r"can hardly|wont|struggling|having (trouble|difficulty|problems))\b"
+)
+_EXAMPLE_LEAD = re.compile(
+    r"\s*(like|such as|eg|e g|including|especially|for (example|instance)|or)\b"
+)
+_FEARED = re.compile(r"\b(worried|worry|scared|afraid|nervous|concerned|fear\w*|anxious)\b")
+_NOT_NOW_IN_CLAUSE = re.compile(
+    r"\b(will|would|gonna|going to|might|may|could|when|whenever|every time|if)\b"
+)
+# Things, not the patient: "the price is hard to swallow", "resend the photo, it is blurry".
+_THING = re.compile(
+    r"\b(prices?|fees?|bill|quote|deposit|news|policy|photos?|pics?|pictures?|images?|print|"
+    r"scans?|forms?|page|website|site|server|video|link|email|sheet|leaflet|document|file|"
+    r"tablets?|pills?|capsules?|mask|queue|card)\b"
+)
+_BACK_REFERENCE = re.compile(r"\s*(it|its|they|theyre)\b")
+_DEMONSTRATIVE = re.compile(r"\s*(that|thats|this)\b")  # "..., that is hard to swallow tbh"
+_FIRST_WORD = re.compile(r"\w+")
 _INTERROGATIVE = re.compile(
     r"(?:how|what|why|when|which|does|do|is|are|can|could|will|would|lasts? how)\b"
 )
@@ -484,6 +505,60 @@ class QuestionReading:
             boundary is not None
             and self._any_between(self._passed_on_ends, sentence.start + 1, boundary)
             and not self._said_generally_after(hit, sentence)
+        )
+
+    def _sign_told_after_question(self, hit: _Hit, sentence: Sentence) -> bool:
+        """'how much does it cost, it is hard to swallow': told after the question? Screen it.
+
+        The sentence asks something and has no question mark; after a comma
+        the sign's own clause says how it is with a verb of state or
+        inability ("it is hard to swallow", "throat closing and can barely
+        swallow"). The patient may be telling what is happening while asking
+        something else, or may still be asking: the screening question
+        decides (clinic_core/screening.py). Stays a question: a sign named
+        bare ("what does it mean, double vision"), given as an example
+        ("..., like trouble swallowing"), heard, feared, past, to come or
+        habitual ("..., having double vision last time", "it will be hard
+        to swallow", "when my jaw locks"), asked about in its own clause,
+        said of people generally, a sentence asking its chances, and a thing
+        rather than the patient ("the price is hard to swallow", "can you
+        resend the photo, it is blurry"; a safety review found these).
+        """
+        if sentence.question_mark:
+            return False
+        comma = self._last_in(self._commas, sentence.start, hit.start - 1)
+        if comma is None:
+            return False
+        norm, cues = self.norm, self.cues
+        lead = norm[comma + 1 : hit.start]
+        lead_start = comma + 1 + len(lead) - len(lead.lstrip())
+        # The sign's own clause; a clause start that only takes the comma's first
+        # word ("..., its hard to swallow") leaves the verb in it.
+        first_word = _FIRST_WORD.match(norm, lead_start)
+        clause_start = self._last_before(self.clause_ends, sentence.start, hit.start)
+        if first_word is not None and clause_start <= first_word.end():
+            clause_start = comma + 1
+        own = max(comma + 1, clause_start)
+        clause_end = max(self._clause_end(hit, sentence), hit.end)
+        about_a_thing = (
+            _THING.search(norm, comma + 1, clause_end)
+            or _DEMONSTRATIVE.match(lead)
+            or (_BACK_REFERENCE.match(lead) and _THING.search(norm, sentence.start, comma))
+        )
+        return bool(
+            _TOLD_STATE.search(norm, own, hit.end)
+            and not (
+                about_a_thing
+                or _EXAMPLE_LEAD.match(lead)
+                or _FEARED.search(lead)
+                or _NOT_NOW_IN_CLAUSE.search(norm, own, clause_end)
+                or cues["passed_on"].search(norm, comma + 1, hit.start)
+                or cues["chance_asked"].search(norm, sentence.start, comma)
+                or cues["question_start"].match(norm, lead_start, hit.end)
+                or cues["question_strong"].search(norm, comma + 1, hit.start)
+                or cues["run_on_past"].search(norm, sentence.start, clause_end)
+                or self._said_generally_after(hit, sentence)
+            )
         )
 
     def _said_generally_after(self, hit: _Hit, sentence: Sentence) -> bool:
