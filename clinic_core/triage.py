@@ -172,6 +172,11 @@ class _Verdict:
     maybe_told: bool = False
 
 
+# Who a question before a comma is put to, not whose sign follows it ("do you have a
+# number, breathing is getting harder"; "is the doctor there, the arm is going weak").
+_ADDRESSEE = re.compile(r"\b(you|u|the (doctor|nurse|injector|dermatologist))$")
+
+
 class _Message(QuestionReading):
     """A normalised message with every cue located once, to judge each hit.
 
@@ -426,6 +431,10 @@ class _Message(QuestionReading):
             return False  # "my daughter had botox and now she can't swallow"
         if self._bare_clause_after_request(other_end, hit, sentence):
             return False
+        if _ADDRESSEE.search(self.norm, max(sentence.start, other_end - 24), other_end) and (
+            self._any_between(self._commas, other_end, hit.start)
+        ):
+            return False  # "is the doctor there, the arm is going weak": asked of them, not theirs
         return not self._any_between(self.first_person, other_end, hit.start)
 
     def _clause(self, hit: _Hit, sentence: Sentence) -> tuple[int, int]:

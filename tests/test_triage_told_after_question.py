@@ -8,7 +8,10 @@ question comes first (clinic_core/triage_questions.py,
 before the change; the questions below them must stay questions. A named
 person treated today who "has slurred speech" or "has double vision" has the
 sign now (clinic/triage-rules.yml, `other_state`), unless it has its own
-cause or lasts.
+cause or lasts. A question put to the doctor or to "you" before the comma
+("is the doctor there, the arm is going weak") no longer makes the sign
+after it theirs (clinic_core/triage.py, `_ADDRESSEE`); all four of those
+cases failed before.
 """
 
 from __future__ import annotations
@@ -80,4 +83,30 @@ def test_a_sign_told_after_a_question_is_screened_first(text: str) -> None:
 
 @pytest.mark.parametrize("text", cases(STILL_QUESTIONS))
 def test_a_sign_asked_about_after_a_question_stays_a_question(text: str) -> None:
+    assert outcome(text) == "non_report"
+
+
+# Asked of the doctor or of "you" before the comma; the sign after it is not theirs.
+ADDRESSEE_THEN_SIGN = [
+    "is the doctor there, the arm is going weak",
+    "do you have a number, breathing is getting harder",
+    "can you tell the doctor, it feels like the throat is closing",
+    "can i speak to the nurse, vision keeps going double",
+]
+
+GENERAL_YOU = [
+    "do you get double vision, some people do",
+    "can you get swollen lips, a friend did",
+    "will you have trouble swallowing, how long does it last",
+    "the doctor said some people get double vision, is that true",
+]
+
+
+@pytest.mark.parametrize("text", cases(ADDRESSEE_THEN_SIGN))
+def test_a_sign_after_a_question_put_to_the_doctor_or_you_is_the_patients(text: str) -> None:
+    assert outcome(text) == "emergency"
+
+
+@pytest.mark.parametrize("text", cases(GENERAL_YOU))
+def test_you_in_general_or_the_doctors_words_stay_questions(text: str) -> None:
     assert outcome(text) == "non_report"
