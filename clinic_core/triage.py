@@ -175,6 +175,11 @@ class _Verdict:
 # Who a question before a comma is put to, not whose sign follows it ("do you have a
 # number, breathing is getting harder"; "is the doctor there, the arm is going weak").
 _ADDRESSEE = re.compile(r"\b(you|u|the (doctor|nurse|injector|dermatologist))$")
+_STAFF_OWN_WORDS_OR_HEALTH = re.compile(
+    r"\b(said|says|told|tells|mentioned|explained|thinks|reckons|ill|sick|unwell|poorly|off)\b"
+)
+_ASKED_BEFORE = re.compile(r"\bask(ed)?\s*$")
+_SAID_IN_CLAUSE = re.compile(r"\b(says?|said|told|leaflet|website|article|according)\b")
 
 
 class _Message(QuestionReading):
@@ -431,11 +436,36 @@ class _Message(QuestionReading):
             return False  # "my daughter had botox and now she can't swallow"
         if self._bare_clause_after_request(other_end, hit, sentence):
             return False
-        if _ADDRESSEE.search(self.norm, max(sentence.start, other_end - 24), other_end) and (
-            self._any_between(self._commas, other_end, hit.start)
-        ):
+        if self._asked_of_them(other_end, hit, sentence):
             return False  # "is the doctor there, the arm is going weak": asked of them, not theirs
         return not self._any_between(self.first_person, other_end, hit.start)
+
+    def _asked_of_them(self, other_end: int, hit: _Hit, sentence: Sentence) -> bool:
+        """'do you have a number, breathing is getting harder': "you" or the doctor is asked.
+
+        The other person ends a request or question before a comma and the
+        sign comes after it. Not when "you" is general ("do you get, like,
+        double vision": only its verb before the comma), not the doctor's
+        words or own health ("the doctor said, ...", "is the nurse ill,
+        voice sounded hoarse"), and not what a leaflet or someone says
+        after the comma (a safety review found these).
+        """
+        norm = self.norm
+        named = _ADDRESSEE.search(norm, max(sentence.start, other_end - 24), other_end)
+        if named is None:
+            return False
+        i = bisect.bisect_left(self._commas, other_end)
+        if i == len(self._commas) or self._commas[i] >= hit.start:
+            return False
+        comma = self._commas[i]
+        between = norm[other_end:comma]
+        if named.group(1) in ("you", "u"):
+            return len(between.split()) >= 2
+        return not (
+            _STAFF_OWN_WORDS_OR_HEALTH.search(between)
+            or _ASKED_BEFORE.search(norm, max(sentence.start, named.start() - 8), named.start())
+            or _SAID_IN_CLAUSE.search(norm, comma, hit.start)
+        )
 
     def _clause(self, hit: _Hit, sentence: Sentence) -> tuple[int, int]:
         """The clause around a hit: from the last clause end before it to the next after it."""

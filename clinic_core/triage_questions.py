@@ -45,10 +45,20 @@ _NOT_NOW_IN_CLAUSE = re.compile(
 _THING = re.compile(
     r"\b(prices?|fees?|bill|quote|deposit|news|policy|photos?|pics?|pictures?|images?|print|"
     r"scans?|forms?|page|website|site|server|video|link|email|sheet|leaflet|document|file|"
-    r"tablets?|pills?|capsules?|mask|queue|card)\b"
+    r"tablets?|pills?|capsules?|mask|queue|card|cost|costs|total|amount|charge|money|number|"
+    r"map|pdf|qr|code|label)\b"
 )
-_BACK_REFERENCE = re.compile(r"\s*(it|its|they|theyre)\b")
-_DEMONSTRATIVE = re.compile(r"\s*(that|thats|this)\b")  # "..., that is hard to swallow tbh"
+_AMOUNT = re.compile(r"\b\d+\b")
+# ... and, named in the question, what "it" after the comma stands for ("how much does
+# the treatment cost, it is hard to swallow" may be told: "cost" is not one of them).
+_THING_ASKED = re.compile(
+    r"\b(prices?|fees?|bill|quote|photos?|pics?|pictures?|images?|scans?|forms?|page|"
+    r"website|video|link|sheet|leaflet|document|file|pdf|map|qr|label|tablets?|pills?|"
+    r"capsules?|mask)\b"
+)
+_FILLER = r"\s*((honestly|tbh|really|just|well|so|but|and|ok|okay|yeah|lol|haha)\s+)*"
+_BACK_REFERENCE = re.compile(_FILLER + r"(it|its|they|theyre)\b")
+_DEMONSTRATIVE = re.compile(_FILLER + r"(that|thats|this)\b")  # "..., that is hard to swallow"
 _FIRST_WORD = re.compile(r"\w+")
 _INTERROGATIVE = re.compile(
     r"(?:how|what|why|when|which|does|do|is|are|can|could|will|would|lasts? how)\b"
@@ -542,8 +552,9 @@ class QuestionReading:
         clause_end = max(self._clause_end(hit, sentence), hit.end)
         about_a_thing = (
             _THING.search(norm, comma + 1, clause_end)
+            or _AMOUNT.search(lead)  # "350 is hard to swallow" (not "hard 2 breath")
             or _DEMONSTRATIVE.match(lead)
-            or (_BACK_REFERENCE.match(lead) and _THING.search(norm, sentence.start, comma))
+            or (_BACK_REFERENCE.match(lead) and _THING_ASKED.search(norm, sentence.start, comma))
         )
         return bool(
             _TOLD_STATE.search(norm, own, hit.end)

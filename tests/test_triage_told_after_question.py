@@ -5,13 +5,12 @@ may tell another: before, the question frame made the whole sentence a
 question and the patient got an answer about prices. Now the screening
 question comes first (clinic_core/triage_questions.py,
 `_sign_told_after_question`). Five of the first six cases failed on the rules
-before the change; the questions below them must stay questions. A named
-person treated today who "has slurred speech" or "has double vision" has the
-sign now (clinic/triage-rules.yml, `other_state`), unless it has its own
-cause or lasts. A question put to the doctor or to "you" before the comma
-("is the doctor there, the arm is going weak") no longer makes the sign
-after it theirs (clinic_core/triage.py, `_ADDRESSEE`); all four of those
-cases failed before.
+before the change; the questions below them must stay questions. A
+question put to the doctor or to "you" before the comma ("is the doctor
+there, the arm is going weak") no longer makes the sign after it theirs
+(clinic_core/triage.py, `_asked_of_them`); all four of those cases failed
+before. The look-alikes from two safety reviews of first versions (each a
+false alarm there) stay as they were.
 """
 
 from __future__ import annotations
@@ -53,27 +52,13 @@ STILL_QUESTIONS = [
     "how do i prepare, i am having a tooth out next week and it will be hard to swallow",
     "what went wrong last time, it went blurry for a week",
     "does it help with tmj, it is hard to swallow when my jaw locks",
+    "what do you charge for lips, 350 is hard to swallow",
+    "how much is a top up, the total is hard to swallow",
+    "whats the price for 3 areas, honestly its hard to swallow",
+    "can you resend the consent form, the pdf is blurry",
+    "could you send the map again, its blurry on my phone",
+    "how do i pay, the qr code is blurry",
 ]
-
-NAMED_PERSON_HAS_THE_SIGN_NOW = [
-    "my mum had botox, heard it can spread, she has slurred speech and weak arms",
-    "my wife had botox today and she has double vision",
-]
-
-NAMED_PERSON_HAS_IT_FOR_ANOTHER_REASON = [
-    "my mum has slurred speech since her stroke, can she have botox",
-    "my dad has blurred vision from his diabetes, is botox ok for him",
-]
-
-
-@pytest.mark.parametrize("text", cases(NAMED_PERSON_HAS_THE_SIGN_NOW))
-def test_a_treated_person_who_has_the_sign_is_an_emergency(text: str) -> None:
-    assert outcome(text) == "emergency"
-
-
-@pytest.mark.parametrize("text", cases(NAMED_PERSON_HAS_IT_FOR_ANOTHER_REASON))
-def test_a_person_with_the_sign_from_another_cause_is_not_a_report(text: str) -> None:
-    assert outcome(text) == "non_report"
 
 
 @pytest.mark.parametrize("text", cases(SCREENED))
@@ -96,6 +81,14 @@ ADDRESSEE_THEN_SIGN = [
 
 GENERAL_YOU = [
     "do you get double vision, some people do",
+    "do you get, like, double vision from it",
+    "can you have, um, trouble swallowing after botox",
+    "would you feel, say, weak arms if too much was used",
+    "the doctor said, it can be hard to swallow for a week or so",
+    "the nurse told me, blurry vision can happen but is rare",
+    "i asked the doctor, trouble breathing is not a side effect of forehead botox",
+    "is the nurse ill, voice sounded hoarse on the phone yesterday",
+    "is the doctor there, the leaflet says breathing getting harder is a warning sign",
     "can you get swollen lips, a friend did",
     "will you have trouble swallowing, how long does it last",
     "the doctor said some people get double vision, is that true",
