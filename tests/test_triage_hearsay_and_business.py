@@ -18,7 +18,7 @@ from __future__ import annotations
 import pytest
 
 from clinic_core import screening
-from tests.triage_cases import cases, outcome
+from tests.triage_cases import outcome, readings
 
 HEARSAY_THEN_OWN_EMERGENCY = [
     "i heard it can make it hard to swallow and i cant swallow now",
@@ -108,28 +108,27 @@ BUSINESS_AROUND_A_RED_FLAG = [
 ]
 
 
-@pytest.mark.parametrize("text", cases(HEARSAY_THEN_OWN_EMERGENCY))
-def test_hearsay_then_the_patients_own_sign_now_is_an_emergency(text: str) -> None:
-    assert outcome(text) == "emergency"
+@pytest.mark.parametrize(
+    ("text", "allowed"),
+    readings(
+        [(HEARSAY_THEN_OWN_EMERGENCY, ("emergency",)), (HEARSAY_THEN_OWN_URGENT, ("urgent",))]
+    ),
+)
+def test_hearsay_then_the_patients_own_sign_reads_as(text: str, allowed: tuple[str, ...]) -> None:
+    assert outcome(text) in allowed
 
 
-@pytest.mark.parametrize("text", cases(HEARSAY_THEN_OWN_URGENT))
-def test_hearsay_then_the_patients_own_worsening_droop_is_urgent(text: str) -> None:
-    assert outcome(text) == "urgent"
-
-
-@pytest.mark.parametrize("text", cases(BUSINESS_AROUND_A_RED_FLAG))
-def test_a_red_flag_among_clinic_business_is_screened_or_an_emergency(text: str) -> None:
-    reading = screening.read(text, "clinic_info", classifier_confidence=0.95)
-    assert reading.is_emergency or reading.screen
-
-
-@pytest.mark.parametrize("text", cases(REVIEWED_HEARSAY_EMERGENCIES))
-def test_a_reviewed_emergency_after_hearsay_stays_an_emergency(text: str) -> None:
-    assert screening.read(text).is_emergency
-
-
-@pytest.mark.parametrize("text", cases(REVIEWED_HEARSAY_SCREENED))
-def test_a_reviewed_sign_after_hearsay_is_still_screened(text: str) -> None:
-    reading = screening.read(text)
-    assert reading.is_emergency or reading.screen
+@pytest.mark.parametrize(
+    ("text", "allowed"),
+    readings(
+        [
+            (REVIEWED_HEARSAY_EMERGENCIES, ("emergency",)),
+            (REVIEWED_HEARSAY_SCREENED, ("screen", "emergency")),
+            (BUSINESS_AROUND_A_RED_FLAG, ("screen", "emergency")),
+        ]
+    ),
+)
+def test_a_red_flag_after_hearsay_or_clinic_business_reads_as(
+    text: str, allowed: tuple[str, ...]
+) -> None:
+    assert screening.read(text, "clinic_info", classifier_confidence=0.95).outcome in allowed

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.triage_cases import cases, outcome
+from tests.triage_cases import outcome, readings
 
 SCREENED = [
     "how much does the treatment cost, it is hard to swallow",
@@ -61,16 +61,6 @@ STILL_QUESTIONS = [
 ]
 
 
-@pytest.mark.parametrize("text", cases(SCREENED))
-def test_a_sign_told_after_a_question_is_screened_first(text: str) -> None:
-    assert outcome(text) in ("screen", "emergency")
-
-
-@pytest.mark.parametrize("text", cases(STILL_QUESTIONS))
-def test_a_sign_asked_about_after_a_question_stays_a_question(text: str) -> None:
-    assert outcome(text) == "non_report"
-
-
 # Asked of the doctor or of "you" before the comma; the sign after it is not theirs.
 ADDRESSEE_THEN_SIGN = [
     "is the doctor there, the arm is going weak",
@@ -95,11 +85,19 @@ GENERAL_YOU = [
 ]
 
 
-@pytest.mark.parametrize("text", cases(ADDRESSEE_THEN_SIGN))
-def test_a_sign_after_a_question_put_to_the_doctor_or_you_is_the_patients(text: str) -> None:
-    assert outcome(text) == "emergency"
+EMERGENCY_OR_SCREEN = ("screen", "emergency")
 
 
-@pytest.mark.parametrize("text", cases(GENERAL_YOU))
-def test_you_in_general_or_the_doctors_words_stay_questions(text: str) -> None:
-    assert outcome(text) == "non_report"
+@pytest.mark.parametrize(
+    ("text", "allowed"),
+    readings(
+        [
+            (SCREENED, EMERGENCY_OR_SCREEN),
+            (STILL_QUESTIONS, ("non_report",)),
+            (ADDRESSEE_THEN_SIGN, ("emergency",)),
+            (GENERAL_YOU, ("non_report",)),
+        ]
+    ),
+)
+def test_a_sign_after_a_question_reads_as(text: str, allowed: tuple[str, ...]) -> None:
+    assert outcome(text) in allowed

@@ -20,3 +20,12 @@ def cases(texts: list[str]) -> list:
 def outcome(text: str) -> str:
     """The two triage layers' outcome, the classifier taken as reading an FAQ question."""
     return screening.read(text, "faq/side_effects", semantic=False).outcome
+
+
+def readings(groups: list[tuple[list[str], tuple[str, ...]]]) -> list:
+    """One pytest case per message of each group, with the outcomes allowed for the group."""
+    return [
+        pytest.param(text, allowed, id=param.id)
+        for texts, allowed in groups
+        for param, text in zip(cases(texts), texts, strict=True)
+    ]
