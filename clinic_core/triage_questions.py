@@ -59,7 +59,6 @@ _THING_ASKED = re.compile(
 _FILLER = r"\s*((honestly|tbh|really|just|well|so|but|and|ok|okay|yeah|lol|haha)\s+)*"
 _BACK_REFERENCE = re.compile(_FILLER + r"(it|its|they|theyre)\b")
 _DEMONSTRATIVE = re.compile(_FILLER + r"(that|thats|this)\b")  # "..., that is hard to swallow"
-_FIRST_WORD = re.compile(r"\w+")
 _INTERROGATIVE = re.compile(
     r"(?:how|what|why|when|which|does|do|is|are|can|could|will|would|lasts? how)\b"
 )
@@ -544,7 +543,7 @@ class QuestionReading:
         lead_start = comma + 1 + len(lead) - len(lead.lstrip())
         # The sign's own clause; a clause start that only takes the comma's first
         # word ("..., its hard to swallow") leaves the verb in it.
-        first_word = _FIRST_WORD.match(norm, lead_start)
+        first_word = _WORD.match(norm, lead_start)
         clause_start = self._last_before(self.clause_ends, sentence.start, hit.start)
         if first_word is not None and clause_start <= first_word.end():
             clause_start = comma + 1
