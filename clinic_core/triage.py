@@ -877,8 +877,10 @@ def reads_as_own_current(text: str, start: int = 0, end: int | None = None) -> b
     if _asks_about(message, sentence) and not _TEMPORAL_OPENING.match(opening):
         # A question ("do you get bumps where the needle goes in?") is asked,
         # not reported, unless the message says it is happening now ("...
-        # started today").
-        return message.says_now
+        # started today") or tells it after the question and a comma ("is the
+        # dermatologist there, the swelling is spreading to the throat"), as
+        # a rule's red flag is (`_sign_told_after_question`).
+        return message.says_now or message._sign_told_after_question(hit, sentence)
     if verdict.reported:
         return True
     # A description has no symptom word to anchor "I"/"my" to. A sentence that

@@ -11,13 +11,20 @@ there, the arm is going weak") no longer makes the sign after it theirs
 (clinic_core/triage.py, `_asked_of_them`); all four of those cases failed
 before. The look-alikes from two safety reviews of first versions (each a
 false alarm there) stay as they were.
+
+A sign only the semantic layer finds, told the same way ("is the
+dermatologist there, the swelling is spreading to the throat"), was
+answered as the question until the twenty-first session: the same reading
+now screens it (clinic_core/triage.py, `reads_as_own_current`). All four of
+those cases, and the reviewer's eight below them, failed before.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from tests.triage_cases import outcome, readings
+from clinic_core import screening
+from tests.triage_cases import cases, outcome, readings
 
 SCREENED = [
     "how much does the treatment cost, it is hard to swallow",
@@ -101,3 +108,29 @@ EMERGENCY_OR_SCREEN = ("screen", "emergency")
 )
 def test_a_sign_after_a_question_reads_as(text: str, allowed: tuple[str, ...]) -> None:
     assert outcome(text) in allowed
+
+
+# Signs the word rules have no words for, told after a question and a comma.
+SEMANTIC_SIGN_AFTER_A_QUESTION = [
+    "hello is the dermatologist there, the swelling is spreading to the throat",
+    "do you take walk ins, the puffiness is moving into the throat",
+    "what number do i ring, the puffiness is creeping towards the throat",
+    "when do you open, the tightness is moving up into the throat",
+    # from the review of the change (26 of its 72 emergencies the word rules miss
+    # were newly screened; 7 of its 151 look-alikes were too, the safe side)
+    "is the doctor in, my words are coming out all jumbled",
+    "is the dr in, my breath is whistling",
+    "whats the emergency number, i can hardly get air",
+    "hey is the doc in, my arms are like noodles",
+    "is the doctor free, my spit is pooling because it wont go down",
+    "hi is the clinic open, my feet wont carry me",
+    "could you answer, its like someone is sitting on my chest",
+    "is anyone in the clinic, im hungry for air",
+]
+
+
+@pytest.mark.parametrize("text", cases(SEMANTIC_SIGN_AFTER_A_QUESTION))
+def test_a_sign_only_the_semantic_layer_finds_is_screened_after_a_question(text: str) -> None:
+    reading = screening.read(text, "faq/side_effects")
+    assert reading.outcome in EMERGENCY_OR_SCREEN
+    assert reading.semantic_flag is not None
