@@ -31,8 +31,9 @@ _WORD = re.compile(r"\w+")  # the same words as the reader's
 
 # What a sign told after a question (`_sign_told_after_question`) has, and what it has not.
 _TOLD_STATE = re.compile(
-    r"\b(is|are|am|im|its|feels?|keeps?|getting|gone|went|cant|cannot|can not|can barely|"
-    r"can hardly|wont|struggling|having (trouble|difficulty|problems))\b"
+    r"\b(is|are|am|im|its|isnt|arent|theres|there (is|are)|feels?|sounds?|keeps?|getting|"
+    r"gone|went|cant|cannot|can not|can barely|can hardly|wont|struggling|"
+    r"having (trouble|difficulty|problems))\b"
 )
 _EXAMPLE_LEAD = re.compile(
     r"\s*(like|such as|eg|e g|including|especially|for (example|instance)|or)\b"

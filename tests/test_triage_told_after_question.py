@@ -16,7 +16,7 @@ A sign only the semantic layer finds, told the same way ("is the
 dermatologist there, the swelling is spreading to the throat"), was
 answered as the question until the twenty-first session: the same reading
 now screens it (clinic_core/triage.py, `reads_as_own_current`). All four of
-those cases, and the reviewer's eight below them, failed before.
+those cases, and the reviewer's eleven below them, failed before.
 """
 
 from __future__ import annotations
@@ -126,6 +126,10 @@ SEMANTIC_SIGN_AFTER_A_QUESTION = [
     "hi is the clinic open, my feet wont carry me",
     "could you answer, its like someone is sitting on my chest",
     "is anyone in the clinic, im hungry for air",
+    # the same review: told with "isnt", "theres" or "sound", not in the verbs of state before
+    "can i talk to someone, theres a shadow over half of what i see",
+    "can i talk to the doc, i sound like a robot",
+    "hi can i talk to someone, my mouth isnt making the right shapes for words",
 ]
 
 
