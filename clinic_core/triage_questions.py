@@ -43,20 +43,20 @@ _NOT_NOW_IN_CLAUSE = re.compile(
     r"\b(will|would|gonna|going to|might|may|could|when|whenever|every time|if)\b"
 )
 # Things, not the patient: "the price is hard to swallow", "resend the photo, it is blurry".
+# Named in the question, some of them are also what "it" after the comma stands for
+# ("can you resend the pdf, it is blurry"); others are not ("how much does the treatment
+# cost, it is hard to swallow" may be told).
+_THING_ASKED_WORDS = (
+    r"prices?|fees?|bill|quote|photos?|pics?|pictures?|images?|scans?|forms?|page|"
+    r"website|video|link|sheet|leaflet|document|file|pdf|map|qr|label|tablets?|pills?|"
+    r"capsules?|mask"
+)
+_THING_ASKED = re.compile(rf"\b({_THING_ASKED_WORDS})\b")
 _THING = re.compile(
-    r"\b(prices?|fees?|bill|quote|deposit|news|policy|photos?|pics?|pictures?|images?|print|"
-    r"scans?|forms?|page|website|site|server|video|link|email|sheet|leaflet|document|file|"
-    r"tablets?|pills?|capsules?|mask|queue|card|cost|costs|total|amount|charge|money|number|"
-    r"map|pdf|qr|code|label)\b"
+    rf"\b({_THING_ASKED_WORDS}|deposit|news|policy|print|site|server|email|queue|card|"
+    r"cost|costs|total|amount|charge|money|number|code)\b"
 )
 _AMOUNT = re.compile(r"\b\d+\b")
-# ... and, named in the question, what "it" after the comma stands for ("how much does
-# the treatment cost, it is hard to swallow" may be told: "cost" is not one of them).
-_THING_ASKED = re.compile(
-    r"\b(prices?|fees?|bill|quote|photos?|pics?|pictures?|images?|scans?|forms?|page|"
-    r"website|video|link|sheet|leaflet|document|file|pdf|map|qr|label|tablets?|pills?|"
-    r"capsules?|mask)\b"
-)
 _FILLER = r"\s*((honestly|tbh|really|just|well|so|but|and|ok|okay|yeah|lol|haha)\s+)*"
 _BACK_REFERENCE = re.compile(_FILLER + r"(it|its|they|theyre)\b")
 _DEMONSTRATIVE = re.compile(_FILLER + r"(that|thats|this)\b")  # "..., that is hard to swallow"
