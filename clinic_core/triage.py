@@ -178,7 +178,9 @@ _ADDRESSEE = re.compile(r"\b(you|u|the (doctor|nurse|injector|dermatologist))$")
 _STAFF_OWN_WORDS_OR_HEALTH = re.compile(
     r"\b(said|says|told|tells|mentioned|explained|thinks|reckons|ill|sick|unwell|poorly|off)\b"
 )
-_ASKED_BEFORE = re.compile(r"\bask(ed)?\s*$")
+# Asked before, not being asked now: "i asked the doctor, ..." tells what they answered;
+# "could you ask the doctor, ..." asks them (a safety review found the second taken for theirs).
+_ASKED_BEFORE = re.compile(r"\basked\s*$")
 _SAID_IN_CLAUSE = re.compile(r"\b(says?|said|told|leaflet|website|article|according)\b")
 
 
@@ -294,7 +296,11 @@ class _Message(QuestionReading):
             return False  # "can't breathe", "not getting better": the hit carries its own "not"
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
         floor = max(floor, hit.start - self.NEGATION_REACH)
-        window = self.cues["pseudo_negation"].sub(" ", self.norm[floor : hit.start])
+        # A body's function said to be wrong is no negation, even where it ends
+        # inside the hit ("my breathing isnt right", read by the semantic layer
+        # with its probe on "right"): removed with the hit's words in view.
+        window = self.cues["function_wrong"].sub(" ", self.norm[floor : hit.end])
+        window = self.cues["pseudo_negation"].sub(" ", window.removesuffix(own))
         if inability_is_symptom:
             window = _INABILITY.sub(" ", window)
         if "," in window:  # "no fever, throat closing": the comma ends the negation...

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from clinic_core.triage_text import Sentence
 
 _WORD = re.compile(r"\w+")  # the same words as the reader's
+_OPENING_IM = re.compile(r"\b(im|i am)\W*$")  # searched with an end position
 
 # What a sign told after a question (`_sign_told_after_question`) has, and what it has not.
 _TOLD_STATE = re.compile(
@@ -556,8 +557,13 @@ class QuestionReading:
             or _DEMONSTRATIVE.match(lead)
             or (_BACK_REFERENCE.match(lead) and _THING_ASKED.search(norm, sentence.start, comma))
         )
+        # A clause opened by "and im" keeps that verb: "..., the world is
+        # spinning and im on the floor" ("and its" does not: "..., im free
+        # and its easier"; a safety review found these).
+        opener = _OPENING_IM.search(norm, comma + 1, own) if own > comma + 1 else None
+        told_from = opener.start() if opener else own
         return bool(
-            _TOLD_STATE.search(norm, own, hit.end)
+            _TOLD_STATE.search(norm, told_from, hit.end)
             and not (
                 about_a_thing
                 or _EXAMPLE_LEAD.match(lead)

@@ -40,6 +40,7 @@ _RULE_ID = re.compile(r"[a-z][a-z0-9_]*")
 CUE_NAMES = (
     "negation",
     "pseudo_negation",
+    "function_wrong",
     "negation_after",
     "scope_end",
     "contrast",
