@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from clinic_core.triage_text import Sentence
 
 _WORD = re.compile(r"\w+")  # the same words as the reader's
+_PARTICIPLE_LEAD = re.compile(r"((now|suddenly|also|and) )?(having|getting|got|feeling)")
+_SINCE_LONG_AGO = re.compile(
+    r"\bsince (he|she|they|i) (was|were)\b|\ball (his|her|their|my) life\b"
+)
 _OPENING_IM = re.compile(r"\b(im|i am)\W*$")  # searched with an end position
 
 # What a sign told after a question (`_sign_told_after_question`) has, and what it has not.
@@ -397,15 +401,35 @@ class QuestionReading:
             norm, sentence.start, sentence.end
         ):
             return True  # "my wife had botox, she has trouble breathing"
+        lead = norm[low : hit.start].strip()
         if (
             low > sentence.start
-            and not norm[low : hit.start].strip()
+            and (
+                not lead
+                or (_PARTICIPLE_LEAD.fullmatch(lead) and self._now_to_the_end(hit, sentence))
+            )
             and not cues["other_episode"].search(norm, sentence.start, sentence.end)
             and not cues["question_strong"].search(norm, hit.end, sentence.end)
             and not cues["question_weak"].search(norm, hit.end, sentence.end)
         ):
-            return True  # the clause is the sign alone: "had botox today, swollen lips"
+            # the clause is the sign alone: "had botox today, swollen lips", or
+            # led by a participle: "my husband had botox, having trouble breathing"
+            # (his or the writer's: an emergency either way)
+            return True
         return bool(cues["other_needs_help"].search(norm, before, after))
+
+    def _now_to_the_end(self, hit: _Hit, sentence: Sentence) -> bool:
+        """Nothing after the sign makes it a habit, a lasting condition or general
+        ("..., having trouble breathing when he climbs stairs, always has"; a
+        safety review found these read past the sign's own clause)."""
+        norm, cues, end = self.norm, self.cues, sentence.end
+        return not (
+            cues["other_habit"].search(norm, hit.start, end)
+            or cues["cause_of_its_own"].search(norm, hit.start, end)
+            or cues["run_on_past"].search(norm, hit.start, end)
+            or _SINCE_LONG_AGO.search(norm, hit.start, end)
+            or self._said_generally_after(hit, sentence)
+        )
 
     def _starts_in(self, cue: str, low: int, high: int, limit: int) -> bool:
         """Does a whole match of `cue` within [low, limit) start before `high`?

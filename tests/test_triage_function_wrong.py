@@ -5,7 +5,8 @@ A reviewer's probes found emergencies with no reply (twenty-second session):
 half a face that no longer moves, bleeding "... and it wont stop", a windpipe
 that feels pinched, a sign told after "could you ask the doctor," or "can
 someone from the clinic call," taken for the doctor's or someone else's,
-and "... and im on the floor" after a question. Every report below but
+"my husband had botox, having trouble breathing" (his or the writer's: an
+emergency either way), and "... and im on the floor" after a question. Every report below but
 "my eyes wont focus" (kept beside its neighbours) failed on the code before
 the change; the look-alikes must not move (the change's safety reviews
 found most of them).
@@ -26,6 +27,9 @@ EMERGENCY = [
     "can you ask the nurse, tongue is swelling fast",
     "can someone from the clinic call, throat is closing up",
     "can i ask the doctor, throat is closing up",
+    # a carer's or the writer's: an emergency either way
+    "my husband had botox, having trouble breathing",
+    "my wife had botox this morning, can someone from the clinic call, having trouble swallowing",
 ]
 
 SCREENED = [
@@ -37,6 +41,10 @@ SCREENED = [
     "my eyes are not lining up",
     "my speech isnt normal",
     "my talking doesnt sound right since lunch",
+    "my breathin is not rite after the jabs",
+    "hola, my breathing no is right since yesterday",
+    "i cant move one side of my face",
+    "i cant move the left side of my mouth",
     "my face isnt moving on one side",
     "half my face wont move",
     "the left side of my face has stopped moving",
@@ -71,6 +79,9 @@ NOT_REPORTED = [
     "the doctor said my airway is narrow, does that matter for botox",
     "is my vision going to be normal after?",
     "what if my breathing isnt right after the treatment",
+    "my husband had botox, having a bit of bruising",
+    "my dad had botox, having trouble breathing when he climbs stairs, always has",
+    "my son has tonsils, having trouble swallowing since he was small",
 ]
 
 # Things, not the patient, and an easier day, not a sign (the first review).
