@@ -28,7 +28,12 @@ if TYPE_CHECKING:
     from clinic_core.triage_text import Sentence
 
 _WORD = re.compile(r"\w+")  # the same words as the reader's
-_PARTICIPLE_LEAD = re.compile(r"((now|suddenly|also|and) )?(having|getting|got|feeling)")
+# A carer's sign led by a participle, up to three words on, none of them "about":
+# "my husband had botox, got his throat closing up".
+_PARTICIPLE_LEAD = re.compile(
+    r"((now|suddenly|also|and) )?(having|getting|got|feeling)"
+    r"( (?!(about|of|for|over|re)\b)\w+){0,3}"
+)
 _SINCE_LONG_AGO = re.compile(
     r"\bsince (he|she|they|i) (was|were)\b|\ball (his|her|their|my) life\b"
 )

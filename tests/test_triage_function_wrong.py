@@ -30,6 +30,8 @@ EMERGENCY = [
     # a carer's or the writer's: an emergency either way
     "my husband had botox, having trouble breathing",
     "my wife had botox this morning, can someone from the clinic call, having trouble swallowing",
+    "my partner had botox this morning, got her tongue swelling up",
+    "my dad had botox, having a croaky voice",
 ]
 
 SCREENED = [
@@ -82,6 +84,8 @@ NOT_REPORTED = [
     "my husband had botox, having a bit of bruising",
     "my dad had botox, having trouble breathing when he climbs stairs, always has",
     "my son has tonsils, having trouble swallowing since he was small",
+    "my sister had botox, getting worried about trouble swallowing",
+    "my wife had botox, got a leaflet about trouble breathing",
 ]
 
 # Things, not the patient, and an easier day, not a sign (the first review).
