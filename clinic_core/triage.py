@@ -296,11 +296,7 @@ class _Message(QuestionReading):
             return False  # "can't breathe", "not getting better": the hit carries its own "not"
         floor = self._last_before(self.clause_ends, sentence.start, hit.start)
         floor = max(floor, hit.start - self.NEGATION_REACH)
-        # A body's function said to be wrong is no negation, even where it ends
-        # inside the hit ("my breathing isnt right", read by the semantic layer
-        # with its probe on "right"): removed with the hit's words in view.
-        window = self.cues["function_wrong"].sub(" ", self.norm[floor : hit.end])
-        window = self.cues["pseudo_negation"].sub(" ", window.removesuffix(own))
+        window = self.cues["pseudo_negation"].sub(" ", self._without_function_wrong(floor, hit))
         if inability_is_symptom:
             window = _INABILITY.sub(" ", window)
         if "," in window:  # "no fever, throat closing": the comma ends the negation...
@@ -312,6 +308,21 @@ class _Message(QuestionReading):
         if not negations:
             return False
         return not self.cues["negates_something_else"].search(last_words, negations[-1].end())
+
+    def _without_function_wrong(self, floor: int, hit: _Hit) -> str:
+        """The words before the hit, a body's function said to be wrong blanked out.
+
+        "my breathing isnt right" is no negation of a sign, also where the
+        phrase ends inside the hit (the semantic layer's probe sits on
+        "right"): each such phrase that starts before the hit is blanked up
+        to the hit, so its "isnt" is not read as negating it.
+        """
+        window = list(self.norm[floor : hit.start])
+        for found in self.cues["function_wrong"].finditer(self.norm, floor, hit.end):
+            if found.start() < hit.start:
+                end = min(found.end(), hit.start)
+                window[found.start() - floor : end - floor] = " " * (end - found.start())
+        return "".join(window)
 
     def _asks_if_fine(self, resolved: re.Match[str], sentence: Sentence) -> bool:
         """'my throat is tight, is normal?' asks whether it is fine: it does not resolve it."""

@@ -28,16 +28,22 @@ if TYPE_CHECKING:
     from clinic_core.triage_text import Sentence
 
 _WORD = re.compile(r"\w+")  # the same words as the reader's
-# A carer's sign led by a participle, up to three words on, none of them "about":
-# "my husband had botox, got his throat closing up".
+# A carer's sign led by a participle, up to three words on, none of them a word
+# that makes the sign a topic: "my husband had botox, got his throat closing up",
+# not "got a leaflet about trouble breathing".
 _PARTICIPLE_LEAD = re.compile(
     r"((now|suddenly|also|and) )?(having|getting|got|feeling)"
-    r"( (?!(about|of|for|over|re)\b)\w+){0,3}"
+    r"( (?!(about|of|for|over|re|on|with|regarding|saying|that|like|in)\b)\w+){0,3}"
 )
+# A sign someone has had since long ago ("since he was small"), not since the
+# treatment ("since he was injected").
 _SINCE_LONG_AGO = re.compile(
-    r"\bsince (he|she|they|i) (was|were)\b|\ball (his|her|their|my) life\b"
+    r"\bsince (he|she|they|i) (was|were) (small|little|young|born|a (baby|kid|child|boy|girl|"
+    r"teen\w*)|\d+)\b|\ball (his|her|their|my) life\b"
 )
-_OPENING_IM = re.compile(r"\b(im|i am)\W*$")  # searched with an end position
+# "im" / "i am" ending the words that open a clause ("and im"): searched with an end
+# position
+_OPENING_IM = re.compile(r"\b(im|i am)\W*$")
 
 # What a sign told after a question (`_sign_told_after_question`) has, and what it has not.
 _TOLD_STATE = re.compile(
@@ -411,7 +417,10 @@ class QuestionReading:
             low > sentence.start
             and (
                 not lead
-                or (_PARTICIPLE_LEAD.fullmatch(lead) and self._now_to_the_end(hit, sentence))
+                or (
+                    _PARTICIPLE_LEAD.fullmatch(lead)
+                    and self._nothing_after_makes_it_lasting(hit, sentence)
+                )
             )
             and not cues["other_episode"].search(norm, sentence.start, sentence.end)
             and not cues["question_strong"].search(norm, hit.end, sentence.end)
@@ -423,7 +432,7 @@ class QuestionReading:
             return True
         return bool(cues["other_needs_help"].search(norm, before, after))
 
-    def _now_to_the_end(self, hit: _Hit, sentence: Sentence) -> bool:
+    def _nothing_after_makes_it_lasting(self, hit: _Hit, sentence: Sentence) -> bool:
         """Nothing after the sign makes it a habit, a lasting condition or general
         ("..., having trouble breathing when he climbs stairs, always has"; a
         safety review found these read past the sign's own clause)."""

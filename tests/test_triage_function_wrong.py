@@ -29,6 +29,7 @@ EMERGENCY = [
     "can i ask the doctor, throat is closing up",
     # a carer's or the writer's: an emergency either way
     "my husband had botox, having trouble breathing",
+    "my husband had botox, having trouble breathing since he was injected",
     "my wife had botox this morning, can someone from the clinic call, having trouble swallowing",
     "my partner had botox this morning, got her tongue swelling up",
     "my dad had botox, having a croaky voice",
@@ -47,7 +48,9 @@ SCREENED = [
     "hola, my breathing no is right since yesterday",
     "i cant move one side of my face",
     "i cant move the left side of my mouth",
+    "my face isnt right",
     "my face isnt moving on one side",
+    "the lower half of my face isnt moving",
     "half my face wont move",
     "the left side of my face has stopped moving",
     "can you help, my face isnt moving on one side",
@@ -79,13 +82,15 @@ NOT_REPORTED = [
     "my blood pressure is high but it wont stop me having botox will it",
     "i gave blood last week and it didnt stop me booking",
     "the doctor said my airway is narrow, does that matter for botox",
-    "is my vision going to be normal after?",
+    "is it true my vision might not be normal after botox?",
     "what if my breathing isnt right after the treatment",
     "my husband had botox, having a bit of bruising",
     "my dad had botox, having trouble breathing when he climbs stairs, always has",
     "my son has tonsils, having trouble swallowing since he was small",
     "my sister had botox, getting worried about trouble swallowing",
     "my wife had botox, got a leaflet about trouble breathing",
+    "my wife had botox, got a leaflet on trouble breathing",
+    "i have so much blood work to do before my appointment",
 ]
 
 # Things, not the patient, and an easier day, not a sign (the first review).
@@ -100,7 +105,7 @@ NOT_SCREENED = [
 
 
 @pytest.mark.parametrize("text", cases(EMERGENCY))
-def test_a_function_gone_wrong_or_a_sign_told_to_staff_is_an_emergency(text: str) -> None:
+def test_a_sign_told_to_staff_or_by_a_carer_or_in_airway_words_is_an_emergency(text: str) -> None:
     assert outcome(text) == "emergency"
 
 

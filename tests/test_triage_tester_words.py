@@ -4,7 +4,7 @@ A helper wrote 220 emergencies blind to the rules (twenty-second session);
 210 were caught. Two mechanisms behind the misses are mended here, each
 with words of our own: a question followed by "ive had it since
 yesterday" or "because i cant since this morning" makes the sign asked
-about the patient's (not "since birth" or "since my stroke in 2010"), and
+about the patient's (not "since birth" or "since my stroke"), and
 "my vision's been double". Metaphors ("someone sitting on my chest", "a
 hand around my neck", "the words wont come") and "my legs wont work" were
 tried and dropped: a look-alike review found them in jokes, idioms,
@@ -27,9 +27,10 @@ EMERGENCY = [
 ]
 
 NOT_REPORTED = [
-    "does botox cause double vision? ive had it done twice before",
+    "does botox cause double vision? ive had it since my accident",
     "can botox cause slurred speech? ive had it since birth",
-    "does botox make it hard to swallow? ive had it since my stroke in 2010",
+    "does botox make it hard to swallow? ive had it since my stroke",
+    "went sightseeing on a double decker bus after my botox",
     "does botox make your vision go double?",
 ]
 
