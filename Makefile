@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 # `make venv REQUIREMENTS=requirements.txt` (runtime only).
 REQUIREMENTS ?= requirements-dev.txt
 MODEL := models/current.tar.gz
-MODEL_INPUTS := config.yml domain.yml clinic_core/sentence_encoder.py requirements-models.txt $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
+MODEL_INPUTS := config.yml domain.yml clinic_core/sentence_encoder.py clinic_core/mpnet_encoder.py clinic_core/transformer_numpy.py requirements-models.txt $(shell find data components -name '*.yml' -o -name '*.py' 2>/dev/null)
 
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1

