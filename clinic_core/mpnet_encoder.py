@@ -19,10 +19,12 @@ downloaded at run time. Its large matrices are kept as bfloat16 (about
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import struct
+import sys
 import threading
 import zipfile
 from functools import lru_cache
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from clinic_core import sentence_encoder, transformer_numpy
 from clinic_core.sentence_encoder import CachedEncoder
 from clinic_core.transformer_numpy import (
     Layer,
@@ -209,6 +212,24 @@ class MPNetEncoder(CachedEncoder):
         for layer in self._layers:
             hidden = encoder_block(hidden, layer, self._heads, attention_bias, self._eps)
         return mean_pooled_unit_vectors(hidden, mask)
+
+
+def encoder_fingerprint() -> str:
+    """A short hash of the encoders' code and the MPNet packages' version.
+
+    Vectors and classifiers trained on an encoder are only valid for that
+    encoder: this goes into Rasa's fingerprint of the meaning classifier and
+    into the name of the stored training vectors.
+    """
+    digest = hashlib.sha256()
+    for module in (sentence_encoder, transformer_numpy, sys.modules[__name__]):
+        digest.update(Path(str(module.__file__)).read_bytes())
+    for name in PARTS:
+        try:
+            digest.update(metadata.version(name).encode())
+        except metadata.PackageNotFoundError:
+            digest.update(b"missing")
+    return digest.hexdigest()[:12]
 
 
 _shared_lock = threading.Lock()

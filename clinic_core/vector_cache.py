@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Protocol
 
@@ -32,7 +33,7 @@ def _stored(path: Path) -> dict[str, np.ndarray]:
     try:
         with np.load(path, allow_pickle=False) as data:
             return dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
-    except (OSError, ValueError, KeyError):
+    except Exception:  # noqa: BLE001 - missing, truncated or foreign: encode everything again
         return {}
 
 
@@ -46,8 +47,10 @@ def cached_vectors(encoder: Encoder, texts: list[str], path: Path) -> np.ndarray
     vectors = np.vstack([stored[key] for key in keys]) if keys else np.zeros((0, 0))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(path.name + ".partial.npz")
-        np.savez(partial, keys=np.array(keys), vectors=vectors)
+        # A file of its own, then renamed: two trainings at once never mix their writes.
+        handle, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial.npz")
+        with os.fdopen(handle, "wb") as out:
+            np.savez(out, keys=np.array(keys), vectors=vectors)
         os.replace(partial, path)
     except OSError:
         pass  # a read-only checkout trains all the same, only slower next time

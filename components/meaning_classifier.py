@@ -40,7 +40,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, INTENT_RESPONS
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from clinic_core.mpnet_encoder import MPNET_NAME, shared_mpnet_encoder
+from clinic_core.mpnet_encoder import MPNET_NAME, encoder_fingerprint, shared_mpnet_encoder
 from clinic_core.sentence_encoder import shared_encoder
 from clinic_core.shorthand import spelled_out
 from clinic_core.vector_cache import cached_vectors
@@ -55,7 +55,7 @@ LABELS_FILE = "labels.json"
 def _preload() -> None:
     try:
         shared_mpnet_encoder()
-    except (ImportError, OSError, ValueError):
+    except Exception:  # noqa: BLE001 - logged; the first unsure message then turns it off
         log.exception("The larger encoder could not be loaded; no second opinions.")
 
 
@@ -63,7 +63,8 @@ def _vector_cache_file() -> Path:
     """Beside Rasa's training cache (RASA_CACHE_DIRECTORY, default .rasa/cache)."""
     from rasa.engine.caching import LocalTrainingCache
 
-    return LocalTrainingCache._get_cache_location() / "sentence-vectors" / f"{MPNET_NAME}.npz"
+    name = f"{MPNET_NAME}-{encoder_fingerprint()}.npz"
+    return LocalTrainingCache._get_cache_location() / "sentence-vectors" / name
 
 
 def _softmax(scores: np.ndarray) -> np.ndarray:
@@ -80,6 +81,11 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         # It reads DIET's and the ResponseSelector's output, but is an intent
         # classifier itself, which Rasa's requirement check cannot tell apart.
         return []
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """Rasa's training cache sees this class's code only: the encoders' code too."""
+        return encoder_fingerprint()
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
@@ -155,7 +161,8 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         if self._second_opinion_wanted():
             second = LogisticRegression(C=float(self.config["C"]), max_iter=3000)
             second.fit(cached_vectors(shared_mpnet_encoder(), texts, _vector_cache_file()), labels)
-            assert list(second.classes_) == list(model.classes_)
+            if list(second.classes_) != list(model.classes_):
+                raise ValueError("the two classifiers learnt different labels")
             self._second = (second.coef_.astype(np.float32), second.intercept_.astype(np.float32))
         self._persist()
         return self._resource
@@ -230,8 +237,9 @@ class MeaningClassifier(GraphComponent, IntentClassifier):
         """The blend with the second opinion; None (the first reading stays) if it fails."""
         try:
             return self._blend(message, self.second_opinion([message.get(TEXT)])[0])
-        except (ImportError, OSError, ValueError):
-            log.exception("The second opinion failed; the first reading is kept.")
+        except Exception:  # noqa: BLE001 - a broken install must not cost the patient an answer
+            log.exception("The second opinion failed; the first reading is kept from now on.")
+            self._second = None  # not retried on every unsure message
             return None
 
     def _unsure(self, blended: dict[str, float]) -> bool:

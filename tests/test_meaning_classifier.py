@@ -278,3 +278,30 @@ def test_a_failing_second_opinion_keeps_the_first_reading(
     message = _diet_says("is there any chance of fitting me in on monday", "greet")
     (message,) = trained.process([message])
     assert message.get("intent")["name"] == "book_appointment"  # the first blend's answer
+
+
+def test_a_broken_second_opinion_is_turned_off_not_retried(tmp_path: Path) -> None:
+    component, _ = _component(tmp_path, weight=0.8, second_opinion_below=1.01)
+    examples = [_example(t, label) for label, texts in TRAINING.items() for t in texts]
+    component.train(TrainingData(training_examples=examples))
+    calls = []
+
+    def corrupt(texts):
+        calls.append(texts)
+        raise KeyError(
+            "There is no item named 'all-mpnet-base-v2/model.safetensors' in the archive"
+        )
+
+    component.second_opinion = corrupt
+    for _ in range(2):
+        message = _diet_says("is there any chance of fitting me in on monday", "greet")
+        (message,) = component.process([message])
+        assert message.get("intent")["name"] == "book_appointment"
+    assert len(calls) == 1
+
+
+def test_the_fingerprint_follows_the_encoders_code() -> None:
+    from clinic_core.mpnet_encoder import encoder_fingerprint
+
+    assert MeaningClassifier.fingerprint_addon({}) == encoder_fingerprint()
+    assert len(encoder_fingerprint()) == 12

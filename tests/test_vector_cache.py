@@ -51,3 +51,14 @@ def test_an_unreadable_file_means_encoding_everything(tmp_path: Path) -> None:
     encoder.read = []
     cached_vectors(encoder, ["one", "two"], path)
     assert encoder.read == []  # and it was written anew
+
+
+def test_a_truncated_file_means_encoding_everything(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.npz"
+    encoder = CountingEncoder()
+    cached_vectors(encoder, ["one", "two"], path)
+    path.write_bytes(path.read_bytes()[:100])  # cut short, as by a crash while writing
+    encoder.read = []
+    cached_vectors(encoder, ["one", "two"], path)
+    assert encoder.read == ["one", "two"]
+    assert list(tmp_path.iterdir()) == [path]  # no partial file left behind
