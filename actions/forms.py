@@ -162,15 +162,16 @@ def answered_something_else_since_the_message(tracker: Tracker, form: str) -> bo
 
 
 def wants_to_cancel(tracker: Tracker) -> bool:
-    """Cancel words, or the classifier's cancel unless the words say "skip".
+    """Cancel words, or the classifier's cancel unless the words say "skip" or "start over".
 
-    The patient's own word beats the classifier's guess: "skip" means the
-    same as "cancel" to a reader of meaning, but not to the patient.
+    The patient's own word beats the classifier's guess: "skip" and "start
+    over" mean much the same as "cancel" to a reader of meaning, but not to
+    the patient.
     """
     text = latest_text(tracker)
     if CANCEL_WORDS.match(text):
         return True
-    if SKIP_WORDS.match(text):
+    if SKIP_WORDS.match(text) or START_OVER.match(text):
         return False
     intent, confidence = latest_intent(tracker)
     return intent == "cancel" and confidence >= 0.5

@@ -380,13 +380,17 @@ def test_cancel_always_works_and_is_confirmed(text: str) -> None:
         assert slots["form_outcome"] == "cancelled" and slots["requested_slot"] is None
 
 
-def test_start_over_clears_the_form_and_asks_the_first_question() -> None:
+@pytest.mark.parametrize("intent", [None, "cancel", "goodbye"])
+def test_start_over_clears_the_form_and_asks_the_first_question(intent: str | None) -> None:
+    """Whatever the classifier makes of "start over" (cancel, with a second opinion)."""
+    extra = {"intent": intent, "confidence": 0.9} if intent else {}
     messages, slots = run(
         "booking_form",
         at(
             "booking_form",
             "start over",
             {"booking_name": "Ana Diaz", "requested_slot": "booking_phone"},
+            **extra,
         ),
     )
     assert [m["response"] for m in messages] == ["utter_form_start_over"]
