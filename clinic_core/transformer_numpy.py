@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import erf
 
 
 @dataclass(frozen=True)
@@ -61,13 +60,60 @@ def layer_norm(x: np.ndarray, weights: tuple[np.ndarray, np.ndarray], eps: float
     return (x - mean) / np.sqrt(var + eps) * weights[0] + weights[1]
 
 
+# Abramowitz and Stegun 7.1.26: 1 - erf(z) = poly(t) * exp(-z^2), t = 1 / (1 + p z),
+# for z >= 0, within 1.5e-7 of the true value (float32 rounding is about as large).
+_ERFC_P = np.float32(0.3275911)
+_ERFC_COEFFICIENTS = tuple(
+    np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+)
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+_HALF = np.float32(0.5)
+_INV_SQRT2 = np.float32(1.0 / np.sqrt(2.0))
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """The exact (erf) GELU, x * Phi(x), to float32 precision.
+
+    Why not scipy's erf: it evaluates each number on its own in double
+    precision and took a third of the small encoder's time. Here the normal
+    distribution's upper tail Q(|x|) comes from one polynomial and one exp
+    over whole arrays, and x * Phi(x) = max(x, 0) - |x| * Q(|x|) for either
+    sign, so no masked operation (numpy's are slow) is needed.
+    """
+    magnitude = np.abs(x)
+    z = magnitude * _INV_SQRT2
+    t = z * _ERFC_P
+    t += _ONE
+    np.reciprocal(t, out=t)
+    tail = t * _ERFC_COEFFICIENTS[0]
+    for coefficient in _ERFC_COEFFICIENTS[1:]:
+        tail += coefficient
+        tail *= t
+    z *= z
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    tail *= z
+    tail *= _HALF  # Q(|x|) = erfc(|x| / sqrt 2) / 2
+    tail *= magnitude
+    result = np.maximum(x, _ZERO)
+    result -= tail
+    return result
+
+
 def encoder_block(
     x: np.ndarray, layer: Layer, heads: int, attention_bias: np.ndarray, eps: float
 ) -> np.ndarray:
-    """Self-attention then the feed-forward part, each with its residual and layer norm."""
+    """Self-attention then the feed-forward part, each with its residual and layer norm.
+
+    The dense projections run on all tokens of the batch as one 2-D matrix:
+    numpy multiplies a 3-D array by a matrix one sentence at a time, which
+    was several times slower for a batch of short messages.
+    """
     batch, length, width = x.shape
     head = width // heads
-    qkv = x @ widened(layer.qkv) + layer.qkv_bias
+    tokens = x.reshape(batch * length, width)
+    qkv = (tokens @ widened(layer.qkv) + layer.qkv_bias).reshape(batch, length, 3 * width)
     q, k, v = (
         qkv[..., i * width : (i + 1) * width]
         .reshape(batch, length, heads, head)
@@ -77,11 +123,11 @@ def encoder_block(
     scores = q @ k.transpose(0, 1, 3, 2) / np.sqrt(head) + attention_bias
     scores = np.exp(scores - scores.max(-1, keepdims=True))
     scores /= scores.sum(-1, keepdims=True)
-    context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch, length, width)
-    x = layer_norm(x + context @ widened(layer.out) + layer.out_bias, layer.ln1, eps)
-    up = x @ widened(layer.up) + layer.up_bias
-    up = 0.5 * up * (1.0 + erf(up / np.sqrt(2.0)))
-    return layer_norm(x + up @ widened(layer.down) + layer.down_bias, layer.ln2, eps)
+    context = (scores @ v).transpose(0, 2, 1, 3).reshape(batch * length, width)
+    tokens = layer_norm(tokens + context @ widened(layer.out) + layer.out_bias, layer.ln1, eps)
+    up = gelu(tokens @ widened(layer.up) + layer.up_bias)
+    tokens = layer_norm(tokens + up @ widened(layer.down) + layer.down_bias, layer.ln2, eps)
+    return tokens.reshape(batch, length, width)
 
 
 def mean_pooled_unit_vectors(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -53,6 +53,43 @@ def test_the_cache_stays_bounded(encoder: SentenceEncoder) -> None:
     assert len(encoder._cache) <= CACHE_SIZE
 
 
+@pytest.mark.parametrize("blas_threads", [1, 2])
+def test_a_training_set_is_encoded_in_order_on_the_processs_threads(
+    monkeypatch, blas_threads: int
+) -> None:
+    """Several batches run on as many workers as BLAS may use threads, each
+    multiplying on one thread; a process set up for one thread stays on it."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from clinic_core import sentence_encoder
+
+    monkeypatch.setattr(sentence_encoder, "_blas_threads", lambda: blas_threads)
+    encoder = SentenceEncoder()
+    texts = [
+        f"question {i} " + "about botox " * (i % 7) for i in range(2 * sentence_encoder.BATCH + 5)
+    ]
+    seen = []
+    real_batch = encoder._encode_batch
+
+    def recording(batch: list[str]) -> np.ndarray:
+        blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+        seen.append((threading.current_thread() is threading.main_thread(), max(blas)))
+        return real_batch(batch)
+
+    monkeypatch.setattr(encoder, "_encode_batch", recording)
+    together = encoder.encode(texts)
+    assert len(seen) == 3
+    if blas_threads == 1:
+        assert all(on_main for on_main, _ in seen)
+    else:
+        assert not any(on_main for on_main, _ in seen)
+        assert all(threads == 1 for _, threads in seen)
+    one_by_one = np.vstack([real_batch([t]) for t in texts])
+    np.testing.assert_allclose(together, one_by_one, atol=1e-5)
+
+
 # -- the larger encoder (all-mpnet-base-v2), the meaning classifier's second opinion ------
 
 REFERENCE_TEXTS = [
@@ -101,6 +138,26 @@ def test_bfloat16_keeps_three_significant_digits() -> None:
     back = widened(stored)
     assert np.max(np.abs(back - matrix) / np.abs(matrix)) <= 2.0**-8
     np.testing.assert_array_equal(widened(matrix), matrix)  # float32 passes through
+
+
+def test_the_fast_gelu_matches_the_erf_definition_to_float32_precision() -> None:
+    """The encoders' GELU is a polynomial for erf; it must agree with the exact
+    x * Phi(x) (scipy's erf in double precision) everywhere a hidden state can be,
+    and differ clearly from the tanh approximation, which the models were not trained with."""
+    from scipy.special import erf
+
+    from clinic_core.transformer_numpy import gelu
+
+    rng = np.random.default_rng(11)
+    x = np.concatenate([np.linspace(-30, 30, 200_000), rng.normal(scale=4, size=50_000)])
+    x = x.astype(np.float32).reshape(-1, 50)  # 2-D like a batch of hidden states
+    exact = 0.5 * x.astype(np.float64) * (1.0 + erf(x.astype(np.float64) / np.sqrt(2.0)))
+    got = gelu(x)
+    assert got.dtype == np.float32 and got.shape == x.shape
+    assert np.max(np.abs(got - exact)) < 1e-6
+    assert np.array_equal(gelu(np.zeros((1, 3), np.float32)), np.zeros((1, 3), np.float32))
+    tanh_form = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x**3)))
+    assert np.max(np.abs(tanh_form - exact)) > 1e-4  # so the bound above can tell them apart
 
 
 def test_split_zip_parts_read_as_one_file(tmp_path: Path) -> None:
