@@ -18,7 +18,8 @@ from tests.support import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "results" / "nlu-blind.txt"
-ACCURACY_FLOOR = 0.965  # reached 96.6 % (2026-12-06), 97.5 % (2026-12-07); raise it when it rises
+# Reached 96.6 % (2026-12-06), 97.5 % and 97.7 % (2026-12-07); raise it when it rises.
+ACCURACY_FLOOR = 0.97
 CONFIDENTLY_WRONG_CEILING = 0.012  # reached 0.8 % (2026-12-04 and 2026-12-05; was 1.1 %)
 
 evaluation = load_script("eval_nlu")
