@@ -36,6 +36,7 @@ from clinic_core.transformer_numpy import Layer, encoder_block, layer_norm, mean
 MAX_TOKENS = 128  # patients' messages are short; the model was trained on 128
 BATCH = 64
 CACHE_SIZE = 256  # recent texts' vectors (1.5 KB each)
+MAX_WORKERS = 4  # batches encoded at once on a large machine
 
 
 def _model_zip() -> Path:
@@ -52,7 +53,8 @@ _many_batches_lock = threading.Lock()
 
 
 def _blas_threads() -> int:
-    """How many threads the process's BLAS may use (OPENBLAS_NUM_THREADS, or one per core)."""
+    """How many threads the process's BLAS may use (OPENBLAS_NUM_THREADS or
+    OMP_NUM_THREADS, else the cores the process may run on)."""
     blas = [p for p in threadpool_info() if p.get("user_api") == "blas"]
     return max((int(p.get("num_threads") or 1) for p in blas), default=1)
 
@@ -110,15 +112,16 @@ class CachedEncoder:
 
         Why: a third of the work is element-wise (GELU, layer norm, softmax),
         which numpy runs on one core however many threads BLAS has. With the
-        process's BLAS threads as workers, each multiplying on one thread, a
-        training set is encoded about 1.4x faster on the same cores. A
-        process set up for one thread (the services) keeps one.
+        process's BLAS threads as workers (at most MAX_WORKERS: each holds a
+        batch's activations), each multiplying on one thread, a training set
+        is encoded about 1.4x faster on the same cores. A process set up for
+        one thread (the services) keeps one, without the lock below.
         """
-        if len(batches) <= 1:
+        if len(batches) <= 1 or _blas_threads() <= 1:
             return [self._encode_batch(batch) for batch in batches]
-        # One at a time: the BLAS thread limit is the process's, set and restored here.
+        # One pool at a time: the BLAS thread limit is the process's, set and restored here.
         with _many_batches_lock:
-            workers = min(len(batches), _blas_threads())
+            workers = min(len(batches), _blas_threads(), MAX_WORKERS)
             if workers <= 1:
                 return [self._encode_batch(batch) for batch in batches]
             with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(workers) as pool:

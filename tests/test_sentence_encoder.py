@@ -61,7 +61,7 @@ def test_a_training_set_is_encoded_in_order_on_the_processs_threads(
     multiplying on one thread; a process set up for one thread stays on it."""
     import threading
 
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     from clinic_core import sentence_encoder
 
@@ -79,7 +79,11 @@ def test_a_training_set_is_encoded_in_order_on_the_processs_threads(
         return real_batch(batch)
 
     monkeypatch.setattr(encoder, "_encode_batch", recording)
-    together = encoder.encode(texts)
+    # The tests run with one BLAS thread: allow two, so that a missing limit would show.
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = [p["num_threads"] for p in threadpool_info()]
+        together = encoder.encode(texts)
+        assert [p["num_threads"] for p in threadpool_info()] == before  # restored
     assert len(seen) == 3
     if blas_threads == 1:
         assert all(on_main for on_main, _ in seen)
